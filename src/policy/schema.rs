@@ -1,0 +1,201 @@
+//! The policy file format (DESIGN.md, "Policy files — contract"), as serde types.
+//!
+//! Every struct denies unknown fields, so a typo in a key is an error, not a silent no-op.
+//! This module only describes data: it never reads files and never decides anything.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyFile {
+    pub version: Option<Spanned<u32>>,
+    pub host: HostSection,
+    pub environments: BTreeMap<String, EnvironmentSpec>,
+    pub protect: ProtectSection,
+    pub snapshot: Option<SnapshotSection>,
+    pub cluster: Option<ClusterSection>,
+    pub audit: Option<AuditSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostSection {
+    pub environment: Option<String>,
+    pub detect: Vec<Spanned<DetectSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSpec {
+    pub hostname: String,
+    pub environment: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentSpec {
+    pub color: Option<Color>,
+    pub confirm_with: Option<ConfirmWith>,
+    pub non_interactive: Option<NonInteractive>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    Red,
+    Yellow,
+    Green,
+    Blue,
+    Magenta,
+    Cyan,
+    White,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmWith {
+    Hostname,
+    Target,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonInteractive {
+    Deny,
+    Allow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtectSection {
+    pub path: Vec<Spanned<PathRuleSpec>>,
+    pub package: Vec<Spanned<PackageRuleSpec>>,
+    pub sql: Vec<Spanned<SqlRuleSpec>>,
+}
+
+/// What a rule asks for when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Deny,
+    Confirm,
+    /// Allow, after a snapshot of what would be lost.
+    Snapshot,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathRuleSpec {
+    pub path: Spanned<String>,
+    pub action: Action,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageOp {
+    Install,
+    Remove,
+    Purge,
+    Upgrade,
+    Downgrade,
+}
+
+fn default_package_ops() -> Vec<PackageOp> {
+    vec![PackageOp::Remove, PackageOp::Purge]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageRuleSpec {
+    pub name: Spanned<String>,
+    #[serde(default = "default_package_ops")]
+    pub on: Vec<PackageOp>,
+    pub action: Action,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgresql,
+    Mysql,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqlStatement {
+    DropDatabase,
+    DropTable,
+    DropSchema,
+    Truncate,
+    DeleteWithoutWhere,
+    UpdateWithoutWhere,
+    AlterDropColumn,
+    Flushall,
+}
+
+fn default_database() -> String {
+    "*".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlRuleSpec {
+    pub engine: Engine,
+    #[serde(default = "default_database")]
+    pub database: String,
+    pub statements: Vec<SqlStatement>,
+    pub action: Action,
+    #[serde(default)]
+    pub snapshot: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotSection {
+    pub store: Option<PathBuf>,
+    pub keep_days: Option<u32>,
+    pub max_bytes: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    None,
+    Patroni,
+    Pacemaker,
+    Safekit,
+    Keepalived,
+    Command,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    pub adapter: Adapter,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSection {
+    /// JSON-lines file the audit log is appended to.
+    pub file: Option<PathBuf>,
+    /// Also log commands that were allowed without any rule firing (default true).
+    pub log_allowed: Option<bool>,
+}
