@@ -16,7 +16,9 @@ pub enum Error {
         column: usize,
         message: String,
     },
-    #[error("{path}: refused: {why} (a policy file must be owned by root or by you, and writable by no one else)")]
+    #[error(
+        "{path}: refused: {why} (a policy file must be owned by root or by you, and writable by no one else)"
+    )]
     PolicyPermissions { path: PathBuf, why: String },
     #[error("rm: {0}\nTry 'rm --help' for more information.")]
     RmUsage(String),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod facts;
 pub mod intent;
 pub mod policy;
 

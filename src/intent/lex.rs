@@ -62,7 +62,10 @@ pub enum Token {
     Word(Word),
     Op(Op),
     /// A redirection and its target word (`> f`, `2>&1`, `<<EOF`).
-    Redirect { op: String, target: Word },
+    Redirect {
+        op: String,
+        target: Word,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,7 +83,10 @@ struct Lexer<'a> {
 }
 
 fn is_meta(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>')
+    matches!(
+        c,
+        b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'
+    )
 }
 
 fn is_name_start(c: u8) -> bool {
@@ -166,8 +172,12 @@ impl Lexer<'_> {
                 let w = self.word()?;
                 // `2>file`: a word of digits glued to a redirection is a file descriptor.
                 if matches!(self.peek(0), Some(b'<' | b'>'))
-                    && w.literal().is_some_and(|l| !l.is_empty() && l.iter().all(u8::is_ascii_digit))
-                    && !w.parts.iter().any(|p| matches!(p, Part::Lit { quoted: true, .. }))
+                    && w.literal()
+                        .is_some_and(|l| !l.is_empty() && l.iter().all(u8::is_ascii_digit))
+                    && !w
+                        .parts
+                        .iter()
+                        .any(|p| matches!(p, Part::Lit { quoted: true, .. }))
                 {
                     return self.redirect();
                 }
@@ -180,17 +190,16 @@ impl Lexer<'_> {
         const OPS: &[&[u8]] = &[
             b"&>>", b"&>", b"<<<", b"<<-", b"<<", b"<>", b"<&", b">>", b">&", b">|", b"<", b">",
         ];
-        let op = OPS
-            .iter()
-            .find(|o| self.starts(o))
-            .copied()
-            .unwrap_or(b">");
+        let op = OPS.iter().find(|o| self.starts(o)).copied().unwrap_or(b">");
         self.i += op.len();
         let op = String::from_utf8_lossy(op).into_owned();
         while matches!(self.peek(0), Some(b' ' | b'\t')) {
             self.i += 1;
         }
-        if self.peek(0).is_none_or(|c| is_meta(c) && c != b'<' && c != b'>') {
+        if self
+            .peek(0)
+            .is_none_or(|c| is_meta(c) && c != b'<' && c != b'>')
+        {
             return Err(LexError::MissingRedirectTarget(op));
         }
         let target = self.word()?;
@@ -287,11 +296,14 @@ impl Lexer<'_> {
             let rest = &self.s[self.i + 1..];
             let n = rest
                 .iter()
-                .position(|&c| c == b'/' || is_meta(c) || matches!(c, b'\'' | b'"' | b'$' | b'`' | b'\\'))
+                .position(|&c| {
+                    c == b'/' || is_meta(c) || matches!(c, b'\'' | b'"' | b'$' | b'`' | b'\\')
+                })
                 .unwrap_or(rest.len());
             if rest.get(n).is_none_or(|&c| c == b'/' || is_meta(c)) {
-                w.parts
-                    .push(Part::Tilde(String::from_utf8_lossy(&rest[..n]).into_owned()));
+                w.parts.push(Part::Tilde(
+                    String::from_utf8_lossy(&rest[..n]).into_owned(),
+                ));
                 self.i += 1 + n;
             }
         }
@@ -542,7 +554,10 @@ impl Lexer<'_> {
 
 /// `${…}` contents.
 fn parameter(inner: &[u8], quoted: bool) -> Part {
-    let n = inner.iter().position(|&c| !is_name(c)).unwrap_or(inner.len());
+    let n = inner
+        .iter()
+        .position(|&c| !is_name(c))
+        .unwrap_or(inner.len());
     let name = String::from_utf8_lossy(&inner[..n]).into_owned();
     let valid = !inner.is_empty() && is_name_start(inner[0]);
     match (&inner[n..], valid) {
@@ -560,7 +575,10 @@ fn parameter(inner: &[u8], quoted: bool) -> Part {
             quoted,
         },
         _ => Part::Unknown {
-            what: format!("parameter expansion ${{{}}}", String::from_utf8_lossy(inner)),
+            what: format!(
+                "parameter expansion ${{{}}}",
+                String::from_utf8_lossy(inner)
+            ),
             command: None,
         },
     }
@@ -588,17 +606,35 @@ mod tests {
             .iter()
             .filter_map(|t| if let Token::Op(o) = t { Some(*o) } else { None })
             .collect();
-        assert_eq!(ops, vec![Op::Semi, Op::And, Op::Or, Op::Pipe, Op::Background]);
-        assert_eq!(words("echo 'a b' \"c;d\" e\\ f")[1..], [b"a b".to_vec(), b"c;d".to_vec(), b"e f".to_vec()]);
+        assert_eq!(
+            ops,
+            vec![Op::Semi, Op::And, Op::Or, Op::Pipe, Op::Background]
+        );
+        assert_eq!(
+            words("echo 'a b' \"c;d\" e\\ f")[1..],
+            [b"a b".to_vec(), b"c;d".to_vec(), b"e f".to_vec()]
+        );
     }
 
     #[test]
     fn quoted_glob_characters_are_marked_quoted() {
         let t = lex(b"rm '*' \\? [a]").unwrap();
         let Token::Word(w) = &t[1] else { panic!() };
-        assert_eq!(w.parts, vec![Part::Lit { bytes: b"*".to_vec(), quoted: true }]);
+        assert_eq!(
+            w.parts,
+            vec![Part::Lit {
+                bytes: b"*".to_vec(),
+                quoted: true
+            }]
+        );
         let Token::Word(w) = &t[3] else { panic!() };
-        assert_eq!(w.parts, vec![Part::Lit { bytes: b"[a]".to_vec(), quoted: false }]);
+        assert_eq!(
+            w.parts,
+            vec![Part::Lit {
+                bytes: b"[a]".to_vec(),
+                quoted: false
+            }]
+        );
     }
 
     #[test]
@@ -606,7 +642,13 @@ mod tests {
         let t = lex(b"rm -rf \"$DIR\"/ ${X:-/tmp} $(pwd) `ls` $1 ~/x ~bob").unwrap();
         let parts: Vec<&Part> = t
             .iter()
-            .filter_map(|t| if let Token::Word(w) = t { Some(&w.parts[0]) } else { None })
+            .filter_map(|t| {
+                if let Token::Word(w) = t {
+                    Some(&w.parts[0])
+                } else {
+                    None
+                }
+            })
             .collect();
         assert!(matches!(parts[2], Part::Lit { quoted: true, .. }));
         assert!(matches!(parts[3], Part::VarDefault { colon: true, .. }));
@@ -620,7 +662,12 @@ mod tests {
     #[test]
     fn redirections_take_their_target_and_fd_digits() {
         let t = lex(b"ls 2>/dev/null >out <in").unwrap();
-        assert_eq!(t.iter().filter(|t| matches!(t, Token::Redirect { .. })).count(), 3);
+        assert_eq!(
+            t.iter()
+                .filter(|t| matches!(t, Token::Redirect { .. }))
+                .count(),
+            3
+        );
         assert_eq!(t.iter().filter(|t| matches!(t, Token::Word(_))).count(), 1);
     }
 
@@ -628,12 +675,18 @@ mod tests {
     fn heredoc_body_is_not_commands() {
         let t = lex(b"cat <<EOF\nrm -rf /\nEOF\necho done").unwrap();
         assert_eq!(words("cat <<EOF\nrm -rf /\nEOF\necho done").len(), 3);
-        assert!(!t.iter().any(|t| matches!(t, Token::Word(w) if w.literal() == Some(b"rm".to_vec()))));
+        assert!(
+            !t.iter()
+                .any(|t| matches!(t, Token::Word(w) if w.literal() == Some(b"rm".to_vec())))
+        );
     }
 
     #[test]
     fn comments_and_continuations() {
-        assert_eq!(words("rm a \\\n b # rm -rf /"), vec![b"rm".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            words("rm a \\\n b # rm -rf /"),
+            vec![b"rm".to_vec(), b"a".to_vec(), b"b".to_vec()]
+        );
     }
 
     #[test]
@@ -643,7 +696,10 @@ mod tests {
 
     #[test]
     fn unterminated_quotes_are_errors() {
-        assert_eq!(lex(b"rm 'x").unwrap_err(), LexError::Unterminated("single quote"));
+        assert_eq!(
+            lex(b"rm 'x").unwrap_err(),
+            LexError::Unterminated("single quote")
+        );
         assert!(lex(b"rm \"x").is_err());
         assert!(lex(b"rm $(x").is_err());
     }

@@ -54,7 +54,12 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
                 redirect_subs.extend(subs);
             }
             Token::Op(op) => {
-                let roots = run_command(shell, &words, piped.then_some(()).and(producer.as_deref()), &mut out);
+                let roots = run_command(
+                    shell,
+                    &words,
+                    piped.then_some(()).and(producer.as_deref()),
+                    &mut out,
+                );
                 words.clear();
                 piped = *op == Op::Pipe;
                 producer = if piped { roots } else { None };
@@ -70,7 +75,12 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
             }
         }
     }
-    run_command(shell, &words, piped.then_some(()).and(producer.as_deref()), &mut out);
+    run_command(
+        shell,
+        &words,
+        piped.then_some(()).and(producer.as_deref()),
+        &mut out,
+    );
     for sub in redirect_subs {
         out.extend(parse_line(&sub, &mut shell.clone())?);
     }
@@ -79,7 +89,12 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
 
 /// Expands and classifies one simple command; returns `find`'s roots when it is a find, for an
 /// `xargs` it pipes into.
-fn run_command(shell: &mut Shell, words: &[&Word], stdin_roots: Option<&[Arg]>, out: &mut Vec<Intent>) -> Option<Vec<Arg>> {
+fn run_command(
+    shell: &mut Shell,
+    words: &[&Word],
+    stdin_roots: Option<&[Arg]>,
+    out: &mut Vec<Intent>,
+) -> Option<Vec<Arg>> {
     if words.is_empty() {
         return None;
     }
@@ -138,8 +153,7 @@ fn skip_options(args: &[Arg], from: usize, short_val: &[u8], long_val: &[&str]) 
             return i + 1;
         }
         if let Some(long) = b.strip_prefix(b"--") {
-            let takes = !long.contains(&b'=')
-                && long_val.iter().any(|l| l.as_bytes() == long);
+            let takes = !long.contains(&b'=') && long_val.iter().any(|l| l.as_bytes() == long);
             i += if takes { 2 } else { 1 };
             continue;
         }
@@ -163,7 +177,12 @@ fn has_short(args: &[Arg], from: usize, to: usize, flag: u8) -> bool {
     })
 }
 
-fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &mut Vec<Intent>) -> Option<Vec<Arg>> {
+fn classify(
+    shell: &mut Shell,
+    args: &[Arg],
+    stdin_roots: Option<&[Arg]>,
+    out: &mut Vec<Intent>,
+) -> Option<Vec<Arg>> {
     let mut start = 0;
     while args
         .get(start)
@@ -172,7 +191,10 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
     {
         start += 1;
     }
-    let assignments = args[start..].iter().take_while(|a| is_assignment(a).is_some()).count();
+    let assignments = args[start..]
+        .iter()
+        .take_while(|a| is_assignment(a).is_some())
+        .count();
     let args = &args[start..];
     if assignments == args.len() {
         for a in args {
@@ -193,7 +215,11 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
             return None;
         }
     };
-    let name_bytes = program.as_bytes().rsplit(|&c| c == b'/').next().unwrap_or(b"");
+    let name_bytes = program
+        .as_bytes()
+        .rsplit(|&c| c == b'/')
+        .next()
+        .unwrap_or(b"");
     let name = String::from_utf8_lossy(name_bytes).into_owned();
     let rest = |i: usize| args.get(i..).unwrap_or(&[]);
     match name.as_str() {
@@ -203,12 +229,36 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
                 args,
                 1,
                 b"CDgprRtTuUh",
-                &["chdir", "close-from", "group", "host", "prompt", "chroot", "role", "type", "command-timeout", "other-user", "user"],
+                &[
+                    "chdir",
+                    "close-from",
+                    "group",
+                    "host",
+                    "prompt",
+                    "chroot",
+                    "role",
+                    "type",
+                    "command-timeout",
+                    "other-user",
+                    "user",
+                ],
             );
             let opts = &args[1..i.min(args.len())];
             let lists_only = opts.iter().any(|a| {
                 let b = bytes_of(a);
-                matches!(b, b"-l" | b"-v" | b"-V" | b"-K" | b"-e" | b"--list" | b"--validate" | b"--version" | b"--remove-timestamp" | b"--edit")
+                matches!(
+                    b,
+                    b"-l"
+                        | b"-v"
+                        | b"-V"
+                        | b"-K"
+                        | b"-e"
+                        | b"--list"
+                        | b"--validate"
+                        | b"--version"
+                        | b"--remove-timestamp"
+                        | b"--edit"
+                )
             });
             if lists_only {
                 out.push(Intent::Other { program: name });
@@ -219,7 +269,10 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
                 inner.cwd = change_dir(shell, Some(&dir));
             }
             let cmd = rest(i);
-            let skip = cmd.iter().take_while(|a| is_assignment(a).is_some()).count();
+            let skip = cmd
+                .iter()
+                .take_while(|a| is_assignment(a).is_some())
+                .count();
             if cmd.len() > skip {
                 return classify(&mut inner, &cmd[skip..], stdin_roots, out);
             }
@@ -233,7 +286,10 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
                 inner.cwd = change_dir(shell, Some(&dir));
             }
             let cmd = rest(i);
-            let skip = cmd.iter().take_while(|a| is_assignment(a).is_some()).count();
+            let skip = cmd
+                .iter()
+                .take_while(|a| is_assignment(a).is_some())
+                .count();
             if let Some(split) = option_value(opts, b"-S", b"--split-string") {
                 let mut words = Vec::new();
                 if let Ok(tokens) = lex::lex(split.as_bytes()) {
@@ -250,7 +306,8 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
                 return classify(&mut inner, &cmd[skip..], stdin_roots, out);
             }
         }
-        "nice" | "nohup" | "exec" | "time" | "ionice" | "stdbuf" | "setsid" | "builtin" | "command" => {
+        "nice" | "nohup" | "exec" | "time" | "ionice" | "stdbuf" | "setsid" | "builtin"
+        | "command" => {
             let i = match name.as_str() {
                 "nice" => skip_options(args, 1, b"n", &["adjustment"]),
                 "exec" => skip_options(args, 1, b"a", &[]),
@@ -272,8 +329,18 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
         "timeout" | "chrt" | "taskset" | "flock" => {
             let i = match name.as_str() {
                 "timeout" => skip_options(args, 1, b"sk", &["signal", "kill-after"]),
-                "chrt" => skip_options(args, 1, b"T", &["sched-runtime", "sched-period", "sched-deadline"]),
-                "flock" => skip_options(args, 1, b"wEc", &["timeout", "wait", "conflict-exit-code", "command"]),
+                "chrt" => skip_options(
+                    args,
+                    1,
+                    b"T",
+                    &["sched-runtime", "sched-period", "sched-deadline"],
+                ),
+                "flock" => skip_options(
+                    args,
+                    1,
+                    b"wEc",
+                    &["timeout", "wait", "conflict-exit-code", "command"],
+                ),
                 _ => skip_options(args, 1, b"", &[]),
             };
             if name == "flock" && has_short(args, 1, i, b'c') {
@@ -295,7 +362,14 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
                 args,
                 1,
                 b"adEILnPs",
-                &["arg-file", "delimiter", "max-args", "max-procs", "max-chars", "process-slot-var"],
+                &[
+                    "arg-file",
+                    "delimiter",
+                    "max-args",
+                    "max-procs",
+                    "max-chars",
+                    "process-slot-var",
+                ],
             );
             let mut cmd: Vec<Arg> = rest(i).to_vec();
             if cmd.is_empty() {
@@ -322,7 +396,19 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
         }
         "find" => return find(shell, args, out),
         "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "posh" | "su" => {
-            let i = skip_options(args, 1, b"oOsg", &["rcfile", "init-file", "shell", "group", "command", "session-command"]);
+            let i = skip_options(
+                args,
+                1,
+                b"oOsg",
+                &[
+                    "rcfile",
+                    "init-file",
+                    "shell",
+                    "group",
+                    "command",
+                    "session-command",
+                ],
+            );
             let string = if name == "su" {
                 option_value(&args[1..], b"-c", b"--command")
             } else if has_short(args, 1, i, b'c') {
@@ -364,7 +450,9 @@ fn classify(shell: &mut Shell, args: &[Arg], stdin_roots: Option<&[Arg]>, out: &
             let old = shell.cwd.clone();
             shell.cwd = match target {
                 None => change_dir(shell, shell.var("HOME").cloned().as_ref()),
-                Some(Arg::Known(d)) if d == "-" => change_dir(shell, shell.var("OLDPWD").cloned().as_ref()),
+                Some(Arg::Known(d)) if d == "-" => {
+                    change_dir(shell, shell.var("OLDPWD").cloned().as_ref())
+                }
                 Some(Arg::Known(d)) => change_dir(shell, Some(d)),
                 Some(Arg::Unknown(_)) => None,
             };
@@ -423,10 +511,19 @@ fn rm_intent(shell: &Shell, args: &[Arg], via: Via) -> RmIntent {
     let known: Vec<OsString> = args[1..].iter().filter_map(Arg::known).cloned().collect();
     let posix = shell.var("POSIXLY_CORRECT").is_some();
     let (options, usage_error, mut operands) = match rm::parse(&known, posix) {
-        Ok(c) => (c.options, None, c.operands.into_iter().map(Arg::Known).collect()),
+        Ok(c) => (
+            c.options,
+            None,
+            c.operands.into_iter().map(Arg::Known).collect(),
+        ),
         Err(e) => (Default::default(), Some(e.to_string()), Vec::new()),
     };
-    operands.extend(args[1..].iter().filter(|a| matches!(a, Arg::Unknown(_))).cloned());
+    operands.extend(
+        args[1..]
+            .iter()
+            .filter(|a| matches!(a, Arg::Unknown(_)))
+            .cloned(),
+    );
     RmIntent {
         via,
         options,
@@ -478,7 +575,10 @@ fn find(shell: &mut Shell, args: &[Arg], out: &mut Vec<Intent>) -> Option<Vec<Ar
         let b = bytes_of(a);
         i += 1;
         if b == b"-delete" {
-            out.push(Intent::Rm(recursive_over_roots(Via::FindDelete, Default::default())));
+            out.push(Intent::Rm(recursive_over_roots(
+                Via::FindDelete,
+                Default::default(),
+            )));
         } else if matches!(b, b"-exec" | b"-execdir" | b"-ok" | b"-okdir") {
             let end = args[i..]
                 .iter()
@@ -493,7 +593,11 @@ fn find(shell: &mut Shell, args: &[Arg], out: &mut Vec<Intent>) -> Option<Vec<Ar
             classify(&mut shell.clone(), cmd, None, &mut inner);
             for intent in inner {
                 out.push(match intent {
-                    Intent::Rm(r) if r.operands.iter().any(|o| bytes_of(o).windows(2).any(|w| w == b"{}")) => {
+                    Intent::Rm(r)
+                        if r.operands
+                            .iter()
+                            .any(|o| bytes_of(o).windows(2).any(|w| w == b"{}")) =>
+                    {
                         Intent::Rm(recursive_over_roots(Via::FindExecRm, r.options))
                     }
                     other => other,
@@ -547,14 +651,22 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
         match part {
             Part::Lit { bytes, quoted } => cur.push(bytes, !quoted),
             Part::Var { name, quoted } => {
-                let v = shell.var(name).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+                let v = shell
+                    .var(name)
+                    .map(|v| v.as_bytes().to_vec())
+                    .unwrap_or_default();
                 if *quoted {
                     cur.push(&v, false);
                 } else {
                     unquoted_value(&mut cur, &mut fields, &v);
                 }
             }
-            Part::VarDefault { name, default, colon, quoted } => {
+            Part::VarDefault {
+                name,
+                default,
+                colon,
+                quoted,
+            } => {
                 let v = match shell.var(name) {
                     Some(v) if !(*colon && v.is_empty()) => v.as_bytes().to_vec(),
                     _ => default.clone(),
@@ -611,7 +723,10 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
 
 fn has_brace_expansion(w: &Word) -> bool {
     w.parts.iter().any(|p| match p {
-        Part::Lit { bytes, quoted: false } => {
+        Part::Lit {
+            bytes,
+            quoted: false,
+        } => {
             let open = bytes.iter().position(|&b| b == b'{');
             let close = bytes.iter().rposition(|&b| b == b'}');
             matches!((open, close), (Some(o), Some(c)) if o < c
@@ -756,7 +871,10 @@ mod tests {
     fn unset_variable_makes_the_classic_rm_rf_slash() {
         let r = rms("rm -rf $DIR/", &mut shell("/"));
         assert_eq!(operands(&r[0]), vec!["/"]);
-        let r = rms("DIR=/tmp/x; rm -rf \"$DIR\"/ ${NOPE:-/srv}", &mut shell("/"));
+        let r = rms(
+            "DIR=/tmp/x; rm -rf \"$DIR\"/ ${NOPE:-/srv}",
+            &mut shell("/"),
+        );
         assert_eq!(operands(&r[0]), vec!["/tmp/x/", "/srv"]);
         let r = rms("rm $EMPTY", &mut shell("/"));
         assert!(r[0].operands.is_empty());
@@ -781,11 +899,20 @@ mod tests {
     #[test]
     fn xargs_and_find_are_deletions() {
         let r = rms("find /srv/a -name '*.tmp' -delete", &mut shell("/"));
-        assert_eq!((r[0].via, operands(&r[0])), (Via::FindDelete, vec!["/srv/a".to_string()]));
+        assert_eq!(
+            (r[0].via, operands(&r[0])),
+            (Via::FindDelete, vec!["/srv/a".to_string()])
+        );
         let r = rms("find /srv/b -type f -exec rm -f {} \\;", &mut shell("/"));
-        assert_eq!((r[0].via, operands(&r[0])), (Via::FindExecRm, vec!["/srv/b".to_string()]));
+        assert_eq!(
+            (r[0].via, operands(&r[0])),
+            (Via::FindExecRm, vec!["/srv/b".to_string()])
+        );
         let r = rms("find /srv/c -print0 | xargs -0 rm -f", &mut shell("/"));
-        assert_eq!((r[0].via, operands(&r[0])), (Via::XargsRm, vec!["/srv/c".to_string()]));
+        assert_eq!(
+            (r[0].via, operands(&r[0])),
+            (Via::XargsRm, vec!["/srv/c".to_string()])
+        );
         assert!(r[0].options.recursive);
         let r = rms("cat list | xargs rm", &mut shell("/"));
         assert!(matches!(r[0].operands[0], Arg::Unknown(_)));
@@ -801,7 +928,10 @@ mod tests {
         }
         let mut sh = shell(dir.path().to_str().unwrap());
         let r = rms("rm a* '*' * nomatch*", &mut sh);
-        assert_eq!(operands(&r[0]), vec!["a1", "a2", "*", "*", "a1", "a2", "nomatch*"]);
+        assert_eq!(
+            operands(&r[0]),
+            vec!["a1", "a2", "*", "*", "a1", "a2", "nomatch*"]
+        );
         let abs = format!("rm {}/a?", dir.path().display());
         let r = rms(&abs, &mut sh);
         assert_eq!(r[0].operands.len(), 2);

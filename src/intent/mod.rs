@@ -63,9 +63,14 @@ pub struct RmIntent {
 pub enum Intent {
     Rm(RmIntent),
     /// A command whose name cannot be known before it runs.
-    Opaque { text: String, why: String },
+    Opaque {
+        text: String,
+        why: String,
+    },
     /// A command gardefou does not guard.
-    Other { program: String },
+    Other {
+        program: String,
+    },
 }
 
 /// Text for a byte string: itself when it is UTF-8, else with the bad bytes escaped (`\xff`).

@@ -139,7 +139,9 @@ fn long_option(o: &mut RmOptions, long: &[u8]) -> Result<(), Error> {
     };
     let no_arg = |o: &mut RmOptions, f: fn(&mut RmOptions)| {
         if value.is_some() {
-            return Err(usage(format!("option '--{full}' doesn't allow an argument")));
+            return Err(usage(format!(
+                "option '--{full}' doesn't allow an argument"
+            )));
         }
         f(o);
         Ok(())
@@ -212,7 +214,9 @@ fn match_when(w: &str) -> Result<Interactive, Error> {
     match hits.as_slice() {
         [first, rest @ ..] if rest.iter().all(|i| i == first) => Ok(*first),
         [] => Err(usage(format!("invalid argument '{w}' for '--interactive'"))),
-        _ => Err(usage(format!("ambiguous argument '{w}' for '--interactive'"))),
+        _ => Err(usage(format!(
+            "ambiguous argument '{w}' for '--interactive'"
+        ))),
     }
 }
 
@@ -250,21 +254,61 @@ mod tests {
 
     #[test]
     fn ambiguous_unknown_and_abbreviated_no_preserve_root_are_errors() {
-        assert!(p(&["--v", "x"]).unwrap_err().to_string().contains("ambiguous"));
-        assert!(p(&["--bogus"]).unwrap_err().to_string().contains("unrecognized option '--bogus'"));
-        assert!(p(&["-rx"]).unwrap_err().to_string().contains("invalid option -- 'x'"));
-        assert!(p(&["--no-preserve"]).unwrap_err().to_string().contains("may not abbreviate"));
-        assert_eq!(p(&["--no-preserve-root", "/"]).unwrap().options.preserve_root, PreserveRoot::No);
-        assert!(p(&["--force=1"]).unwrap_err().to_string().contains("doesn't allow"));
+        assert!(
+            p(&["--v", "x"])
+                .unwrap_err()
+                .to_string()
+                .contains("ambiguous")
+        );
+        assert!(
+            p(&["--bogus"])
+                .unwrap_err()
+                .to_string()
+                .contains("unrecognized option '--bogus'")
+        );
+        assert!(
+            p(&["-rx"])
+                .unwrap_err()
+                .to_string()
+                .contains("invalid option -- 'x'")
+        );
+        assert!(
+            p(&["--no-preserve"])
+                .unwrap_err()
+                .to_string()
+                .contains("may not abbreviate")
+        );
+        assert_eq!(
+            p(&["--no-preserve-root", "/"])
+                .unwrap()
+                .options
+                .preserve_root,
+            PreserveRoot::No
+        );
+        assert!(
+            p(&["--force=1"])
+                .unwrap_err()
+                .to_string()
+                .contains("doesn't allow")
+        );
     }
 
     #[test]
     fn last_of_force_and_interactive_wins() {
-        assert_eq!(p(&["-fi", "x"]).unwrap().options.interactive, Interactive::Always);
+        assert_eq!(
+            p(&["-fi", "x"]).unwrap().options.interactive,
+            Interactive::Always
+        );
         assert!(!p(&["-fi", "x"]).unwrap().options.force);
         assert!(p(&["-if", "x"]).unwrap().options.force);
-        assert_eq!(p(&["--interactive=on", "x"]).unwrap().options.interactive, Interactive::Once);
-        assert_eq!(p(&["--interactive=n", "x"]).unwrap().options.interactive, Interactive::Never);
+        assert_eq!(
+            p(&["--interactive=on", "x"]).unwrap().options.interactive,
+            Interactive::Once
+        );
+        assert_eq!(
+            p(&["--interactive=n", "x"]).unwrap().options.interactive,
+            Interactive::Never
+        );
         assert!(p(&["--interactive=bad", "x"]).is_err());
     }
 

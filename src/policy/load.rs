@@ -160,7 +160,10 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
         Some(v) if *v.get_ref() != 1 => {
             return Err(err_at(
                 v.span().start,
-                format!("unsupported policy version {} (this gardefou reads version 1)", v.get_ref()),
+                format!(
+                    "unsupported policy version {} (this gardefou reads version 1)",
+                    v.get_ref()
+                ),
             ));
         }
         Some(_) => {}
@@ -188,10 +191,16 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
         let rule = rule.into_inner();
         let path = rule.path.get_ref();
         if !path.starts_with('/') {
-            return Err(err_at(rule.path.span().start, format!("path {path:?} is not absolute")));
+            return Err(err_at(
+                rule.path.span().start,
+                format!("path {path:?} is not absolute"),
+            ));
         }
         if let Err(e) = globset::Glob::new(path) {
-            return Err(err_at(rule.path.span().start, format!("bad glob {path:?}: {e}")));
+            return Err(err_at(
+                rule.path.span().start,
+                format!("bad glob {path:?}: {e}"),
+            ));
         }
         policy.paths.push(PathRule {
             id: format!("{origin}:protect.path#{}", i + 1),
@@ -299,7 +308,9 @@ mod tests {
 
     #[test]
     fn missing_version_is_refused() {
-        let err = parse("[host]\nenvironment = \"dev\"\n").unwrap_err().to_string();
+        let err = parse("[host]\nenvironment = \"dev\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing `version = 1`"), "{err}");
     }
 
@@ -335,12 +346,17 @@ mod tests {
 
     #[test]
     fn host_without_environment_is_production_and_detect_rules_match_hostname() {
-        let p = parse("version = 1\n[[host.detect]]\nhostname = \"^dev-\"\nenvironment = \"dev\"\n").unwrap();
+        let p =
+            parse("version = 1\n[[host.detect]]\nhostname = \"^dev-\"\nenvironment = \"dev\"\n")
+                .unwrap();
         assert_eq!(p.environment("db-1", None).unwrap().name, "production");
         let dev = p.environment("dev-3", None).unwrap();
         assert_eq!(dev.name, "dev");
         assert_eq!(dev.color, super::super::schema::Color::Green);
-        assert_eq!(p.environment("dev-3", Some("staging")).unwrap().name, "staging");
+        assert_eq!(
+            p.environment("dev-3", Some("staging")).unwrap().name,
+            "staging"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Policies: the schema, loading and merging of policy files, and the pure evaluation that turns
 //! an intent and its facts into a verdict.
 
-
+pub mod eval;
 pub mod load;
 pub mod schema;
 
@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use regex::Regex;
-use serde::Serialize;
 
+pub use eval::{Decision, Reason, Verdict};
+use serde::Serialize;
 
 use schema::{
     Action, Color, ConfirmWith, EnvironmentSpec, NonInteractive, PackageOp, SnapshotSection,
@@ -127,7 +128,10 @@ impl Policy {
                     crate::Error::Usage(format!("{}: bad hostname regex: {e}", rule.id))
                 })?;
                 if re.is_match(hostname) {
-                    found = Some((rule.environment.clone(), format!("{} matched {hostname}", rule.id)));
+                    found = Some((
+                        rule.environment.clone(),
+                        format!("{} matched {hostname}", rule.id),
+                    ));
                     break;
                 }
             }

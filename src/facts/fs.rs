@@ -1,0 +1,519 @@
+//! What a real `rm` would delete, and which protected paths that reaches.
+//!
+//! Resolution follows the kernel and GNU rm, not the spelling: intermediate symlinks and `..`
+//! are resolved physically, the last component is the entry rm unlinks (a symlink is removed,
+//! not followed), except with a trailing slash, where rm descends into the symlink's target.
+//! This module never follows symlinks while walking a tree and never modifies anything.
+
+use std::cell::OnceCell;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use globset::{GlobBuilder, GlobMatcher};
+use walkdir::WalkDir;
+
+use crate::intent::{Arg, RmIntent, display_bytes};
+use crate::policy::PathRule;
+
+/// How many directory entries one probe may look at before it stops and assumes the worst.
+pub const WALK_LIMIT: usize = 200_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// The target is the protected path (or its contents, through `link/`).
+    Itself,
+    /// The protected path lies inside the target's tree.
+    Inside,
+    /// The tree was too large to inspect fully: assumed to hold a protected path.
+    Uninspected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Index into the policy's path rules.
+    pub rule: usize,
+    pub path: PathBuf,
+    pub relation: Relation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// rm would delete nothing for this operand; the text says why.
+    Nothing(String),
+    /// What rm would act on cannot be known before it runs.
+    Unknown(String),
+    /// rm would remove `entry` (and, when recursive, its tree).
+    Removes { entry: PathBuf, hits: Vec<Hit> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFacts {
+    pub operand: String,
+    pub effect: Effect,
+}
+
+/// One spelling of a rule's path: a literal path, or a glob below a literal prefix.
+struct Form {
+    prefix: PathBuf,
+    glob: Option<GlobForm>,
+}
+
+struct GlobForm {
+    pattern: String,
+    /// Components below the prefix a match has; None when `**` makes it unbounded.
+    depth: Option<usize>,
+    matcher: OnceCell<Option<GlobMatcher>>,
+}
+
+impl GlobForm {
+    fn matches(&self, path: &Path) -> bool {
+        self.matcher
+            .get_or_init(|| {
+                GlobBuilder::new(&self.pattern)
+                    .literal_separator(true)
+                    .build()
+                    .ok()
+                    .map(|g| g.compile_matcher())
+            })
+            .as_ref()
+            .is_some_and(|m| m.is_match(path))
+    }
+}
+
+/// Removes `.`, `..` and repeated slashes without touching the filesystem.
+pub fn lexical_normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn has_glob_meta(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+/// Every spelling under which a rule's path can be reached: as written, with its parent's
+/// symlinks resolved (the entry itself), and fully resolved (what a symlink leads to).
+fn forms(rule: &PathRule) -> Vec<Form> {
+    let comps: Vec<&str> = rule.path.split('/').filter(|c| !c.is_empty()).collect();
+    let first_glob = comps.iter().position(|c| has_glob_meta(c));
+    let mut out: Vec<Form> = Vec::new();
+    match first_glob {
+        None => {
+            let p = lexical_normalize(Path::new(&rule.path));
+            let mut paths = vec![p.clone()];
+            if let (Some(parent), Some(name)) = (p.parent(), p.file_name()) {
+                if let Ok(c) = std::fs::canonicalize(parent) {
+                    paths.push(c.join(name));
+                }
+            }
+            if let Ok(c) = std::fs::canonicalize(&p) {
+                paths.push(c);
+            }
+            paths.dedup();
+            for prefix in paths {
+                if !out.iter().any(|f| f.prefix == prefix) {
+                    out.push(Form { prefix, glob: None });
+                }
+            }
+        }
+        Some(n) => {
+            let prefix = lexical_normalize(&Path::new("/").join(comps[..n].join("/")));
+            let rest = comps[n..].join("/");
+            let depth =
+                (!rest.contains("**") && !brace_holds_slash(&rest)).then(|| comps.len() - n);
+            let glob_form = |prefix: &Path| -> Option<Form> {
+                let p = prefix.to_str()?;
+                let sep = if p.ends_with('/') { "" } else { "/" };
+                Some(Form {
+                    prefix: prefix.to_owned(),
+                    glob: Some(GlobForm {
+                        pattern: format!("{}{sep}{rest}", globset::escape(p)),
+                        depth,
+                        matcher: OnceCell::new(),
+                    }),
+                })
+            };
+            out.extend(glob_form(&prefix));
+            if let Ok(c) = std::fs::canonicalize(&prefix) {
+                if c != prefix {
+                    out.extend(glob_form(&c));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn brace_holds_slash(s: &str) -> bool {
+    let mut depth = 0;
+    s.chars().any(|c| {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            '/' if depth > 0 => return true,
+            _ => {}
+        }
+        false
+    })
+}
+
+fn depth_of(p: &Path) -> usize {
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count()
+}
+
+/// Resolves an operand to the entry rm acts on, or says why rm would act on nothing.
+fn resolve(
+    operand: &OsStr,
+    cwd: Option<&Path>,
+    intent: &RmIntent,
+) -> Result<(PathBuf, bool), Effect> {
+    let bytes = operand.as_bytes();
+    if bytes.is_empty() {
+        return Err(Effect::Nothing("an empty name: rm refuses it".into()));
+    }
+    let abs = if bytes[0] == b'/' {
+        PathBuf::from(operand)
+    } else {
+        match cwd {
+            Some(c) => c.join(operand),
+            None => {
+                return Err(Effect::Unknown(
+                    "a relative path, and the directory it is relative to is not known".into(),
+                ));
+            }
+        }
+    };
+    let abs_bytes = abs.as_os_str().as_bytes();
+    let trailing_slash = abs_bytes.len() > 1 && abs_bytes.ends_with(b"/");
+    let mut end = abs_bytes.len();
+    while end > 1 && abs_bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    let stripped = Path::new(OsStr::from_bytes(&abs_bytes[..end]));
+    let last = stripped
+        .as_os_str()
+        .as_bytes()
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or(b"");
+    if last == b"." || last == b".." {
+        return Err(Effect::Nothing("rm refuses to remove '.' or '..'".into()));
+    }
+    let entry = if stripped == Path::new("/") {
+        PathBuf::from("/")
+    } else if trailing_slash {
+        // `rm -r link/` resolves the symlink and deletes what is inside its target.
+        std::fs::canonicalize(stripped)
+            .map_err(|e| Effect::Nothing(format!("rm would fail: {e}")))?
+    } else {
+        let parent = stripped.parent().unwrap_or(Path::new("/"));
+        let name = stripped.file_name().unwrap_or_default();
+        std::fs::canonicalize(parent)
+            .map_err(|e| Effect::Nothing(format!("rm would fail: {e}")))?
+            .join(name)
+    };
+    let meta = std::fs::symlink_metadata(&entry)
+        .map_err(|e| Effect::Nothing(format!("rm would fail: {e}")))?;
+    let is_dir = meta.is_dir();
+    if trailing_slash && !is_dir {
+        return Err(Effect::Nothing("rm would fail: not a directory".into()));
+    }
+    if is_dir && !intent.options.recursive {
+        let empty = std::fs::read_dir(&entry).is_ok_and(|mut d| d.next().is_none());
+        if !(intent.options.dir && empty) {
+            return Err(Effect::Nothing(
+                "a directory, which rm without -r does not remove".into(),
+            ));
+        }
+    }
+    Ok((entry, is_dir && intent.options.recursive))
+}
+
+/// Walks `root` (never following symlinks) for the first path `form` matches.
+fn walk_for_match(
+    root: &Path,
+    form: &GlobForm,
+    max_depth: Option<usize>,
+    budget: &mut usize,
+) -> Option<(PathBuf, Relation)> {
+    let mut walk = WalkDir::new(root).follow_links(false);
+    if let Some(d) = max_depth {
+        walk = walk.max_depth(d);
+    }
+    for entry in walk.into_iter().filter_map(Result::ok) {
+        if *budget == 0 {
+            return Some((root.to_owned(), Relation::Uninspected));
+        }
+        *budget -= 1;
+        if form.matches(entry.path()) {
+            return Some((entry.into_path(), Relation::Inside));
+        }
+    }
+    None
+}
+
+fn hits_for(
+    entry: &Path,
+    descend: bool,
+    rule_index: usize,
+    forms: &[Form],
+    budget: &mut usize,
+) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = Vec::new();
+    let add = |hits: &mut Vec<Hit>, path: PathBuf, relation: Relation| {
+        if !hits.iter().any(|h| h.relation == relation) {
+            hits.push(Hit {
+                rule: rule_index,
+                path,
+                relation,
+            });
+        }
+    };
+    let entry_depth = depth_of(entry);
+    for form in forms {
+        match &form.glob {
+            None => {
+                let p = &form.prefix;
+                if entry == p {
+                    add(&mut hits, p.clone(), Relation::Itself);
+                } else if descend && p.starts_with(entry) && std::fs::symlink_metadata(p).is_ok() {
+                    add(&mut hits, p.clone(), Relation::Inside);
+                }
+            }
+            Some(g) => {
+                let prefix_depth = depth_of(&form.prefix);
+                if entry.starts_with(&form.prefix) {
+                    let below = entry_depth - prefix_depth;
+                    if g.depth.is_none_or(|d| d == below) && g.matches(entry) {
+                        add(&mut hits, entry.to_owned(), Relation::Itself);
+                    }
+                    if descend {
+                        let room = g.depth.map(|d| d.saturating_sub(below));
+                        if room != Some(0) {
+                            if let Some((p, rel)) = walk_for_match(entry, g, room, budget) {
+                                add(&mut hits, p, rel);
+                            }
+                        }
+                    }
+                } else if descend && form.prefix.starts_with(entry) {
+                    if let Some((p, rel)) = walk_for_match(&form.prefix, g, g.depth, budget) {
+                        add(&mut hits, p, rel);
+                    }
+                }
+            }
+        }
+    }
+    hits
+}
+
+/// Probes every operand of an rm intent against the policy's path rules.
+pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
+    let mut compiled: Vec<Option<Vec<Form>>> = (0..rules.len()).map(|_| None).collect();
+    let mut budget = WALK_LIMIT;
+    let mut out = Vec::new();
+    if intent.usage_error.is_some() || intent.options.info_only {
+        return out;
+    }
+    for operand in &intent.operands {
+        let name = operand.display();
+        let os = match operand {
+            Arg::Known(os) => os,
+            Arg::Unknown(why) => {
+                out.push(TargetFacts {
+                    operand: name,
+                    effect: Effect::Unknown(why.clone()),
+                });
+                continue;
+            }
+        };
+        let effect = match resolve(os, intent.cwd.as_deref(), intent) {
+            Err(e) => e,
+            Ok((entry, descend)) => {
+                let mut hits = Vec::new();
+                for (i, rule) in rules.iter().enumerate() {
+                    let forms = compiled[i].get_or_insert_with(|| forms(rule));
+                    hits.extend(hits_for(&entry, descend, i, forms, &mut budget));
+                }
+                Effect::Removes { entry, hits }
+            }
+        };
+        out.push(TargetFacts {
+            operand: name,
+            effect,
+        });
+    }
+    out
+}
+
+/// Display form of a path, lossless for non-UTF-8 names.
+pub fn show(p: &Path) -> String {
+    display_bytes(p.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::{RmOptions, Via};
+    use crate::policy::schema::Action;
+    use std::os::unix::fs::symlink;
+
+    fn rule(path: String) -> PathRule {
+        PathRule {
+            id: "t:protect.path#1".into(),
+            line: 1,
+            path,
+            action: Action::Deny,
+            reason: None,
+            environments: None,
+        }
+    }
+
+    fn probe(cwd: &Path, args: &[&str], rules: &[PathRule]) -> Vec<TargetFacts> {
+        let v: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        let c = crate::intent::rm::parse(&v, false).unwrap();
+        let intent = RmIntent {
+            via: Via::Rm,
+            options: c.options,
+            operands: c.operands.into_iter().map(Arg::Known).collect(),
+            cwd: Some(cwd.to_owned()),
+            usage_error: None,
+            text: String::new(),
+        };
+        probe_rm(&intent, rules)
+    }
+
+    fn hit_count(f: &[TargetFacts]) -> usize {
+        f.iter()
+            .map(|t| match &t.effect {
+                Effect::Removes { hits, .. } => hits.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn tree() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let r = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::create_dir_all(r.join("lib/postgresql/15")).unwrap();
+        std::fs::create_dir_all(r.join("lib/postgresql-old")).unwrap();
+        std::fs::create_dir_all(r.join("other")).unwrap();
+        symlink(r.join("lib/postgresql"), r.join("other/pg")).unwrap();
+        (d, r)
+    }
+
+    #[test]
+    fn parent_of_protected_dir_is_a_hit_only_when_recursive() {
+        let (_d, r) = tree();
+        let rules = [rule(format!("{}/lib/postgresql", r.display()))];
+        assert_eq!(hit_count(&probe(&r, &["-rf", "lib"], &rules)), 1);
+        assert!(matches!(
+            probe(&r, &["lib"], &rules)[0].effect,
+            Effect::Nothing(_)
+        ));
+    }
+
+    #[test]
+    fn prefix_sharing_sibling_is_not_a_hit() {
+        let (_d, r) = tree();
+        let rules = [rule(format!("{}/lib/postgresql", r.display()))];
+        assert_eq!(
+            hit_count(&probe(&r, &["-rf", "lib/postgresql-old"], &rules)),
+            0
+        );
+    }
+
+    #[test]
+    fn symlink_is_a_hit_only_with_trailing_slash() {
+        let (_d, r) = tree();
+        let rules = [rule(format!("{}/lib/postgresql", r.display()))];
+        assert_eq!(hit_count(&probe(&r, &["-rf", "other/pg"], &rules)), 0);
+        assert_eq!(hit_count(&probe(&r, &["-rf", "other/pg/"], &rules)), 1);
+    }
+
+    #[test]
+    fn dotdot_and_double_slash_spellings_are_resolved() {
+        let (_d, r) = tree();
+        let rules = [rule(format!("{}/lib/postgresql", r.display()))];
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", "other/../lib//postgresql/"], &rules)),
+            1
+        );
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", "./lib/./postgresql"], &rules)),
+            1
+        );
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", "lib/postgresql/."], &rules)),
+            0,
+            "rm refuses `.`"
+        );
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", "lib/postgresql/15/.."], &rules)),
+            0
+        );
+    }
+
+    #[test]
+    fn glob_rule_matches_inside_a_recursive_target() {
+        let (_d, r) = tree();
+        std::fs::write(r.join("lib/postgresql/15/app.sqlite"), "x").unwrap();
+        let rules = [rule(format!("{}/**/*.sqlite", r.display()))];
+        assert_eq!(hit_count(&probe(&r, &["-rf", "lib"], &rules)), 1);
+        assert_eq!(hit_count(&probe(&r, &["-rf", "other"], &rules)), 0);
+        assert_eq!(
+            hit_count(&probe(&r, &["lib/postgresql/15/app.sqlite"], &rules)),
+            1
+        );
+        let star = [rule(format!("{}/lib/*/15", r.display()))];
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", "."], &star)),
+            0,
+            "`.` is refused by rm"
+        );
+        assert_eq!(
+            hit_count(&probe(&r, &["-r", &r.display().to_string()], &star)),
+            1
+        );
+    }
+
+    #[test]
+    fn missing_and_looping_targets_delete_nothing() {
+        let (_d, r) = tree();
+        symlink(r.join("loop2"), r.join("loop1")).unwrap();
+        symlink(r.join("loop1"), r.join("loop2")).unwrap();
+        let rules = [rule(format!("{}/lib", r.display()))];
+        for t in ["nope", "loop1/", "nope/x"] {
+            assert!(
+                matches!(probe(&r, &["-rf", t], &rules)[0].effect, Effect::Nothing(_)),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_cwd_makes_relative_operands_unknown() {
+        let intent = RmIntent {
+            via: Via::Rm,
+            options: RmOptions::default(),
+            operands: vec![Arg::Known("x".into())],
+            cwd: None,
+            usage_error: None,
+            text: String::new(),
+        };
+        assert!(matches!(
+            probe_rm(&intent, &[])[0].effect,
+            Effect::Unknown(_)
+        ));
+    }
+}

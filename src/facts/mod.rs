@@ -1,0 +1,3 @@
+//! Facts: the only I/O before acting. What a command would really touch on this system.
+
+pub mod fs;

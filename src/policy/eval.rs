@@ -1,0 +1,371 @@
+//! Verdicts: a pure function of intents, their facts, the policy and the environment.
+//!
+//! Nothing here touches the system, so every combination is unit-tested without a disk.
+
+use serde::Serialize;
+
+use super::schema::Action;
+use super::{Environment, Policy, applies_in};
+use crate::facts::fs::{Effect, Relation, TargetFacts, show};
+use crate::intent::{Intent, Via};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Confirm,
+    Deny,
+}
+
+impl Decision {
+    /// Exit status of `gardefou check` (DESIGN.md contract).
+    pub fn check_exit_code(self) -> i32 {
+        match self {
+            Decision::Allow => 0,
+            Decision::Confirm => 3,
+            Decision::Deny => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub rule: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub snapshot: bool,
+    pub reasons: Vec<Reason>,
+    /// What a `confirm_with = "target"` confirmation asks the operator to type.
+    #[serde(skip)]
+    pub target: Option<String>,
+    /// Facts worth showing that decide nothing ("rm would fail: no such file").
+    #[serde(skip)]
+    pub notes: Vec<String>,
+}
+
+impl Verdict {
+    pub fn allow() -> Self {
+        Verdict {
+            decision: Decision::Allow,
+            snapshot: false,
+            reasons: Vec::new(),
+            target: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn raise(&mut self, decision: Decision, rule: &str, message: String) {
+        self.decision = self.decision.max(decision);
+        self.reasons.push(Reason {
+            rule: rule.to_owned(),
+            message,
+        });
+    }
+}
+
+/// An intent with the facts probed for it (`None` for intents that need none).
+pub struct Probed<'a> {
+    pub intent: &'a Intent,
+    pub targets: Vec<TargetFacts>,
+}
+
+fn verb(via: Via) -> &'static str {
+    match via {
+        Via::Rm => "rm",
+        Via::FindDelete => "find -delete (its tests are not evaluated)",
+        Via::FindExecRm => "find -exec rm (its tests are not evaluated)",
+        Via::XargsRm => "xargs rm",
+    }
+}
+
+/// The verdict for everything a command or line would do. The strictest decision wins and
+/// every reason is kept. `policy_error`, when the policy could not be loaded (the caller then
+/// passes the embedded default), makes every deletion need at least a confirmation.
+pub fn evaluate(
+    items: &[Probed],
+    policy: &Policy,
+    env: &Environment,
+    policy_error: Option<&str>,
+) -> Verdict {
+    let mut v = Verdict::allow();
+    let mut deletes_something = false;
+    for item in items {
+        match item.intent {
+            Intent::Rm(rm) => {
+                if let Some(e) = &rm.usage_error {
+                    v.notes.push(format!(
+                        "{}: rm would refuse its arguments and delete nothing: {e}",
+                        rm.text
+                    ));
+                }
+                let verb = verb(rm.via);
+                for t in &item.targets {
+                    match &t.effect {
+                        Effect::Nothing(why) => v
+                            .notes
+                            .push(format!("{verb} `{}`: nothing deleted ({why})", t.operand)),
+                        Effect::Unknown(why) => {
+                            deletes_something = true;
+                            v.raise(
+                                Decision::Confirm,
+                                "gardefou:unresolved-target",
+                                format!("{verb} `{}`: what it deletes cannot be known before it runs ({why})", t.operand),
+                            );
+                        }
+                        Effect::Removes { entry, hits } => {
+                            deletes_something = true;
+                            let resolved = if show(entry) == t.operand.trim_end_matches('/') {
+                                String::new()
+                            } else {
+                                format!(" (it resolves to {})", show(entry))
+                            };
+                            for hit in hits {
+                                let rule = &policy.paths[hit.rule];
+                                if !applies_in(&rule.environments, &env.name) {
+                                    continue;
+                                }
+                                let why = rule.reason.as_deref().unwrap_or("protected path");
+                                let what = match hit.relation {
+                                    Relation::Itself => format!(
+                                        "{verb} `{}` would delete a protected path{resolved}: {why}",
+                                        t.operand
+                                    ),
+                                    Relation::Inside => format!(
+                                        "{verb} `{}` would delete {} inside it{resolved}: {why}",
+                                        t.operand,
+                                        show(&hit.path)
+                                    ),
+                                    Relation::Uninspected => format!(
+                                        "{verb} `{}`: its tree is too large to inspect for {} (over {} entries); assumed to hold it: {why}",
+                                        t.operand,
+                                        rule.path,
+                                        crate::facts::fs::WALK_LIMIT
+                                    ),
+                                };
+                                let id = format!("{} (line {})", rule.id, rule.line);
+                                match rule.action {
+                                    Action::Deny => v.raise(Decision::Deny, &id, what),
+                                    Action::Confirm => v.raise(Decision::Confirm, &id, what),
+                                    Action::Snapshot => {
+                                        v.snapshot = true;
+                                        v.raise(
+                                            Decision::Allow,
+                                            &id,
+                                            format!("{what} (snapshot first)"),
+                                        );
+                                    }
+                                }
+                                if v.target.is_none() {
+                                    v.target = Some(show(entry));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Intent::Opaque { text, why } => {
+                deletes_something = true;
+                v.raise(
+                    Decision::Confirm,
+                    "gardefou:opaque-command",
+                    format!("`{text}`: {why}; it cannot be checked before it runs"),
+                );
+            }
+            Intent::Other { .. } => {}
+        }
+    }
+    if let (Some(err), true) = (policy_error, deletes_something) {
+        v.raise(
+            Decision::Confirm,
+            "gardefou:policy-error",
+            format!("the policy could not be loaded ({err}); the built-in default policy was used and every deletion needs confirmation"),
+        );
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::fs::Hit;
+    use crate::intent::{Arg, RmIntent, RmOptions};
+    use crate::policy::PathRule;
+    use std::path::PathBuf;
+
+    fn policy(actions: &[(Action, Option<&str>)]) -> Policy {
+        Policy {
+            paths: actions
+                .iter()
+                .enumerate()
+                .map(|(i, (a, env))| PathRule {
+                    id: format!("p.toml:protect.path#{}", i + 1),
+                    line: i + 3,
+                    path: format!("/p{i}"),
+                    action: *a,
+                    reason: Some(format!("reason {i}")),
+                    environments: env.map(|e| vec![e.to_owned()]),
+                })
+                .collect(),
+            ..Policy::default()
+        }
+    }
+
+    fn rm() -> Intent {
+        Intent::Rm(RmIntent {
+            via: Via::Rm,
+            options: RmOptions::default(),
+            operands: vec![Arg::Known("/x".into())],
+            cwd: None,
+            usage_error: None,
+            text: "rm /x".into(),
+        })
+    }
+
+    fn removes(rules: &[usize]) -> Vec<TargetFacts> {
+        vec![TargetFacts {
+            operand: "/x".into(),
+            effect: Effect::Removes {
+                entry: PathBuf::from("/x"),
+                hits: rules
+                    .iter()
+                    .map(|&rule| Hit {
+                        rule,
+                        path: PathBuf::from(format!("/x/p{rule}")),
+                        relation: Relation::Inside,
+                    })
+                    .collect(),
+            },
+        }]
+    }
+
+    fn env(name: &str) -> Environment {
+        Policy::default().environment("h", Some(name)).unwrap()
+    }
+
+    fn verdict(p: &Policy, hits: &[usize], envname: &str, err: Option<&str>) -> Verdict {
+        let i = rm();
+        evaluate(
+            &[Probed {
+                intent: &i,
+                targets: removes(hits),
+            }],
+            p,
+            &env(envname),
+            err,
+        )
+    }
+
+    #[test]
+    fn strictest_decision_wins_and_every_reason_is_reported() {
+        let p = policy(&[
+            (Action::Confirm, None),
+            (Action::Deny, None),
+            (Action::Snapshot, None),
+        ]);
+        let v = verdict(&p, &[0, 1, 2], "production", None);
+        assert_eq!(v.decision, Decision::Deny);
+        assert!(v.snapshot);
+        assert_eq!(v.reasons.len(), 3);
+        assert_eq!(v.reasons[1].rule, "p.toml:protect.path#2 (line 4)");
+        assert!(v.reasons[1].message.contains("/x/p1 inside it"));
+        assert!(v.reasons[1].message.contains("reason 1"));
+    }
+
+    #[test]
+    fn snapshot_alone_allows_with_snapshot() {
+        let p = policy(&[(Action::Snapshot, None)]);
+        let v = verdict(&p, &[0], "production", None);
+        assert_eq!((v.decision, v.snapshot), (Decision::Allow, true));
+    }
+
+    #[test]
+    fn rules_limited_to_other_environments_do_not_fire() {
+        let p = policy(&[(Action::Deny, Some("production"))]);
+        assert_eq!(verdict(&p, &[0], "dev", None).decision, Decision::Allow);
+        assert_eq!(
+            verdict(&p, &[0], "production", None).decision,
+            Decision::Deny
+        );
+    }
+
+    #[test]
+    fn no_hits_is_allow_without_reasons() {
+        let v = verdict(&policy(&[]), &[], "production", None);
+        assert_eq!(
+            v,
+            Verdict {
+                target: None,
+                ..Verdict::allow()
+            }
+        );
+    }
+
+    #[test]
+    fn policy_error_never_allows_a_deletion() {
+        let v = verdict(&policy(&[]), &[], "production", Some("bad toml"));
+        assert_eq!(v.decision, Decision::Confirm);
+        assert_eq!(v.reasons[0].rule, "gardefou:policy-error");
+        let p = policy(&[(Action::Deny, None)]);
+        assert_eq!(
+            verdict(&p, &[0], "production", Some("x")).decision,
+            Decision::Deny
+        );
+    }
+
+    #[test]
+    fn unknown_targets_and_opaque_commands_need_confirmation() {
+        let i = rm();
+        let t = vec![TargetFacts {
+            operand: "<x>".into(),
+            effect: Effect::Unknown("xargs".into()),
+        }];
+        let v = evaluate(
+            &[Probed {
+                intent: &i,
+                targets: t,
+            }],
+            &policy(&[]),
+            &env("production"),
+            None,
+        );
+        assert_eq!(v.decision, Decision::Confirm);
+        let o = Intent::Opaque {
+            text: "$(x) /".into(),
+            why: "computed".into(),
+        };
+        let v = evaluate(
+            &[Probed {
+                intent: &o,
+                targets: vec![],
+            }],
+            &policy(&[]),
+            &env("dev"),
+            None,
+        );
+        assert_eq!(v.decision, Decision::Confirm);
+    }
+
+    #[test]
+    fn nothing_deleted_is_a_note_not_a_reason() {
+        let i = rm();
+        let t = vec![TargetFacts {
+            operand: "/nope".into(),
+            effect: Effect::Nothing("no such file".into()),
+        }];
+        let v = evaluate(
+            &[Probed {
+                intent: &i,
+                targets: t,
+            }],
+            &policy(&[]),
+            &env("production"),
+            Some("e"),
+        );
+        assert_eq!(v.decision, Decision::Allow);
+        assert_eq!(v.notes.len(), 1);
+    }
+}
