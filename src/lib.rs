@@ -4,9 +4,15 @@
 //! acting) → `policy::eval` (pure verdict) → `act` (confirm, exec or refuse) → `audit`.
 #![forbid(unsafe_code)]
 
+pub mod act;
+pub mod audit;
+pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod facts;
+pub mod install;
 pub mod intent;
 pub mod policy;
+pub mod render;
 
 pub use error::Error;

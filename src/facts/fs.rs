@@ -110,10 +110,10 @@ fn forms(rule: &PathRule) -> Vec<Form> {
         None => {
             let p = lexical_normalize(Path::new(&rule.path));
             let mut paths = vec![p.clone()];
-            if let (Some(parent), Some(name)) = (p.parent(), p.file_name()) {
-                if let Ok(c) = std::fs::canonicalize(parent) {
-                    paths.push(c.join(name));
-                }
+            if let (Some(parent), Some(name)) = (p.parent(), p.file_name())
+                && let Ok(c) = std::fs::canonicalize(parent)
+            {
+                paths.push(c.join(name));
             }
             if let Ok(c) = std::fs::canonicalize(&p) {
                 paths.push(c);
@@ -143,10 +143,10 @@ fn forms(rule: &PathRule) -> Vec<Form> {
                 })
             };
             out.extend(glob_form(&prefix));
-            if let Ok(c) = std::fs::canonicalize(&prefix) {
-                if c != prefix {
-                    out.extend(glob_form(&c));
-                }
+            if let Ok(c) = std::fs::canonicalize(&prefix)
+                && c != prefix
+            {
+                out.extend(glob_form(&c));
             }
         }
     }
@@ -300,16 +300,17 @@ fn hits_for(
                     }
                     if descend {
                         let room = g.depth.map(|d| d.saturating_sub(below));
-                        if room != Some(0) {
-                            if let Some((p, rel)) = walk_for_match(entry, g, room, budget) {
-                                add(&mut hits, p, rel);
-                            }
+                        if room != Some(0)
+                            && let Some((p, rel)) = walk_for_match(entry, g, room, budget)
+                        {
+                            add(&mut hits, p, rel);
                         }
                     }
-                } else if descend && form.prefix.starts_with(entry) {
-                    if let Some((p, rel)) = walk_for_match(&form.prefix, g, g.depth, budget) {
-                        add(&mut hits, p, rel);
-                    }
+                } else if descend
+                    && form.prefix.starts_with(entry)
+                    && let Some((p, rel)) = walk_for_match(&form.prefix, g, g.depth, budget)
+                {
+                    add(&mut hits, p, rel);
                 }
             }
         }

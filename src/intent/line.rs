@@ -87,6 +87,17 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
     Ok(out)
 }
 
+/// Intents of a command given as an argument vector (`gardefou check -- CMD…`): no shell
+/// expansion happens, the words are what the program receives.
+pub fn parse_argv(args: &[OsString], shell: &mut Shell) -> Vec<Intent> {
+    let args: Vec<Arg> = args.iter().cloned().map(Arg::Known).collect();
+    let mut out = Vec::new();
+    if !args.is_empty() {
+        classify(shell, &args, None, &mut out);
+    }
+    out
+}
+
 /// Expands and classifies one simple command; returns `find`'s roots when it is a find, for an
 /// `xargs` it pipes into.
 fn run_command(
@@ -161,10 +172,10 @@ fn skip_options(args: &[Arg], from: usize, short_val: &[u8], long_val: &[&str]) 
             return i;
         }
         i += 1;
-        if let Some(p) = b[1..].iter().position(|c| short_val.contains(c)) {
-            if p + 2 == b.len() {
-                i += 1;
-            }
+        if let Some(p) = b[1..].iter().position(|c| short_val.contains(c))
+            && p + 2 == b.len()
+        {
+            i += 1;
         }
     }
     i

@@ -2,14 +2,14 @@
 //!
 //! Nothing here touches the system, so every combination is unit-tested without a disk.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::schema::Action;
 use super::{Environment, Policy, applies_in};
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
 use crate::intent::{Intent, Via};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -28,7 +28,7 @@ impl Decision {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     pub rule: String,
     pub message: String,

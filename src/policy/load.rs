@@ -45,10 +45,10 @@ pub fn sources(explicit: Option<&Path>) -> Result<Vec<Source>> {
     if let Some(p) = explicit {
         return Ok(vec![Source::File(p.to_owned())]);
     }
-    if !environment_untrusted() {
-        if let Some(p) = std::env::var_os("GARDEFOU_POLICY").filter(|p| !p.is_empty()) {
-            return Ok(vec![Source::File(PathBuf::from(p))]);
-        }
+    if !environment_untrusted()
+        && let Some(p) = std::env::var_os("GARDEFOU_POLICY").filter(|p| !p.is_empty())
+    {
+        return Ok(vec![Source::File(PathBuf::from(p))]);
     }
     etc_sources(Path::new(ETC_DIR))
 }

@@ -1,0 +1,59 @@
+//! Finding the real binary behind a shim, and replacing this process with it.
+//!
+//! A directory entry that is this very executable (same device and inode, through any symlink)
+//! is a shim and is skipped, so a shim can never exec itself, whatever PATH says.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Used when PATH is unset or empty, as the shell would.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The first executable `name` on `path_var` that is not gardefou itself.
+pub fn find_real(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Error> {
+    let me = identity(Path::new("/proc/self/exe"));
+    let path_var = path_var
+        .filter(|p| !p.is_empty())
+        .unwrap_or(OsStr::new(DEFAULT_PATH));
+    for dir in std::env::split_paths(path_var) {
+        // An empty PATH entry means the current directory: never trust it for a guard.
+        if !dir.is_absolute() {
+            continue;
+        }
+        let candidate = dir.join(name);
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            continue;
+        }
+        if me.is_some() && Some((meta.dev(), meta.ino())) == me {
+            continue;
+        }
+        return Ok(candidate);
+    }
+    Err(Error::RealBinaryNotFound(
+        name.to_string_lossy().into_owned(),
+    ))
+}
+
+/// Replaces this process with `real`, keeping argv[0] and the arguments untouched, so exit
+/// status, output and signals are the real tool's own. Returns only on failure.
+pub fn exec(real: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
+    let err = std::process::Command::new(real)
+        .arg0(argv0)
+        .args(args)
+        .exec();
+    Error::Exec {
+        path: real.to_owned(),
+        source: err,
+    }
+}

@@ -1,0 +1,285 @@
+//! The guard: evaluate a command about to run, carry the verdict out, audit it, and exec the
+//! real binary or refuse. Used by the argv[0] shims and by `gardefou override`.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::confirm::{self, Answer};
+use super::{exec, hostname};
+use crate::audit;
+use crate::facts::fs::probe_rm;
+use crate::intent::{Intent, RmIntent, Via, display_bytes, rm};
+use crate::policy::eval::{Probed, evaluate};
+use crate::policy::load::{self, Source};
+use crate::policy::schema::{ConfirmWith, NonInteractive};
+use crate::policy::{Decision, Environment, Policy, Reason, Verdict};
+use crate::render;
+
+/// A policy, and the error that made it the embedded default instead of the configured one.
+pub struct Loaded {
+    pub policy: Policy,
+    pub error: Option<String>,
+}
+
+/// Loads the policy; on any error falls back to the embedded default and says why. The caller
+/// must pass the error on to `evaluate`, which then never allows a deletion unconfirmed.
+pub fn load_failsafe(explicit: Option<&Path>) -> Loaded {
+    match load::sources(explicit).and_then(|s| load::load(&s)) {
+        Ok(policy) => Loaded {
+            policy,
+            error: None,
+        },
+        Err(e) => Loaded {
+            policy: load::load(&[Source::Embedded]).unwrap_or_default(),
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// The environment, or production when the policy's detect rules are broken.
+pub fn environment(
+    policy: &Policy,
+    host: &str,
+    forced: Option<&str>,
+) -> (Environment, Option<String>) {
+    match policy.environment(host, forced) {
+        Ok(env) => (env, None),
+        Err(e) => (
+            Policy::fallback_environment("the environment rules are broken: treated as production"),
+            Some(e.to_string()),
+        ),
+    }
+}
+
+/// Probes the facts every intent needs.
+pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> {
+    intents
+        .iter()
+        .map(|intent| Probed {
+            intent,
+            targets: match intent {
+                Intent::Rm(r) => probe_rm(r, &policy.paths),
+                _ => Vec::new(),
+            },
+        })
+        .collect()
+}
+
+fn args_text(args: &[OsString]) -> String {
+    args.iter()
+        .map(|a| display_bytes(a.as_bytes()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Carries a verdict out for a command about to run: asks when it must, explains refusals on
+/// stderr. Returns whether to run and the audit outcome.
+fn carry_out(v: &mut Verdict, env: &Environment, host: &str, text: &str) -> (bool, String) {
+    if v.snapshot {
+        v.decision = v.decision.max(Decision::Confirm);
+        v.reasons.push(Reason {
+            rule: "gardefou:snapshot-unavailable".into(),
+            message: "the policy asks for a snapshot first, and this gardefou cannot take snapshots yet: confirm to go ahead without one".into(),
+        });
+    }
+    match v.decision {
+        Decision::Allow => (true, "executed".into()),
+        Decision::Deny => {
+            eprint!(
+                "{}{}",
+                render::verdict(v, env, host, text),
+                render::next_steps(v, text)
+            );
+            (false, "refused".into())
+        }
+        Decision::Confirm => {
+            eprint!("{}", render::verdict(v, env, host, text));
+            let by_target = env.confirm_with == ConfirmWith::Target && v.target.is_some();
+            let expected = if by_target {
+                v.target.clone().unwrap_or_default()
+            } else {
+                host.to_owned()
+            };
+            match confirm::ask(&render::confirm_prompt(env, by_target), &expected) {
+                Answer::Confirmed => (true, "confirmed".into()),
+                Answer::Refused(_) => {
+                    eprintln!(
+                        "gardefou: that is not the expected answer: refused. Nothing was deleted."
+                    );
+                    (false, "refused-wrong-answer".into())
+                }
+                Answer::NoTerminal if env.non_interactive == NonInteractive::Allow => {
+                    eprintln!(
+                        "gardefou: no terminal to confirm on; allowed by non_interactive = \"allow\" in environment {}",
+                        env.name
+                    );
+                    (true, "allowed-without-terminal".into())
+                }
+                Answer::NoTerminal => {
+                    eprintln!(
+                        "gardefou: no terminal to confirm on: refused (non_interactive = \"deny\" in environment {}). Nothing was deleted.",
+                        env.name
+                    );
+                    (false, "refused-no-terminal".into())
+                }
+            }
+        }
+    }
+}
+
+fn record(
+    policy: &Policy,
+    host: &str,
+    env: &Environment,
+    argv: &[OsString],
+    v: &Verdict,
+    outcome: &str,
+    why: Option<&str>,
+) {
+    if v.reasons.is_empty() && outcome == "executed" && policy.audit_log_allowed == Some(false) {
+        return;
+    }
+    let mut e = audit::Entry::now(host, &env.name, argv);
+    e.decision = v.decision;
+    e.snapshot = v.snapshot;
+    e.reasons = v.reasons.clone();
+    e.outcome = outcome.to_owned();
+    e.override_reason = why.map(str::to_owned);
+    if let Err(err) = audit::append(policy, &e) {
+        eprintln!("gardefou: warning: {err}");
+    }
+}
+
+/// `rm` invoked through the shim. Returns an exit status only when rm is not executed.
+pub fn rm_shim(argv: &[OsString]) -> i32 {
+    let argv0 = argv.first().cloned().unwrap_or_else(|| "rm".into());
+    let args = argv.get(1..).unwrap_or(&[]);
+    let real = match exec::find_real(OsStr::new("rm"), std::env::var_os("PATH").as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return 127;
+        }
+    };
+    let command = match rm::parse(args, std::env::var_os("POSIXLY_CORRECT").is_some()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if command.options.info_only {
+        eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
+        return 126;
+    }
+    let text = format!("rm {}", args_text(args));
+    let intents = [Intent::Rm(RmIntent {
+        via: Via::Rm,
+        options: command.options,
+        operands: command
+            .operands
+            .into_iter()
+            .map(crate::intent::Arg::Known)
+            .collect(),
+        cwd: std::env::current_dir().ok(),
+        usage_error: None,
+        text: text.clone(),
+    })];
+    let loaded = load_failsafe(None);
+    let host = hostname();
+    let (env, env_error) = environment(&loaded.policy, &host, None);
+    let probed = probe_all(&intents, &loaded.policy);
+    let error = loaded.error.as_deref().or(env_error.as_deref());
+    let mut v = evaluate(&probed, &loaded.policy, &env, error);
+    let (run, outcome) = carry_out(&mut v, &env, &host, &text);
+    record(&loaded.policy, &host, &env, argv, &v, &outcome, None);
+    if !run {
+        return 1;
+    }
+    eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
+    126
+}
+
+/// `gardefou override --reason R -- CMD…`: a deliberate bypass, always with a typed
+/// confirmation on a terminal, audited with its reason. Runs the real binary, not a shim.
+pub fn override_command(
+    policy: Option<&Path>,
+    forced_env: Option<&str>,
+    reason: &str,
+    cmd: &[OsString],
+) -> i32 {
+    let Some(program) = cmd.first() else {
+        eprintln!("gardefou: override needs a command after --");
+        return 2;
+    };
+    if reason.trim().is_empty() {
+        eprintln!("gardefou: override needs a non-empty --reason: it goes to the audit log");
+        return 2;
+    }
+    let name = Path::new(program)
+        .file_name()
+        .unwrap_or(program.as_os_str());
+    let real = if program.as_bytes().contains(&b'/') && !is_self(Path::new(program)) {
+        Ok(Path::new(program).to_owned())
+    } else {
+        exec::find_real(name, std::env::var_os("PATH").as_deref())
+    };
+    let real = match real {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return 127;
+        }
+    };
+    let loaded = load_failsafe(policy);
+    let host = hostname();
+    let (env, env_error) = environment(&loaded.policy, &host, forced_env);
+    let mut shell = crate::intent::line::Shell::from_process();
+    let intents = crate::intent::line::parse_argv(cmd, &mut shell);
+    let probed = probe_all(&intents, &loaded.policy);
+    let error = loaded.error.as_deref().or(env_error.as_deref());
+    let v = evaluate(&probed, &loaded.policy, &env, error);
+    let text = args_text(cmd);
+    eprint!("{}", render::verdict(&v, &env, &host, &text));
+    eprintln!("gardefou: OVERRIDE requested: {reason}");
+    let by_target = env.confirm_with == ConfirmWith::Target && v.target.is_some();
+    let expected = if by_target {
+        v.target.clone().unwrap_or_default()
+    } else {
+        host.clone()
+    };
+    let (run, outcome) = match confirm::ask(&render::confirm_prompt(&env, by_target), &expected) {
+        Answer::Confirmed => (true, "override"),
+        Answer::Refused(_) => {
+            eprintln!("gardefou: that is not the expected answer: override refused.");
+            (false, "override-refused")
+        }
+        Answer::NoTerminal => {
+            eprintln!("gardefou: an override needs a terminal to confirm on: refused.");
+            (false, "override-refused-no-terminal")
+        }
+    };
+    let mut argv = vec![OsString::from("gardefou-override")];
+    argv.extend(cmd.iter().cloned());
+    record(
+        &loaded.policy,
+        &host,
+        &env,
+        &argv,
+        &v,
+        outcome,
+        Some(reason),
+    );
+    if !run {
+        return 1;
+    }
+    eprintln!("gardefou: {}", exec::exec(&real, program, &cmd[1..]));
+    126
+}
+
+fn is_self(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    id(p).is_some() && id(p) == id(Path::new("/proc/self/exe"))
+}

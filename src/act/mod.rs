@@ -1,0 +1,14 @@
+//! Acting on a verdict: confirmation, execution of the real binary, refusal, audit.
+//!
+//! `policy` and `intent` decide; this module only carries the decision out.
+
+pub mod confirm;
+pub mod exec;
+pub mod guard;
+
+/// The host's name, for prompts, confirmations and the audit log.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}

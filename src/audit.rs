@@ -1,0 +1,145 @@
+//! The audit log: one JSON object per line, appended with O_APPEND so that concurrent writers
+//! never interleave inside a line. Fit for a postmortem: who, where, what, which rule, outcome.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::policy::{Decision, Policy, Reason};
+
+pub const DEFAULT_FILE: &str = "/var/log/gardefou/audit.jsonl";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub time: String,
+    pub host: String,
+    pub user: String,
+    pub uid: u32,
+    pub sudo_user: Option<String>,
+    pub tty: Option<String>,
+    pub cwd: Option<String>,
+    pub environment: String,
+    pub argv: Vec<String>,
+    pub decision: Decision,
+    pub snapshot: bool,
+    pub reasons: Vec<Reason>,
+    /// `executed`, `confirmed`, `refused`, `override`, `no-terminal-allowed`, …
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub override_reason: Option<String>,
+}
+
+impl Entry {
+    /// An entry for the calling process, with who/where filled in.
+    pub fn now(host: &str, environment: &str, argv: &[std::ffi::OsString]) -> Entry {
+        let uid = nix::unistd::getuid();
+        let user = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map_or_else(|| uid.to_string(), |u| u.name);
+        let tty = std::fs::read_link("/proc/self/fd/0")
+            .ok()
+            .map(|p| p.display().to_string())
+            .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"));
+        Entry {
+            time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+            host: host.to_owned(),
+            user,
+            uid: uid.as_raw(),
+            sudo_user: std::env::var("SUDO_USER").ok(),
+            tty,
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|p| crate::facts::fs::show(&p)),
+            environment: environment.to_owned(),
+            argv: argv
+                .iter()
+                .map(|a| {
+                    crate::intent::display_bytes(std::os::unix::ffi::OsStrExt::as_bytes(
+                        a.as_os_str(),
+                    ))
+                })
+                .collect(),
+            decision: Decision::Allow,
+            snapshot: false,
+            reasons: Vec::new(),
+            outcome: String::new(),
+            override_reason: None,
+        }
+    }
+}
+
+/// The log file the policy names, or the per-user fallback when that one cannot be written
+/// (an unprivileged user cannot write to /var/log).
+pub fn path(policy: &Policy) -> PathBuf {
+    policy
+        .audit_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+}
+
+fn user_fallback() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("gardefou/audit.jsonl"))
+}
+
+fn append_to(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(line)
+}
+
+/// Appends one entry; returns the file written.
+pub fn append(policy: &Policy, entry: &Entry) -> Result<PathBuf> {
+    let mut line =
+        serde_json::to_vec(entry).map_err(|e| Error::io("encoding audit entry", e.into()))?;
+    line.push(b'\n');
+    let main = path(policy);
+    match append_to(&main, &line) {
+        Ok(()) => Ok(main),
+        Err(first) => match user_fallback() {
+            Some(alt) if alt != main => append_to(&alt, &line).map(|()| alt.clone()).map_err(|e| {
+                Error::io(
+                    format!(
+                        "writing audit log {} (and {})",
+                        main.display(),
+                        alt.display()
+                    ),
+                    e,
+                )
+            }),
+            _ => Err(Error::io(
+                format!("writing audit log {}", main.display()),
+                first,
+            )),
+        },
+    }
+}
+
+/// Reads entries back; lines that are not entries are reported, not skipped silently.
+pub fn read(path: &Path) -> Result<Vec<std::result::Result<Entry, String>>> {
+    let text =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| {
+            serde_json::from_slice(l).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
+        })
+        .collect())
+}

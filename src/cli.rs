@@ -1,0 +1,116 @@
+//! The command-line interface, as clap definitions. Also the source of `completions/` and
+//! `man/`, which are generated from it (see tests/generated.rs).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gardefou",
+    version,
+    about = "Operator safety shell: guards rm, apt and database commands on production hosts",
+    long_about = "gardefou evaluates destructive commands against TOML policies before they run: \
+it refuses, asks for a typed confirmation, or lets them through, and writes every decision to an \
+audit log. Installed as `rm` (a shim ahead of /bin on PATH) it guards every rm on the host.\n\n\
+gardefou is a guardrail against mistakes, not a sandbox against a malicious root."
+)]
+pub struct Cli {
+    /// Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Environment to evaluate in, instead of the one the policy gives this host
+    #[arg(long = "env", global = true, value_name = "NAME")]
+    pub env: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a command or a shell line without running anything
+    ///
+    /// Exit status: 0 allow, 3 confirm, 4 deny, 2 usage or policy error.
+    Check(CheckArgs),
+    /// Lint or show policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Run a command that the policy refuses, deliberately: typed confirmation and a reason,
+    /// both written to the audit log
+    Override(OverrideArgs),
+    /// Read the audit log
+    Log(LogArgs),
+    /// Install the shims and the default policy
+    Install(InstallArgs),
+    /// Remove what `install` created (the audit log stays)
+    Uninstall(InstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print one JSON object: {"decision", "snapshot", "reasons": [{"rule", "message"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// A shell line to evaluate, as an interactive shell would run it
+    #[arg(long, value_name = "SHELL LINE", conflicts_with = "command")]
+    pub line: Option<OsString>,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, value_name = "COMMAND", required_unless_present = "line")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check policy files for errors (default: the files this host loads); non-zero on any problem
+    Check {
+        /// Files to check, each on its own
+        files: Vec<PathBuf>,
+    },
+    /// Print the effective policy, each rule with the file it comes from
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// Why this must be done: written to the audit log
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The log file (default: the policy's [audit] file)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the raw JSON lines
+    #[arg(long)]
+    pub json: bool,
+    /// Only entries with this decision
+    #[arg(long, value_parser = ["allow", "confirm", "deny"])]
+    pub decision: Option<String>,
+    /// Only the last N entries
+    #[arg(short = 'n', long, value_name = "N")]
+    pub last: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Installation prefix: the binary and shims go to PREFIX/bin
+    #[arg(long, default_value = "/usr/local", value_name = "DIR")]
+    pub prefix: PathBuf,
+    /// Where the policy goes
+    #[arg(long, default_value = "/etc/gardefou", value_name = "DIR")]
+    pub etc: PathBuf,
+}
+
+/// The clap command, for generating completions and man pages.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

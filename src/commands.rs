@@ -1,0 +1,215 @@
+//! The subcommands that report rather than act: check, policy, log. Each returns an exit status.
+
+use std::io::IsTerminal;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::act::guard::{environment, load_failsafe, probe_all};
+use crate::act::hostname;
+use crate::audit;
+use crate::cli::{CheckArgs, LogArgs, PolicyCommand};
+use crate::intent::display_bytes;
+use crate::intent::line::{Shell, parse_argv, parse_line};
+use crate::policy::eval::evaluate;
+use crate::policy::load::{self, Source};
+use crate::render;
+
+/// `gardefou check`: exit 0 allow, 3 confirm, 4 deny, 2 usage or policy error.
+pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Option<&str>) -> i32 {
+    let loaded = load_failsafe(policy);
+    if let Some(e) = &loaded.error {
+        eprintln!("gardefou: policy error: {e}");
+        return 2;
+    }
+    let mut shell = Shell::from_process();
+    let (intents, text) = match &args.line {
+        Some(line) => match parse_line(line.as_bytes(), &mut shell) {
+            Ok(i) => (i, display_bytes(line.as_bytes())),
+            Err(e) => {
+                eprintln!("gardefou: cannot parse the line: {e}");
+                return 2;
+            }
+        },
+        None => (
+            parse_argv(&args.command, &mut shell),
+            args.command
+                .iter()
+                .map(|a| display_bytes(a.as_bytes()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    };
+    let host = hostname();
+    let env = match loaded.policy.environment(&host, forced_env) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("gardefou: policy error: {e}");
+            return 2;
+        }
+    };
+    let probed = probe_all(&intents, &loaded.policy);
+    let v = evaluate(&probed, &loaded.policy, &env, None);
+    if args.json {
+        match serde_json::to_string(&v) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("gardefou: {e}");
+                return 2;
+            }
+        }
+    } else {
+        render::init_colors(std::io::stdout().is_terminal());
+        print!("{}", render::verdict(&v, &env, &host, &text));
+        if v.decision == crate::policy::Decision::Confirm {
+            let what = match env.confirm_with {
+                crate::policy::schema::ConfirmWith::Target if v.target.is_some() => {
+                    "the target's path"
+                }
+                _ => "the hostname",
+            };
+            println!(
+                "  it would ask to type {what} (environment {}: {})",
+                env.name, env.because
+            );
+        }
+    }
+    v.decision.check_exit_code()
+}
+
+/// `gardefou policy check|show`.
+pub fn policy(cmd: &PolicyCommand, explicit: Option<&std::path::Path>) -> i32 {
+    match cmd {
+        PolicyCommand::Check { files } => {
+            let sets: Vec<Vec<Source>> = if files.is_empty() {
+                match load::sources(explicit) {
+                    Ok(s) => vec![s],
+                    Err(e) => {
+                        eprintln!("gardefou: {e}");
+                        return 1;
+                    }
+                }
+            } else {
+                files
+                    .iter()
+                    .map(|f| vec![Source::File(f.clone())])
+                    .collect()
+            };
+            let mut problems = 0;
+            for set in sets {
+                let names: Vec<String> = set.iter().map(Source::name).collect();
+                match load::load(&set) {
+                    Ok(p) => {
+                        let lint = load::lint(&p);
+                        for l in &lint {
+                            println!("{l}");
+                        }
+                        problems += lint.len();
+                        if lint.is_empty() {
+                            println!(
+                                "ok: {} ({} path rules, {} package rules, {} sql rules)",
+                                names.join(", "),
+                                p.paths.len(),
+                                p.packages.len(),
+                                p.sql.len()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        println!("{e}");
+                        problems += 1;
+                    }
+                }
+            }
+            i32::from(problems > 0)
+        }
+        PolicyCommand::Show { json } => {
+            let loaded = load_failsafe(explicit);
+            if let Some(e) = &loaded.error {
+                eprintln!("gardefou: policy error: {e}");
+                return 2;
+            }
+            let p = &loaded.policy;
+            if *json {
+                match serde_json::to_string_pretty(p) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("gardefou: {e}");
+                        return 1;
+                    }
+                }
+                return 0;
+            }
+            println!("sources: {}", p.sources.join(", "));
+            let host = hostname();
+            let (env, _) = environment(p, &host, None);
+            println!("environment: {} ({})", env.name, env.because);
+            for r in &p.paths {
+                println!(
+                    "{:?} {} — {} [{}, line {}]",
+                    r.action,
+                    r.path,
+                    r.reason.as_deref().unwrap_or(""),
+                    r.id,
+                    r.line
+                );
+            }
+            0
+        }
+    }
+}
+
+/// `gardefou log`.
+pub fn log(args: &LogArgs, explicit: Option<&std::path::Path>) -> i32 {
+    let path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| audit::path(&load_failsafe(explicit).policy));
+    let entries = match audit::read(&path) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return 1;
+        }
+    };
+    let keep: Vec<_> = entries
+        .into_iter()
+        .filter(|e| match (e, &args.decision) {
+            (Ok(entry), Some(d)) => serde_json::to_value(entry.decision)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s == d))
+                .unwrap_or(false),
+            _ => true,
+        })
+        .collect();
+    let skip = args.last.map_or(0, |n| keep.len().saturating_sub(n));
+    let mut bad = 0;
+    for e in keep.into_iter().skip(skip) {
+        match e {
+            Ok(entry) if args.json => {
+                println!("{}", serde_json::to_string(&entry).unwrap_or_default())
+            }
+            Ok(entry) => {
+                println!(
+                    "{} {} {}@{} [{}] {:?} {} — {}",
+                    entry.time,
+                    entry.outcome,
+                    entry.user,
+                    entry.host,
+                    entry.environment,
+                    entry.decision,
+                    entry.argv.join(" "),
+                    entry
+                        .reasons
+                        .iter()
+                        .map(|r| r.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+            }
+            Err(msg) => {
+                bad += 1;
+                eprintln!("gardefou: unreadable entry: {msg}");
+            }
+        }
+    }
+    i32::from(bad > 0)
+}

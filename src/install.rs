@@ -1,0 +1,160 @@
+//! `gardefou install` / `uninstall`: the binary, the argv[0] shims (symlinks named after the
+//! guarded commands, in a directory ahead of /usr/bin and /bin), and the default policy.
+//!
+//! Idempotent; never overwrites a file it did not create; uninstall leaves the audit log.
+
+use std::io::Write;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::policy::load::EMBEDDED_TEXT;
+
+/// The commands gardefou guards as argv[0] shims.
+pub const SHIMS: &[&str] = &["rm"];
+
+fn io(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(ctx, e)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Installs into `prefix`/bin and `etc`; returns a line per action taken.
+pub fn install(prefix: &Path, etc: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let bin = prefix.join("bin");
+    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+    let target = bin.join("gardefou");
+    let me = std::env::current_exe().map_err(io("finding this executable".into()))?;
+    if !same_file(&me, &target) {
+        let tmp = bin.join(".gardefou.new");
+        std::fs::copy(&me, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .map_err(io(format!("chmod {}", tmp.display())))?;
+        std::fs::rename(&tmp, &target).map_err(io(format!("installing {}", target.display())))?;
+        done.push(format!("installed {}", target.display()));
+    }
+    for name in SHIMS {
+        let link = bin.join(name);
+        match std::fs::read_link(&link) {
+            Ok(t) if t == Path::new("gardefou") => {}
+            Ok(t) => {
+                return Err(Error::Usage(format!(
+                    "{} already exists and points to {}: not replacing it",
+                    link.display(),
+                    t.display()
+                )));
+            }
+            Err(_) if link.symlink_metadata().is_ok() => {
+                return Err(Error::Usage(format!(
+                    "{} already exists and is not a gardefou shim: not replacing it",
+                    link.display()
+                )));
+            }
+            Err(_) => {
+                symlink("gardefou", &link)
+                    .map_err(io(format!("creating shim {}", link.display())))?;
+                done.push(format!("shim {} -> gardefou", link.display()));
+            }
+        }
+    }
+    std::fs::create_dir_all(etc.join("policy.d"))
+        .map_err(io(format!("creating {}/policy.d", etc.display())))?;
+    let policy = etc.join("policy.toml");
+    if !policy.exists() {
+        let tmp = etc.join(".policy.toml.new");
+        let mut f =
+            std::fs::File::create(&tmp).map_err(io(format!("writing {}", tmp.display())))?;
+        f.write_all(EMBEDDED_TEXT.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io(format!("writing {}", tmp.display())))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+            .map_err(io(format!("chmod {}", tmp.display())))?;
+        std::fs::rename(&tmp, &policy).map_err(io(format!("installing {}", policy.display())))?;
+        done.push(format!("default policy written to {}", policy.display()));
+    }
+    Ok(done)
+}
+
+/// Warnings about PATH order: a shim directory behind /usr/bin guards nothing.
+pub fn path_warnings(bin: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let check = |what: &str, path: &str, out: &mut Vec<String>| {
+        let dirs: Vec<PathBuf> = std::env::split_paths(path).collect();
+        let pos = |d: &Path| dirs.iter().position(|x| x == d);
+        match pos(bin) {
+            None => out.push(format!(
+                "{} is not on {what}: the shims there guard nothing for it",
+                bin.display()
+            )),
+            Some(i) => {
+                if ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+                    .iter()
+                    .any(|d| pos(Path::new(d)).is_some_and(|j| j < i))
+                {
+                    out.push(format!(
+                        "{} comes after a system directory on {what}: move it ahead",
+                        bin.display()
+                    ));
+                }
+            }
+        }
+    };
+    check(
+        "this shell's PATH",
+        &std::env::var("PATH").unwrap_or_default(),
+        &mut out,
+    );
+    if let Ok(sudoers) = std::fs::read_to_string("/etc/sudoers")
+        && let Some(line) = sudoers
+            .lines()
+            .find(|l| l.trim_start().starts_with("Defaults") && l.contains("secure_path="))
+    {
+        let value = line
+            .split("secure_path=")
+            .nth(1)
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        check("sudo's secure_path", value, &mut out);
+    }
+    out
+}
+
+/// Removes what `install` created; keeps a policy that was edited, and the audit log.
+pub fn uninstall(prefix: &Path, etc: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let bin = prefix.join("bin");
+    for name in SHIMS {
+        let link = bin.join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new("gardefou")) {
+            std::fs::remove_file(&link).map_err(io(format!("removing {}", link.display())))?;
+            done.push(format!("removed shim {}", link.display()));
+        }
+    }
+    let policy = etc.join("policy.toml");
+    match std::fs::read_to_string(&policy) {
+        Ok(text) if text == EMBEDDED_TEXT => {
+            std::fs::remove_file(&policy).map_err(io(format!("removing {}", policy.display())))?;
+            done.push(format!("removed {}", policy.display()));
+        }
+        Ok(_) => done.push(format!("kept {}: it was edited", policy.display())),
+        Err(_) => {}
+    }
+    for dir in [etc.join("policy.d"), etc.to_owned()] {
+        if std::fs::remove_dir(&dir).is_ok() {
+            done.push(format!("removed {}", dir.display()));
+        }
+    }
+    let target = bin.join("gardefou");
+    if target.exists() {
+        std::fs::remove_file(&target).map_err(io(format!("removing {}", target.display())))?;
+        done.push(format!("removed {}", target.display()));
+    }
+    Ok(done)
+}
