@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests: the built binary, policies in temp dirs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gardefou"))
+}
+
+/// Writes a policy file (mode 0644) and returns its path.
+pub fn write_policy(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("policy.toml");
+    std::fs::write(&p, format!("version = 1\n{body}")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    p
+}
+
+/// `gardefou check --json --policy P …` run in `cwd`: (exit code, decision, parsed JSON).
+pub fn check_json(
+    policy: &Path,
+    cwd: &Path,
+    args: &[std::ffi::OsString],
+) -> (i32, String, serde_json::Value) {
+    let out = Command::new(bin())
+        .arg("check")
+        .arg("--json")
+        .arg("--policy")
+        .arg(policy)
+        .arg("--")
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let d = v["decision"].as_str().unwrap().to_owned();
+    (out.status.code().unwrap(), d, v)
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
