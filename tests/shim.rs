@@ -1,0 +1,390 @@
+//! The shim installed for real in a temp prefix and run as `rm` through PATH: allowed deletes
+//! happen, refused ones leave every byte, exit codes and messages are rm's own, confirmations
+//! are typed on a real pseudo-terminal (util-linux `script`), and the audit log holds it all.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    bin: PathBuf,
+    policy: PathBuf,
+    audit: PathBuf,
+}
+
+fn setup(action: &str) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let out = Command::new(common::bin())
+        .args(["install", "--prefix"])
+        .arg(root.join("prefix"))
+        .arg("--etc")
+        .arg(root.join("etc"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    std::fs::create_dir_all(root.join("t/data/sub")).unwrap();
+    std::fs::write(root.join("t/data/db"), b"precious bytes").unwrap();
+    std::fs::write(root.join("t/data/sub/wal"), b"more").unwrap();
+    std::fs::create_dir_all(root.join("t/scratch")).unwrap();
+    std::fs::write(root.join("t/scratch/junk"), b"junk").unwrap();
+    let audit = root.join("audit.jsonl");
+    let policy = common::write_policy(
+        &root,
+        &format!(
+            "[[protect.path]]\npath = \"{}/t/data\"\naction = \"{action}\"\nreason = \"test data\"\n[audit]\nfile = \"{}\"\n",
+            root.display(),
+            audit.display()
+        ),
+    );
+    Env {
+        bin: root.join("prefix/bin"),
+        root,
+        _dir: dir,
+        policy,
+        audit,
+    }
+}
+
+impl Env {
+    fn path_var(&self) -> String {
+        format!("{}:/usr/bin:/bin", self.bin.display())
+    }
+
+    /// Runs `rm ARGS` by name through PATH, without a controlling terminal (setsid).
+    fn rm(&self, args: &[&str]) -> Output {
+        Command::new("setsid")
+            .arg("-w")
+            .arg("rm")
+            .args(args)
+            .current_dir(&self.root)
+            .env("PATH", self.path_var())
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env_remove("SUDO_USER")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `rm ARGS` on a pseudo-terminal, typing `answer` at the prompt.
+    fn rm_on_tty(&self, args: &str, answer: &str) -> Output {
+        let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
+        let cmd = format!("PATH={} rm {args}; echo \"rm-exit=$?\"", self.path_var());
+        let feed = Command::new("sh")
+            .args(["-c", &feeder])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(&self.root)
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env_remove("SUDO_USER")
+            .stdin(feed.stdout.unwrap())
+            .output()
+            .unwrap()
+    }
+
+    fn audit_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn tree_bytes(p: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(p)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = if e.file_type().is_file() {
+                std::fs::read(e.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            (e.into_path(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn hostname() -> String {
+    String::from_utf8(Command::new("hostname").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn allowed_delete_happens_and_is_audited() {
+    let e = setup("deny");
+    let out = e.rm(&["-v", "t/scratch/junk"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(!e.root.join("t/scratch/junk").exists());
+    assert!(
+        common::text(&out).0.contains("removed 't/scratch/junk'"),
+        "rm's own -v output"
+    );
+    let log = e.audit_lines();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["outcome"], "executed");
+    assert_eq!(log[0]["argv"][2], "t/scratch/junk");
+}
+
+#[test]
+fn denied_delete_leaves_every_byte_and_says_why() {
+    let e = setup("deny");
+    let before = tree_bytes(&e.root.join("t"));
+    for args in [
+        &["-rf", "t/data"][..],
+        &["-rf", "t"],
+        &["-r", "t/scratch/../data/"],
+        &["-rf", "t/scratch", "t/data"],
+    ] {
+        let out = e.rm(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let (_, err) = common::text(&out);
+        assert!(
+            err.contains("DENY") && err.contains("test data") && err.contains("protect.path#1"),
+            "{err}"
+        );
+        assert!(
+            err.contains("gardefou override"),
+            "says what to do next: {err}"
+        );
+    }
+    assert_eq!(
+        tree_bytes(&e.root.join("t")),
+        before,
+        "all-or-nothing: no operand was deleted"
+    );
+    let log = e.audit_lines();
+    assert_eq!(log.len(), 4);
+    assert!(
+        log.iter()
+            .all(|l| l["outcome"] == "refused" && l["decision"] == "deny")
+    );
+}
+
+#[test]
+fn exit_codes_and_messages_are_the_real_rms() {
+    let e = setup("deny");
+    std::fs::create_dir(e.root.join("t/dir")).unwrap();
+    for args in [
+        &["t/nonexistent"][..],
+        &[],
+        &["t/dir"],
+        &["-d", "t/scratch"],
+        &["-f", "t/nope"],
+    ] {
+        let shim = e.rm(args);
+        let real = Command::new("/bin/rm")
+            .arg0("rm")
+            .args(args)
+            .current_dir(&e.root)
+            .output()
+            .unwrap();
+        assert_eq!(shim.status.code(), real.status.code(), "{args:?}");
+        assert_eq!(common::text(&shim), common::text(&real), "{args:?}");
+    }
+}
+
+#[test]
+fn unknown_option_is_refused_with_a_clear_message_and_nothing_runs() {
+    let e = setup("deny");
+    let out = e.rm(&["--bogus", "t/scratch/junk"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::text(&out)
+            .1
+            .contains("unrecognized option '--bogus'")
+    );
+    assert!(e.root.join("t/scratch/junk").exists());
+}
+
+#[test]
+fn confirm_without_a_terminal_is_refused() {
+    let e = setup("confirm");
+    let out = e.rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::text(&out).1.contains("no terminal to confirm on"));
+    assert!(e.root.join("t/data/db").exists());
+    assert_eq!(e.audit_lines()[0]["outcome"], "refused-no-terminal");
+}
+
+#[test]
+fn typed_hostname_on_a_terminal_confirms_and_anything_else_refuses() {
+    let e = setup("confirm");
+    let out = e.rm_on_tty("-rf t/data", "y");
+    let (so, _) = common::text(&out);
+    assert!(so.contains("type this host's name"), "{so}");
+    assert!(so.contains("rm-exit=1"), "{so}");
+    assert!(e.root.join("t/data/db").exists());
+
+    let out = e.rm_on_tty("-rf t/data", &hostname());
+    let (so, _) = common::text(&out);
+    assert!(so.contains("rm-exit=0"), "{so}");
+    assert!(!e.root.join("t/data").exists());
+    let outcomes: Vec<String> = e
+        .audit_lines()
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["refused-wrong-answer", "confirmed"]);
+}
+
+#[test]
+fn broken_policy_never_allows_a_deletion_unconfirmed() {
+    let e = setup("deny");
+    std::fs::write(&e.policy, "version = 1\n[[protect.path]\npath = 3\n").unwrap();
+    let out = e.rm(&["t/scratch/junk"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (_, err) = common::text(&out);
+    assert!(
+        err.contains("policy could not be loaded") && err.contains("policy.toml:2:"),
+        "{err}"
+    );
+    assert!(e.root.join("t/scratch/junk").exists());
+    let out = e.rm(&["t/nothing-here"]);
+    let real = Command::new("/bin/rm")
+        .arg0("rm")
+        .arg("t/nothing-here")
+        .current_dir(&e.root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::text(&out),
+        common::text(&real),
+        "nothing to delete: rm runs and reports"
+    );
+}
+
+#[test]
+fn shim_never_execs_itself_even_with_only_shims_on_path() {
+    let e = setup("deny");
+    let out = Command::new(e.bin.join("rm"))
+        .arg("t/scratch/junk")
+        .current_dir(&e.root)
+        .env("PATH", format!("{0}:{0}", e.bin.display()))
+        .env("GARDEFOU_POLICY", &e.policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        common::text(&out)
+            .1
+            .contains("rm: command not found on PATH")
+    );
+    let out = Command::new(e.bin.join("rm"))
+        .arg("t/scratch/junk")
+        .current_dir(&e.root)
+        .env("PATH", "")
+        .env("GARDEFOU_POLICY", &e.policy)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "empty PATH: the default path is searched"
+    );
+    assert!(!e.root.join("t/scratch/junk").exists());
+}
+
+#[test]
+fn override_needs_a_terminal() {
+    let e = setup("deny");
+    let out = Command::new("setsid")
+        .args(["-w"])
+        .arg(e.bin.join("gardefou"))
+        .args([
+            "override", "--reason", "testing", "--", "rm", "-rf", "t/data",
+        ])
+        .current_dir(&e.root)
+        .env("GARDEFOU_POLICY", &e.policy)
+        .env_remove("SUDO_USER")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(e.root.join("t/data/db").exists());
+    let log = e.audit_lines();
+    assert_eq!(log[0]["outcome"], "override-refused-no-terminal");
+    assert_eq!(log[0]["override_reason"], "testing");
+}
+
+#[test]
+fn override_with_typed_hostname_runs_the_real_rm() {
+    let e = setup("deny");
+    let feeder = format!("sleep 1; printf '%s\\r' '{}'; sleep 1", hostname());
+    let feed = Command::new("sh")
+        .args(["-c", &feeder])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cmd = format!(
+        "{} override --reason 'decommission' -- rm -rf t/data",
+        e.bin.join("gardefou").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(&e.root)
+        .env("GARDEFOU_POLICY", &e.policy)
+        .env("PATH", e.path_var())
+        .env_remove("SUDO_USER")
+        .stdin(feed.stdout.unwrap())
+        .output()
+        .unwrap();
+    assert!(!e.root.join("t/data").exists(), "{:?}", common::text(&out));
+    assert_eq!(e.audit_lines()[0]["outcome"], "override");
+}
+
+#[test]
+fn install_is_idempotent_and_uninstall_leaves_only_the_audit_log() {
+    let e = setup("deny");
+    e.rm(&["t/scratch/junk"]);
+    let again = Command::new(common::bin())
+        .args(["install", "--prefix"])
+        .arg(e.root.join("prefix"))
+        .arg("--etc")
+        .arg(e.root.join("etc"))
+        .output()
+        .unwrap();
+    assert!(common::text(&again).0.contains("already installed"));
+    let un = Command::new(common::bin())
+        .args(["uninstall", "--prefix"])
+        .arg(e.root.join("prefix"))
+        .arg("--etc")
+        .arg(e.root.join("etc"))
+        .output()
+        .unwrap();
+    assert!(un.status.success());
+    assert!(!e.bin.join("rm").exists() && !e.bin.join("gardefou").exists());
+    assert!(!e.root.join("etc").exists());
+    assert!(e.audit.exists());
+}
+
+#[test]
+fn log_command_reads_the_audit_log() {
+    let e = setup("deny");
+    e.rm(&["-rf", "t/data"]);
+    e.rm(&["t/scratch/junk"]);
+    let out = Command::new(common::bin())
+        .args(["log", "--decision", "deny", "--file"])
+        .arg(&e.audit)
+        .output()
+        .unwrap();
+    let (so, _) = common::text(&out);
+    assert_eq!(so.lines().count(), 1, "{so}");
+    assert!(
+        so.contains("refused") && so.contains("rm -rf t/data"),
+        "{so}"
+    );
+}
