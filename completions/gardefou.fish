@@ -1,0 +1,90 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_gardefou_global_optspecs
+    string join \n policy= env= h/help V/version
+end
+
+function __fish_gardefou_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_gardefou_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_gardefou_using_subcommand
+    set -l cmd (__fish_gardefou_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c gardefou -n "__fish_gardefou_needs_command" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_needs_command" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gardefou -n "__fish_gardefou_needs_command" -s V -l version -d 'Print version'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "policy" -d 'Lint or show policies'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "log" -d 'Read the audit log'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "install" -d 'Install the shims and the default policy'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l line -d 'A shell line to evaluate, as an interactive shell would run it' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l json -d 'Print one JSON object: {"decision", "snapshot", "reasons": [{"rule", "message"}]}'
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -f -a "check" -d 'Check policy files for errors (default: the files this host loads); non-zero on any problem'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -f -a "show" -d 'Print the effective policy, each rule with the file it comes from'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from check" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from show" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from show" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from show" -l json
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check policy files for errors (default: the files this host loads); non-zero on any problem'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the effective policy, each rule with the file it comes from'
+complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand override" -l reason -d 'Why this must be done: written to the audit log' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand override" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand override" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand override" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l file -d 'The log file (default: the policy\'s [audit] file)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l decision -d 'Only entries with this decision' -r -f -a "allow\t''
+confirm\t''
+deny\t''"
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -s n -l last -d 'Only the last N entries' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l json -d 'Print the raw JSON lines'
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l etc -d 'Where the policy goes' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l etc -d 'Where the policy goes' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "policy" -d 'Lint or show policies'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "log" -d 'Read the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "install" -d 'Install the shims and the default policy'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check policy files for errors (default: the files this host loads); non-zero on any problem'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy, each rule with the file it comes from'

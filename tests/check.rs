@@ -1,0 +1,102 @@
+//! The `gardefou check` contract (DESIGN.md): JSON shape, exit codes 0/3/4/2, policy errors.
+
+mod common;
+
+use std::ffi::OsString;
+use std::process::Command;
+
+fn shipped() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/debian.toml")
+}
+
+fn line(policy: &std::path::Path, l: &str) -> (i32, serde_json::Value) {
+    let out = Command::new(common::bin())
+        .args(["check", "--json", "--policy"])
+        .arg(policy)
+        .args(["--line", l])
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn json_has_exactly_the_contract_keys_and_exit_codes_follow_the_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(root.join("d/c")).unwrap();
+    std::fs::create_dir_all(root.join("d/f")).unwrap();
+    let pol = common::write_policy(
+        &root,
+        &format!(
+            "[[protect.path]]\npath = \"{0}/d/c\"\naction = \"confirm\"\n[[protect.path]]\npath = \"{0}/d/f\"\naction = \"deny\"\nreason = \"forbidden\"\n",
+            root.display()
+        ),
+    );
+    let argv = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+    let (code, d, v) = common::check_json(&pol, &root, &argv(&["rm", "-r", "d/c"]));
+    assert_eq!((code, d.as_str()), (3, "confirm"));
+    let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["decision", "reasons", "snapshot"]);
+    assert_eq!(v["snapshot"], false);
+    let rule = v["reasons"][0]["rule"].as_str().unwrap();
+    assert!(rule.contains("policy.toml:protect.path#1"), "{rule}");
+    let (code, d, v) = common::check_json(&pol, &root, &argv(&["rm", "-rf", "d"]));
+    assert_eq!((code, d.as_str()), (4, "deny"));
+    assert_eq!(v["reasons"].as_array().unwrap().len(), 2, "every rule that fired is reported: {v}");
+    assert!(v["reasons"].to_string().contains("forbidden"));
+    let (code, d, _) = common::check_json(&pol, &root, &argv(&["rm", "-rf", "d/other"]));
+    assert_eq!((code, d.as_str()), (0, "allow"));
+}
+
+#[test]
+fn policy_errors_exit_2_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let pol = common::write_policy(dir.path(), "[[protect.path]]\npath = \"/x\"\nacton = \"deny\"\n");
+    let out = Command::new(common::bin())
+        .args(["check", "--policy"])
+        .arg(&pol)
+        .args(["--", "rm", "/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (_, err) = common::text(&out);
+    assert!(err.contains("policy.toml:4:1") && err.contains("acton"), "{err}");
+    let lint = Command::new(common::bin()).args(["policy", "check"]).arg(&pol).output().unwrap();
+    assert_eq!(lint.status.code(), Some(1));
+    let ok = Command::new(common::bin()).args(["policy", "check"]).arg(shipped()).output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{:?}", common::text(&ok));
+}
+
+#[test]
+fn unknown_flags_and_unparsable_lines_are_usage_errors() {
+    let out = Command::new(common::bin()).args(["check", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (code, _) = line(&shipped(), "rm 'unterminated");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn shipped_policy_refuses_the_classics_and_allows_ordinary_work() {
+    let p = shipped();
+    for l in [
+        "rm -rf /var/lib",
+        "rm -rf /",
+        "sudo rm -rf --no-preserve-root /",
+        "cd /var && rm -rf lib",
+        "rm -rf /usr/../var/lib/",
+        "find /var/lib -name '*.log' -delete",
+        "DIR=; rm -rf \"$DIR\"/",
+        "ssh_cleanup() { :; }; rm -rf /etc/ssh",
+    ] {
+        let (code, v) = line(&p, l);
+        assert_eq!(code, 4, "{l}: {v}");
+    }
+    for l in ["echo \"rm -rf /\"", "rm -f /tmp/gardefou-nothing-here", "ls -la /var/lib | grep rm", "git rm file"] {
+        let (code, v) = line(&p, l);
+        assert_eq!(code, 0, "{l}: {v}");
+    }
+    let (code, v) = line(&p, "ls | xargs rm");
+    assert_eq!(code, 3, "targets read from a pipe need a confirmation: {v}");
+}
