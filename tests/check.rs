@@ -17,7 +17,10 @@ fn line(policy: &std::path::Path, l: &str) -> (i32, serde_json::Value) {
         .env_remove("SUDO_USER")
         .output()
         .unwrap();
-    (out.status.code().unwrap(), serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null))
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[test]
@@ -44,7 +47,11 @@ fn json_has_exactly_the_contract_keys_and_exit_codes_follow_the_decision() {
     assert!(rule.contains("policy.toml:protect.path#1"), "{rule}");
     let (code, d, v) = common::check_json(&pol, &root, &argv(&["rm", "-rf", "d"]));
     assert_eq!((code, d.as_str()), (4, "deny"));
-    assert_eq!(v["reasons"].as_array().unwrap().len(), 2, "every rule that fired is reported: {v}");
+    assert_eq!(
+        v["reasons"].as_array().unwrap().len(),
+        2,
+        "every rule that fired is reported: {v}"
+    );
     assert!(v["reasons"].to_string().contains("forbidden"));
     let (code, d, _) = common::check_json(&pol, &root, &argv(&["rm", "-rf", "d/other"]));
     assert_eq!((code, d.as_str()), (0, "allow"));
@@ -53,7 +60,10 @@ fn json_has_exactly_the_contract_keys_and_exit_codes_follow_the_decision() {
 #[test]
 fn policy_errors_exit_2_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
-    let pol = common::write_policy(dir.path(), "[[protect.path]]\npath = \"/x\"\nacton = \"deny\"\n");
+    let pol = common::write_policy(
+        dir.path(),
+        "[[protect.path]]\npath = \"/x\"\nacton = \"deny\"\n",
+    );
     let out = Command::new(common::bin())
         .args(["check", "--policy"])
         .arg(&pol)
@@ -62,16 +72,30 @@ fn policy_errors_exit_2_naming_file_line_and_column() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let (_, err) = common::text(&out);
-    assert!(err.contains("policy.toml:4:1") && err.contains("acton"), "{err}");
-    let lint = Command::new(common::bin()).args(["policy", "check"]).arg(&pol).output().unwrap();
+    assert!(
+        err.contains("policy.toml:4:1") && err.contains("acton"),
+        "{err}"
+    );
+    let lint = Command::new(common::bin())
+        .args(["policy", "check"])
+        .arg(&pol)
+        .output()
+        .unwrap();
     assert_eq!(lint.status.code(), Some(1));
-    let ok = Command::new(common::bin()).args(["policy", "check"]).arg(shipped()).output().unwrap();
+    let ok = Command::new(common::bin())
+        .args(["policy", "check"])
+        .arg(shipped())
+        .output()
+        .unwrap();
     assert_eq!(ok.status.code(), Some(0), "{:?}", common::text(&ok));
 }
 
 #[test]
 fn unknown_flags_and_unparsable_lines_are_usage_errors() {
-    let out = Command::new(common::bin()).args(["check", "--bogus"]).output().unwrap();
+    let out = Command::new(common::bin())
+        .args(["check", "--bogus"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let (code, _) = line(&shipped(), "rm 'unterminated");
     assert_eq!(code, 2);
@@ -93,7 +117,12 @@ fn shipped_policy_refuses_the_classics_and_allows_ordinary_work() {
         let (code, v) = line(&p, l);
         assert_eq!(code, 4, "{l}: {v}");
     }
-    for l in ["echo \"rm -rf /\"", "rm -f /tmp/gardefou-nothing-here", "ls -la /var/lib | grep rm", "git rm file"] {
+    for l in [
+        "echo \"rm -rf /\"",
+        "rm -f /tmp/gardefou-nothing-here",
+        "ls -la /var/lib | grep rm",
+        "git rm file",
+    ] {
         let (code, v) = line(&p, l);
         assert_eq!(code, 0, "{l}: {v}");
     }

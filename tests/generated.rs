@@ -20,7 +20,10 @@ fn expected() -> Vec<(PathBuf, Vec<u8>)> {
     let cmd = gardefou::cli::command();
     let mut pages = vec![("gardefou".to_owned(), cmd.clone())];
     for sub in cmd.get_subcommands() {
-        pages.push((format!("gardefou-{}", sub.get_name()), sub.clone().name(format!("gardefou-{}", sub.get_name()))));
+        pages.push((
+            format!("gardefou-{}", sub.get_name()),
+            sub.clone().name(format!("gardefou-{}", sub.get_name())),
+        ));
     }
     for (name, page) in pages {
         let mut buf = Vec::new();
@@ -44,5 +47,8 @@ fn completions_and_man_pages_are_up_to_date() {
             stale.push(rel.display().to_string());
         }
     }
-    assert!(stale.is_empty(), "stale generated files {stale:?}: run GARDEFOU_REGENERATE=1 cargo test --test generated");
+    assert!(
+        stale.is_empty(),
+        "stale generated files {stale:?}: run GARDEFOU_REGENERATE=1 cargo test --test generated"
+    );
 }

@@ -117,7 +117,10 @@ fn tree_bytes(p: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 #[test]
