@@ -45,7 +45,7 @@ impl Entry {
             .map(|p| p.display().to_string())
             .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"));
         Entry {
-            time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             host: host.to_owned(),
             user,
             uid: uid.as_raw(),

@@ -72,21 +72,8 @@ impl Env {
 
     /// Runs `rm ARGS` on a pseudo-terminal, typing `answer` at the prompt.
     fn rm_on_tty(&self, args: &str, answer: &str) -> Output {
-        let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
         let cmd = format!("PATH={} rm {args}; echo \"rm-exit=$?\"", self.path_var());
-        let feed = Command::new("sh")
-            .args(["-c", &feeder])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Command::new("script")
-            .args(["-qec", &cmd, "/dev/null"])
-            .current_dir(&self.root)
-            .env("GARDEFOU_POLICY", &self.policy)
-            .env_remove("SUDO_USER")
-            .stdin(feed.stdout.unwrap())
-            .output()
-            .unwrap()
+        on_tty(self, &cmd, answer)
     }
 
     fn audit_lines(&self) -> Vec<serde_json::Value> {
@@ -96,6 +83,27 @@ impl Env {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
+}
+
+/// Runs a shell command under `script` (a real pseudo-terminal), typing `answer` after a second.
+fn on_tty(e: &Env, cmd: &str, answer: &str) -> Output {
+    let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
+    let mut feed = Command::new("sh")
+        .args(["-c", &feeder])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .current_dir(&e.root)
+        .env("GARDEFOU_POLICY", &e.policy)
+        .env("PATH", e.path_var())
+        .env_remove("SUDO_USER")
+        .stdin(feed.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    feed.wait().unwrap();
+    out
 }
 
 fn tree_bytes(p: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -323,25 +331,11 @@ fn override_needs_a_terminal() {
 #[test]
 fn override_with_typed_hostname_runs_the_real_rm() {
     let e = setup("deny");
-    let feeder = format!("sleep 1; printf '%s\\r' '{}'; sleep 1", hostname());
-    let feed = Command::new("sh")
-        .args(["-c", &feeder])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
     let cmd = format!(
         "{} override --reason 'decommission' -- rm -rf t/data",
         e.bin.join("gardefou").display()
     );
-    let out = Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .current_dir(&e.root)
-        .env("GARDEFOU_POLICY", &e.policy)
-        .env("PATH", e.path_var())
-        .env_remove("SUDO_USER")
-        .stdin(feed.stdout.unwrap())
-        .output()
-        .unwrap();
+    let out = on_tty(&e, &cmd, &hostname());
     assert!(!e.root.join("t/data").exists(), "{:?}", common::text(&out));
     assert_eq!(e.audit_lines()[0]["outcome"], "override");
 }
