@@ -20,6 +20,13 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
         eprintln!("gardefou: policy error: {e}");
         return 2;
     }
+    let problems = load::lint(&loaded.policy);
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!("gardefou: policy error: {p}");
+        }
+        return 2;
+    }
     let mut shell = Shell::from_process();
     let (intents, text) = match &args.line {
         Some(line) => match parse_line(line.as_bytes(), &mut shell) {

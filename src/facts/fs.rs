@@ -67,6 +67,8 @@ struct GlobForm {
 }
 
 impl GlobForm {
+    /// A glob that does not compile matches everything below its prefix: a broken rule must
+    /// not let a deletion through (`gardefou policy check` reports it).
     fn matches(&self, path: &Path) -> bool {
         self.matcher
             .get_or_init(|| {
@@ -77,7 +79,7 @@ impl GlobForm {
                     .map(|g| g.compile_matcher())
             })
             .as_ref()
-            .is_some_and(|m| m.is_match(path))
+            .is_none_or(|m| m.is_match(path))
     }
 }
 
@@ -486,6 +488,17 @@ mod tests {
             hit_count(&probe(&r, &["-r", &r.display().to_string()], &star)),
             1
         );
+    }
+
+    #[test]
+    fn broken_glob_rule_matches_everything_below_its_prefix() {
+        let (_d, r) = tree();
+        let rules = [rule(format!("{}/lib/[", r.display()))];
+        assert_eq!(
+            hit_count(&probe(&r, &["-rf", "lib/postgresql-old"], &rules)),
+            1
+        );
+        assert_eq!(hit_count(&probe(&r, &["-rf", "other"], &rules)), 0);
     }
 
     #[test]

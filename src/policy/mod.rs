@@ -8,7 +8,7 @@ pub mod schema;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 pub use eval::{Decision, Reason, Verdict};
 use serde::Serialize;
