@@ -316,20 +316,34 @@ mod tests {
         );
     }
 
+    /// The verdict for one intent whose only operand has `effect`.
+    fn single(
+        intent: &Intent,
+        effect: Option<Effect>,
+        envname: &str,
+        err: Option<&str>,
+    ) -> Verdict {
+        let targets = effect
+            .map(|effect| TargetFacts {
+                operand: "/t".into(),
+                effect,
+            })
+            .into_iter()
+            .collect();
+        evaluate(
+            &[Probed { intent, targets }],
+            &policy(&[]),
+            &env(envname),
+            err,
+        )
+    }
+
     #[test]
     fn unknown_targets_and_opaque_commands_need_confirmation() {
-        let i = rm();
-        let t = vec![TargetFacts {
-            operand: "<x>".into(),
-            effect: Effect::Unknown("xargs".into()),
-        }];
-        let v = evaluate(
-            &[Probed {
-                intent: &i,
-                targets: t,
-            }],
-            &policy(&[]),
-            &env("production"),
+        let v = single(
+            &rm(),
+            Some(Effect::Unknown("xargs".into())),
+            "production",
             None,
         );
         assert_eq!(v.decision, Decision::Confirm);
@@ -337,32 +351,15 @@ mod tests {
             text: "$(x) /".into(),
             why: "computed".into(),
         };
-        let v = evaluate(
-            &[Probed {
-                intent: &o,
-                targets: vec![],
-            }],
-            &policy(&[]),
-            &env("dev"),
-            None,
-        );
-        assert_eq!(v.decision, Decision::Confirm);
+        assert_eq!(single(&o, None, "dev", None).decision, Decision::Confirm);
     }
 
     #[test]
     fn nothing_deleted_is_a_note_not_a_reason() {
-        let i = rm();
-        let t = vec![TargetFacts {
-            operand: "/nope".into(),
-            effect: Effect::Nothing("no such file".into()),
-        }];
-        let v = evaluate(
-            &[Probed {
-                intent: &i,
-                targets: t,
-            }],
-            &policy(&[]),
-            &env("production"),
+        let v = single(
+            &rm(),
+            Some(Effect::Nothing("no such file".into())),
+            "production",
             Some("e"),
         );
         assert_eq!(v.decision, Decision::Allow);
