@@ -73,6 +73,17 @@ fn args_text(args: &[OsString]) -> String {
         .join(" ")
 }
 
+/// Asks for what the environment's `confirm_with` names: the target when there is one, else
+/// the hostname.
+fn ask_typed(v: &Verdict, env: &Environment, host: &str) -> Answer {
+    let target = v
+        .target
+        .as_deref()
+        .filter(|_| env.confirm_with == ConfirmWith::Target);
+    let prompt = render::confirm_prompt(env, target.is_some());
+    confirm::ask(&prompt, target.unwrap_or(host))
+}
+
 /// Carries a verdict out for a command about to run: asks when it must, explains refusals on
 /// stderr. Returns whether to run and the audit outcome.
 fn carry_out(v: &mut Verdict, env: &Environment, host: &str, text: &str) -> (bool, String) {
@@ -95,13 +106,7 @@ fn carry_out(v: &mut Verdict, env: &Environment, host: &str, text: &str) -> (boo
         }
         Decision::Confirm => {
             eprint!("{}", render::verdict(v, env, host, text));
-            let by_target = env.confirm_with == ConfirmWith::Target && v.target.is_some();
-            let expected = if by_target {
-                v.target.clone().unwrap_or_default()
-            } else {
-                host.to_owned()
-            };
-            match confirm::ask(&render::confirm_prompt(env, by_target), &expected) {
+            match ask_typed(v, env, host) {
                 Answer::Confirmed => (true, "confirmed".into()),
                 Answer::Refused(_) => {
                     eprintln!(
@@ -243,13 +248,7 @@ pub fn override_command(
     let text = args_text(cmd);
     eprint!("{}", render::verdict(&v, &env, &host, &text));
     eprintln!("gardefou: OVERRIDE requested: {reason}");
-    let by_target = env.confirm_with == ConfirmWith::Target && v.target.is_some();
-    let expected = if by_target {
-        v.target.clone().unwrap_or_default()
-    } else {
-        host.clone()
-    };
-    let (run, outcome) = match confirm::ask(&render::confirm_prompt(&env, by_target), &expected) {
+    let (run, outcome) = match ask_typed(&v, &env, &host) {
         Answer::Confirmed => (true, "override"),
         Answer::Refused(_) => {
             eprintln!("gardefou: that is not the expected answer: override refused.");
