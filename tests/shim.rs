@@ -19,13 +19,7 @@ struct Env {
 fn setup(action: &str) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
-    let out = Command::new(common::bin())
-        .args(["install", "--prefix"])
-        .arg(root.join("prefix"))
-        .arg("--etc")
-        .arg(root.join("etc"))
-        .output()
-        .unwrap();
+    let out = install_cmd("install", &root);
     assert!(out.status.success(), "{:?}", common::text(&out));
     std::fs::create_dir_all(root.join("t/data/sub")).unwrap();
     std::fs::write(root.join("t/data/db"), b"precious bytes").unwrap();
@@ -104,6 +98,17 @@ fn on_tty(e: &Env, cmd: &str, answer: &str) -> Output {
         .unwrap();
     feed.wait().unwrap();
     out
+}
+
+/// `gardefou install|uninstall` with the prefix and /etc under `root`.
+fn install_cmd(verb: &str, root: &Path) -> Output {
+    Command::new(common::bin())
+        .args([verb, "--prefix"])
+        .arg(root.join("prefix"))
+        .arg("--etc")
+        .arg(root.join("etc"))
+        .output()
+        .unwrap()
 }
 
 fn tree_bytes(p: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -344,21 +349,9 @@ fn override_with_typed_hostname_runs_the_real_rm() {
 fn install_is_idempotent_and_uninstall_leaves_only_the_audit_log() {
     let e = setup("deny");
     e.rm(&["t/scratch/junk"]);
-    let again = Command::new(common::bin())
-        .args(["install", "--prefix"])
-        .arg(e.root.join("prefix"))
-        .arg("--etc")
-        .arg(e.root.join("etc"))
-        .output()
-        .unwrap();
+    let again = install_cmd("install", &e.root);
     assert!(common::text(&again).0.contains("already installed"));
-    let un = Command::new(common::bin())
-        .args(["uninstall", "--prefix"])
-        .arg(e.root.join("prefix"))
-        .arg("--etc")
-        .arg(e.root.join("etc"))
-        .output()
-        .unwrap();
+    let un = install_cmd("uninstall", &e.root);
     assert!(un.status.success());
     assert!(!e.bin.join("rm").exists() && !e.bin.join("gardefou").exists());
     assert!(!e.root.join("etc").exists());

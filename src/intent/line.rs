@@ -42,7 +42,6 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
     let mut words: Vec<&Word> = Vec::new();
     let mut saved: Vec<Option<PathBuf>> = Vec::new();
     let mut producer: Option<Vec<Arg>> = None;
-    let mut piped = false;
     let mut redirect_subs = Vec::new();
     for t in &tokens {
         match t {
@@ -54,15 +53,9 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
                 redirect_subs.extend(subs);
             }
             Token::Op(op) => {
-                let roots = run_command(
-                    shell,
-                    &words,
-                    piped.then_some(()).and(producer.as_deref()),
-                    &mut out,
-                );
+                let roots = run_command(shell, &words, producer.as_deref(), &mut out);
                 words.clear();
-                piped = *op == Op::Pipe;
-                producer = if piped { roots } else { None };
+                producer = if *op == Op::Pipe { roots } else { None };
                 match op {
                     Op::Open => saved.push(shell.cwd.clone()),
                     Op::Close => {
@@ -75,12 +68,7 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
             }
         }
     }
-    run_command(
-        shell,
-        &words,
-        piped.then_some(()).and(producer.as_deref()),
-        &mut out,
-    );
+    run_command(shell, &words, producer.as_deref(), &mut out);
     for sub in redirect_subs {
         out.extend(parse_line(&sub, &mut shell.clone())?);
     }
