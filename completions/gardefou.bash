@@ -34,6 +34,9 @@ _gardefou() {
             gardefou,policy)
                 cmd="gardefou__subcmd__policy"
                 ;;
+            gardefou,snapshot)
+                cmd="gardefou__subcmd__snapshot"
+                ;;
             gardefou,uninstall)
                 cmd="gardefou__subcmd__uninstall"
                 ;;
@@ -55,6 +58,9 @@ _gardefou() {
             gardefou__subcmd__help,policy)
                 cmd="gardefou__subcmd__help__subcmd__policy"
                 ;;
+            gardefou__subcmd__help,snapshot)
+                cmd="gardefou__subcmd__help__subcmd__snapshot"
+                ;;
             gardefou__subcmd__help,uninstall)
                 cmd="gardefou__subcmd__help__subcmd__uninstall"
                 ;;
@@ -63,6 +69,30 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help__subcmd__policy,show)
                 cmd="gardefou__subcmd__help__subcmd__policy__subcmd__show"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,finish)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__finish"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,list)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__list"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,prune)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__prune"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,restore)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__restore"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,rm)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__rm"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,show)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__show"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,take)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__take"
+                ;;
+            gardefou__subcmd__help__subcmd__snapshot,verify)
+                cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__verify"
                 ;;
             gardefou__subcmd__policy,check)
                 cmd="gardefou__subcmd__policy__subcmd__check"
@@ -82,6 +112,60 @@ _gardefou() {
             gardefou__subcmd__policy__subcmd__help,show)
                 cmd="gardefou__subcmd__policy__subcmd__help__subcmd__show"
                 ;;
+            gardefou__subcmd__snapshot,finish)
+                cmd="gardefou__subcmd__snapshot__subcmd__finish"
+                ;;
+            gardefou__subcmd__snapshot,help)
+                cmd="gardefou__subcmd__snapshot__subcmd__help"
+                ;;
+            gardefou__subcmd__snapshot,list)
+                cmd="gardefou__subcmd__snapshot__subcmd__list"
+                ;;
+            gardefou__subcmd__snapshot,prune)
+                cmd="gardefou__subcmd__snapshot__subcmd__prune"
+                ;;
+            gardefou__subcmd__snapshot,restore)
+                cmd="gardefou__subcmd__snapshot__subcmd__restore"
+                ;;
+            gardefou__subcmd__snapshot,rm)
+                cmd="gardefou__subcmd__snapshot__subcmd__rm"
+                ;;
+            gardefou__subcmd__snapshot,show)
+                cmd="gardefou__subcmd__snapshot__subcmd__show"
+                ;;
+            gardefou__subcmd__snapshot,take)
+                cmd="gardefou__subcmd__snapshot__subcmd__take"
+                ;;
+            gardefou__subcmd__snapshot,verify)
+                cmd="gardefou__subcmd__snapshot__subcmd__verify"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,finish)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__finish"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,help)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__help"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,list)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__list"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,prune)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__prune"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,restore)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__restore"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,rm)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__rm"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,show)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__show"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,take)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__take"
+                ;;
+            gardefou__subcmd__snapshot__subcmd__help,verify)
+                cmd="gardefou__subcmd__snapshot__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -89,7 +173,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override log install uninstall help"
+            opts="-h -V --policy --env --help --version check policy override log snapshot install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,7 +221,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override log install uninstall help"
+            opts="check policy override log snapshot install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,6 +333,132 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__policy__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot)
+            opts="list show take restore verify prune rm finish"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__finish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__take)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__snapshot__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -472,6 +682,352 @@ _gardefou() {
             ;;
         gardefou__subcmd__policy__subcmd__show)
             opts="-h --json --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot)
+            opts="-h --policy --env --help list show take restore verify prune rm finish help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__finish)
+            opts="-h --store --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help)
+            opts="list show take restore verify prune rm finish help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__finish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__take)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__list)
+            opts="-h --json --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__prune)
+            opts="-h --yes --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__restore)
+            opts="-h --to --force --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__rm)
+            opts="-h --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__show)
+            opts="-h --json --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__take)
+            opts="-h --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__snapshot__subcmd__verify)
+            opts="-h --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

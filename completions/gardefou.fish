@@ -32,6 +32,7 @@ complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "check" -d 'Evalua
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "policy" -d 'Lint or show policies'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "log" -d 'Read the audit log'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "snapshot" -d 'List, restore, verify and prune the snapshots taken before destructive commands'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "install" -d 'Install the shims and the default policy'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -69,6 +70,57 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l policy -d 'Pol
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l json -d 'Print the raw JSON lines'
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "list" -d 'List the snapshots, oldest first (interrupted ones are settled first and reported)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "show" -d 'Show one snapshot: its command, targets and every entry'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "take" -d 'Copy paths into a new snapshot now, before doing something by hand (they stay in place)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "restore" -d 'Put a snapshot\'s files back: mode, owner (as root), times and symlinks included'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "verify" -d 'Re-read a snapshot and compare every file with its sha256 in the manifest'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "prune" -d 'Remove snapshots older than keep_days, then the oldest while the store is over max_bytes; never the newest keep_newest. Only shows what it would do without --yes'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "rm" -d 'Remove one snapshot for good'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "finish" -d 'Finish hashing a snapshot (run in the background by the guard)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and not __fish_seen_subcommand_from list show take restore verify prune rm finish help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from list" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from list" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from list" -l json
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from show" -l json
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from take" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from take" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from take" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l to -d 'Restore under DIR (DIR/original/path) instead of the original place' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l force -d 'Overwrite paths that exist (directories are merged)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from verify" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from verify" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from prune" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from prune" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from prune" -l yes
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from rm" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from rm" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from finish" -l store -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from finish" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from finish" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from finish" -s h -l help -d 'Print help'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the snapshots, oldest first (interrupted ones are settled first and reported)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one snapshot: its command, targets and every entry'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "take" -d 'Copy paths into a new snapshot now, before doing something by hand (they stay in place)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put a snapshot\'s files back: mode, owner (as root), times and symlinks included'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-read a snapshot and compare every file with its sha256 in the manifest'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove snapshots older than keep_days, then the oldest while the store is over max_bytes; never the newest keep_newest. Only shows what it would do without --yes'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove one snapshot for good'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "finish" -d 'Finish hashing a snapshot (run in the background by the guard)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l etc -d 'Where the policy goes' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
@@ -79,12 +131,21 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l etc -d '
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -s h -l help -d 'Print help'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "policy" -d 'Lint or show policies'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "log" -d 'Read the audit log'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "install" -d 'Install the shims and the default policy'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "policy" -d 'Lint or show policies'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "log" -d 'Read the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "snapshot" -d 'List, restore, verify and prune the snapshots taken before destructive commands'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "install" -d 'Install the shims and the default policy'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check policy files for errors (default: the files this host loads); non-zero on any problem'
 complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy, each rule with the file it comes from'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "list" -d 'List the snapshots, oldest first (interrupted ones are settled first and reported)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "show" -d 'Show one snapshot: its command, targets and every entry'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "take" -d 'Copy paths into a new snapshot now, before doing something by hand (they stay in place)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "restore" -d 'Put a snapshot\'s files back: mode, owner (as root), times and symlinks included'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "verify" -d 'Re-read a snapshot and compare every file with its sha256 in the manifest'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "prune" -d 'Remove snapshots older than keep_days, then the oldest while the store is over max_bytes; never the newest keep_newest. Only shows what it would do without --yes'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "rm" -d 'Remove one snapshot for good'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "finish" -d 'Finish hashing a snapshot (run in the background by the guard)'

@@ -30,6 +30,9 @@ pub struct Entry {
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub override_reason: Option<String>,
+    /// The snapshot taken before the command ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub snapshot_id: Option<String>,
 }
 
 impl Entry {
@@ -68,6 +71,7 @@ impl Entry {
             reasons: Vec::new(),
             outcome: String::new(),
             override_reason: None,
+            snapshot_id: None,
         }
     }
 }

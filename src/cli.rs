@@ -41,6 +41,9 @@ pub enum Command {
     Override(OverrideArgs),
     /// Read the audit log
     Log(LogArgs),
+    /// List, restore, verify and prune the snapshots taken before destructive commands
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Install the shims and the default policy
     Install(InstallArgs),
     /// Remove what `install` created (the audit log stays)
@@ -98,6 +101,56 @@ pub struct LogArgs {
     /// Only the last N entries
     #[arg(short = 'n', long, value_name = "N")]
     pub last: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// List the snapshots, oldest first (interrupted ones are settled first and reported)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one snapshot: its command, targets and every entry
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy paths into a new snapshot now, before doing something by hand (they stay in place)
+    Take {
+        /// Paths to save
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Put a snapshot's files back: mode, owner (as root), times and symlinks included
+    Restore {
+        id: String,
+        /// Restore under DIR (DIR/original/path) instead of the original place
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Overwrite paths that exist (directories are merged)
+        #[arg(long)]
+        force: bool,
+        /// Only these original paths (or what is under them)
+        paths: Vec<PathBuf>,
+    },
+    /// Re-read a snapshot and compare every file with its sha256 in the manifest
+    Verify { id: String },
+    /// Remove snapshots older than keep_days, then the oldest while the store is over
+    /// max_bytes; never the newest keep_newest. Only shows what it would do without --yes
+    Prune {
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Remove one snapshot for good
+    Rm { id: String },
+    /// Finish hashing a snapshot (run in the background by the guard)
+    #[command(hide = true)]
+    Finish {
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        store: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    #[error("snapshot: {0}")]
+    Snapshot(String),
 }
 
 impl Error {

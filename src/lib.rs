@@ -14,5 +14,6 @@ pub mod install;
 pub mod intent;
 pub mod policy;
 pub mod render;
+pub mod snapshot;
 
 pub use error::Error;

@@ -27,6 +27,7 @@ fn main() {
         Command::Check(a) => commands::check(a, policy, env),
         Command::Policy(p) => commands::policy(p, policy),
         Command::Log(l) => commands::log(l, policy),
+        Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
         Command::Install(i) => match install::install(&i.prefix, &i.etc) {
             Ok(done) => {

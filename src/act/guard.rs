@@ -6,14 +6,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::confirm::{self, Answer};
-use super::{exec, hostname};
+use super::{exec, hostname, save};
 use crate::audit;
 use crate::facts::fs::probe_rm;
 use crate::intent::{Intent, RmIntent, Via, display_bytes, rm};
 use crate::policy::eval::{Probed, evaluate};
 use crate::policy::load::{self, Source};
-use crate::policy::schema::{ConfirmWith, NonInteractive};
-use crate::policy::{Decision, Environment, Policy, Reason, Verdict};
+use crate::policy::schema::{ConfirmWith, NonInteractive, OnFailure};
+use crate::policy::{Decision, Environment, Policy, Verdict};
 use crate::render;
 
 /// A policy, and the error that made it the embedded default instead of the configured one.
@@ -86,14 +86,7 @@ fn ask_typed(v: &Verdict, env: &Environment, host: &str) -> Answer {
 
 /// Carries a verdict out for a command about to run: asks when it must, explains refusals on
 /// stderr. Returns whether to run and the audit outcome.
-fn carry_out(v: &mut Verdict, env: &Environment, host: &str, text: &str) -> (bool, String) {
-    if v.snapshot {
-        v.decision = v.decision.max(Decision::Confirm);
-        v.reasons.push(Reason {
-            rule: "gardefou:snapshot-unavailable".into(),
-            message: "the policy asks for a snapshot first, and this gardefou cannot take snapshots yet: confirm to go ahead without one".into(),
-        });
-    }
+fn carry_out(v: &Verdict, env: &Environment, host: &str, text: &str) -> (bool, String) {
     match v.decision {
         Decision::Allow => (true, "executed".into()),
         Decision::Deny => {
@@ -133,15 +126,22 @@ fn carry_out(v: &mut Verdict, env: &Environment, host: &str, text: &str) -> (boo
     }
 }
 
+/// What one guarded run did, for the audit log.
+struct Outcome<'a> {
+    what: &'a str,
+    override_reason: Option<&'a str>,
+    snapshot_id: Option<&'a str>,
+}
+
 fn record(
     policy: &Policy,
     host: &str,
     env: &Environment,
     argv: &[OsString],
     v: &Verdict,
-    outcome: &str,
-    why: Option<&str>,
+    out: Outcome,
 ) {
+    let outcome = out.what;
     if v.reasons.is_empty() && outcome == "executed" && policy.audit_log_allowed == Some(false) {
         return;
     }
@@ -150,7 +150,8 @@ fn record(
     e.snapshot = v.snapshot;
     e.reasons = v.reasons.clone();
     e.outcome = outcome.to_owned();
-    e.override_reason = why.map(str::to_owned);
+    e.override_reason = out.override_reason.map(str::to_owned);
+    e.snapshot_id = out.snapshot_id.map(str::to_owned);
     if let Err(err) = audit::append(policy, &e) {
         eprintln!("gardefou: warning: {err}");
     }
@@ -181,10 +182,11 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let text = format!("rm {}", args_text(args));
     let intents = [Intent::Rm(RmIntent {
         via: Via::Rm,
-        options: command.options,
+        options: command.options.clone(),
         operands: command
             .operands
-            .into_iter()
+            .iter()
+            .cloned()
             .map(crate::intent::Arg::Known)
             .collect(),
         cwd: std::env::current_dir().ok(),
@@ -196,14 +198,74 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let (env, env_error) = environment(&loaded.policy, &host, None);
     let probed = probe_all(&intents, &loaded.policy);
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let mut v = evaluate(&probed, &loaded.policy, &env, error);
-    let (run, outcome) = carry_out(&mut v, &env, &host, &text);
-    record(&loaded.policy, &host, &env, argv, &v, &outcome, None);
-    if !run {
-        return 1;
+    let v = evaluate(&probed, &loaded.policy, &env, error);
+    let (mut run, mut outcome) = carry_out(&v, &env, &host, &text);
+    let mut run_args = args.to_vec();
+    let mut snapshot_id = None;
+    if run && v.snapshot {
+        match save::for_rm(&loaded.policy, &env, &host, &probed, &command, &text) {
+            Ok(saved) => {
+                eprint!("{}", saved.message);
+                if !saved.drop.is_empty() {
+                    run_args = command.without_operands(args, &saved.drop);
+                    if saved.drop.len() == command.operands.len() {
+                        run = false;
+                        outcome = "executed-by-snapshot".into();
+                    }
+                }
+                snapshot_id = Some(saved.id);
+            }
+            Err(e) => (run, outcome) = snapshot_failed(&loaded.policy, &env, &host, &v, &e),
+        }
     }
-    eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
+    record(
+        &loaded.policy,
+        &host,
+        &env,
+        argv,
+        &v,
+        Outcome {
+            what: &outcome,
+            override_reason: None,
+            snapshot_id: snapshot_id.as_deref(),
+        },
+    );
+    if !run {
+        // Every target moved into the snapshot: rm had nothing left to do, and succeeded.
+        return if outcome == "executed-by-snapshot" {
+            0
+        } else {
+            1
+        };
+    }
+    eprintln!("gardefou: {}", exec::exec(&real, &argv0, &run_args));
     126
+}
+
+/// The snapshot the policy asks for could not be taken: refuse, or with `on_failure =
+/// "confirm"` ask to go ahead without one.
+fn snapshot_failed(
+    policy: &Policy,
+    env: &Environment,
+    host: &str,
+    v: &Verdict,
+    e: &crate::Error,
+) -> (bool, String) {
+    eprintln!("gardefou: the policy asks for a snapshot first, and it failed: {e}");
+    if policy.snapshot.on_failure != Some(OnFailure::Confirm) {
+        eprintln!(
+            "gardefou: refused (the snapshot store is [snapshot] store; on_failure = \"confirm\" would let you go ahead without one). Nothing was deleted."
+        );
+        return (false, "refused-snapshot-failed".into());
+    }
+    eprintln!("gardefou: on_failure = \"confirm\": type the answer to go ahead WITHOUT a snapshot");
+    match ask_typed(v, env, host) {
+        Answer::Confirmed => (true, "confirmed-without-snapshot".into()),
+        _ => {
+            eprintln!("gardefou: refused. Nothing was deleted.");
+            (false, "refused-snapshot-failed".into())
+        }
+    }
 }
 
 /// `gardefou override --reason R -- CMD…`: a deliberate bypass, always with a typed
@@ -267,8 +329,11 @@ pub fn override_command(
         &env,
         &argv,
         &v,
-        outcome,
-        Some(reason),
+        Outcome {
+            what: outcome,
+            override_reason: Some(reason),
+            snapshot_id: None,
+        },
     );
     if !run {
         return 1;

@@ -5,6 +5,7 @@
 pub mod confirm;
 pub mod exec;
 pub mod guard;
+pub mod save;
 
 /// The host's name, for prompts, confirmations and the audit log.
 pub fn hostname() -> String {

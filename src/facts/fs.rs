@@ -377,6 +377,7 @@ mod tests {
             line: 1,
             path,
             action: Action::Deny,
+            snapshot: false,
             reason: None,
             environments: None,
         }

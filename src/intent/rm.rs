@@ -42,6 +42,31 @@ pub struct RmOptions {
 pub struct RmCommand {
     pub options: RmOptions,
     pub operands: Vec<OsString>,
+    /// Where each operand is in the arguments.
+    pub operand_index: Vec<usize>,
+}
+
+impl RmCommand {
+    /// The same command without the operands at the given positions of `operands`: options
+    /// first, then `--`, then the remaining operands (what GNU rm's option permutation makes of
+    /// any order), so that no remaining operand can be read as an option.
+    pub fn without_operands(&self, args: &[OsString], drop: &[usize]) -> Vec<OsString> {
+        let mut out: Vec<OsString> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| !self.operand_index.contains(i) && a.as_bytes() != b"--")
+            .map(|(_, a)| a.clone())
+            .collect();
+        out.push("--".into());
+        out.extend(
+            self.operands
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !drop.contains(i))
+                .map(|(_, o)| o.clone()),
+        );
+        out
+    }
 }
 
 const LONG: &[&str] = &[
@@ -67,11 +92,13 @@ fn usage(msg: String) -> Error {
 pub fn parse(args: &[OsString], posixly_correct: bool) -> Result<RmCommand, Error> {
     let mut o = RmOptions::default();
     let mut operands = Vec::new();
+    let mut operand_index = Vec::new();
     let mut only_operands = false;
-    for arg in args {
+    for (index, arg) in args.iter().enumerate() {
         let bytes = arg.as_bytes();
         if only_operands || bytes.len() < 2 || bytes[0] != b'-' {
             operands.push(arg.clone());
+            operand_index.push(index);
             if posixly_correct {
                 only_operands = true;
             }
@@ -114,6 +141,7 @@ pub fn parse(args: &[OsString], posixly_correct: bool) -> Result<RmCommand, Erro
     Ok(RmCommand {
         options: o,
         operands,
+        operand_index,
     })
 }
 
@@ -243,6 +271,21 @@ mod tests {
         assert_eq!(c.operands, vec![OsString::from("-f"), OsString::from("-")]);
         let c = p(&["-"]).unwrap();
         assert_eq!(c.operands, vec![OsString::from("-")]);
+    }
+
+    #[test]
+    fn dropping_operands_keeps_options_and_protects_dash_names() {
+        let args: Vec<OsString> = ["a", "-rf", "--", "-v", "b"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let c = parse(&args, false).unwrap();
+        assert_eq!(c.operand_index, vec![0, 3, 4]);
+        let kept = c.without_operands(&args, &[0]);
+        assert_eq!(kept, ["-rf", "--", "-v", "b"].map(OsString::from).to_vec());
+        let kept = parse(&kept, false).unwrap();
+        assert!(kept.options.recursive && kept.options.force && !kept.options.verbose);
+        assert_eq!(kept.operands, ["-v", "b"].map(OsString::from).to_vec());
     }
 
     #[test]

@@ -149,6 +149,14 @@ pub fn evaluate(
                                 let id = format!("{} (line {})", rule.id, rule.line);
                                 match rule.action {
                                     Action::Deny => v.raise(Decision::Deny, &id, what),
+                                    Action::Confirm if rule.snapshot => {
+                                        v.snapshot = true;
+                                        v.raise(
+                                            Decision::Confirm,
+                                            &id,
+                                            format!("{what} (snapshot first)"),
+                                        );
+                                    }
                                     Action::Confirm => v.raise(Decision::Confirm, &id, what),
                                     Action::Snapshot => {
                                         v.snapshot = true;
@@ -188,6 +196,33 @@ pub fn evaluate(
     v
 }
 
+/// Which targets must be snapshotted before the command runs: `(item, target)` indexes of every
+/// target that reaches a rule asking for a snapshot in this environment.
+pub fn snapshot_targets(
+    items: &[Probed],
+    policy: &Policy,
+    env: &Environment,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        for (t, target) in item.targets.iter().enumerate() {
+            let Effect::Removes { hits, .. } = &target.effect else {
+                continue;
+            };
+            let wants = hits.iter().any(|h| {
+                let rule = &policy.paths[h.rule];
+                applies_in(&rule.environments, &env.name)
+                    && (rule.action == Action::Snapshot
+                        || (rule.action == Action::Confirm && rule.snapshot))
+            });
+            if wants {
+                out.push((i, t));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +241,7 @@ mod tests {
                     line: i + 3,
                     path: format!("/p{i}"),
                     action: *a,
+                    snapshot: false,
                     reason: Some(format!("reason {i}")),
                     environments: env.map(|e| vec![e.to_owned()]),
                 })

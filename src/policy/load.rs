@@ -221,6 +221,7 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             line: lines.line(span.start),
             path: rule.path.into_inner(),
             action: rule.action,
+            snapshot: rule.snapshot,
             reason: rule.reason,
             environments: rule.environments,
         });
@@ -259,6 +260,8 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             store: s.store.or(old.store),
             keep_days: s.keep_days.or(old.keep_days),
             max_bytes: s.max_bytes.or(old.max_bytes),
+            keep_newest: s.keep_newest.or(old.keep_newest),
+            on_failure: s.on_failure.or(old.on_failure),
         };
     }
     if let Some(c) = file.cluster {

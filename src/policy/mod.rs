@@ -28,6 +28,8 @@ pub struct PathRule {
     pub line: usize,
     pub path: String,
     pub action: Action,
+    /// Snapshot before a confirmed deletion (always true in effect for `action = "snapshot"`).
+    pub snapshot: bool,
     pub reason: Option<String>,
     pub environments: Option<Vec<String>>,
 }

@@ -92,6 +92,9 @@ pub enum Action {
 pub struct PathRuleSpec {
     pub path: Spanned<String>,
     pub action: Action,
+    /// Beside `confirm`: also snapshot what would be lost, once confirmed.
+    #[serde(default)]
+    pub snapshot: bool,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]
@@ -169,9 +172,26 @@ pub struct SqlRuleSpec {
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SnapshotSection {
+    /// Where root's snapshots go (other users keep theirs in their own state directory).
     pub store: Option<PathBuf>,
+    /// `gardefou snapshot prune` removes snapshots older than this.
     pub keep_days: Option<u32>,
+    /// `gardefou snapshot prune` removes the oldest snapshots while the store holds more.
     pub max_bytes: Option<String>,
+    /// Prune never removes the newest N snapshots (default 3).
+    pub keep_newest: Option<u32>,
+    /// What happens when a snapshot the policy asks for cannot be taken (default: refuse).
+    pub on_failure: Option<OnFailure>,
+}
+
+/// What a command whose snapshot failed becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Refuse the command: nothing runs unsaved.
+    Refuse,
+    /// Ask for the typed confirmation to run it without a snapshot.
+    Confirm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

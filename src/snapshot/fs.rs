@@ -1,0 +1,520 @@
+//! Snapshot data on disk: recording a tree's metadata and hashes, copying a tree into the store
+//! (reflink, else a streaming copy that hashes as it goes), restoring and verifying it.
+//!
+//! This module never follows a symlink inside a tree and never deletes an original: the only
+//! things it removes are its own partial copies and snapshot directories it is told to remove.
+
+use std::ffi::OsString;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags, mknod, utimensat};
+use nix::sys::time::TimeSpec;
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use super::manifest::{Entry, Kind, Method, PathBytes, Target};
+use crate::error::{Error, Result};
+
+const CHUNK: usize = 1 << 20;
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("{what} {}", path.display()), e)
+}
+
+fn walk_err(e: walkdir::Error) -> Error {
+    let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+    let io = e
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other("filesystem loop"));
+    io_err("cannot read", &path, io)
+}
+
+/// A walked entry, its path relative to the walk's root, and its metadata (not followed).
+fn walked(
+    item: walkdir::Result<walkdir::DirEntry>,
+    root: &Path,
+) -> Result<(walkdir::DirEntry, PathBuf, Metadata)> {
+    let item = item.map_err(walk_err)?;
+    let rel = item
+        .path()
+        .strip_prefix(root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let meta = item.metadata().map_err(walk_err)?;
+    Ok((item, rel, meta))
+}
+
+fn kind_of(meta: &Metadata) -> Kind {
+    let t = meta.file_type();
+    if t.is_symlink() {
+        Kind::Symlink
+    } else if t.is_dir() {
+        Kind::Dir
+    } else if t.is_fifo() {
+        Kind::Fifo
+    } else if t.is_char_device() {
+        Kind::Char
+    } else if t.is_block_device() {
+        Kind::Block
+    } else if t.is_socket() {
+        Kind::Socket
+    } else {
+        Kind::File
+    }
+}
+
+/// The manifest entry for `path` (not followed if a symlink), named `rel` in its target.
+pub fn stat_entry(path: &Path, rel: PathBuf) -> Result<Entry> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| io_err("cannot stat", path, e))?;
+    entry_of(path, rel, &meta)
+}
+
+fn entry_of(path: &Path, rel: PathBuf, meta: &Metadata) -> Result<Entry> {
+    let kind = kind_of(meta);
+    let link = match kind {
+        Kind::Symlink => Some(PathBytes(
+            std::fs::read_link(path).map_err(|e| io_err("cannot read link", path, e))?,
+        )),
+        _ => None,
+    };
+    Ok(Entry {
+        path: PathBytes(rel),
+        kind,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mtime: meta.mtime(),
+        mtime_nsec: meta.mtime_nsec(),
+        size: if kind == Kind::File { meta.len() } else { 0 },
+        link,
+        rdev: matches!(kind, Kind::Char | Kind::Block).then(|| meta.rdev()),
+        sha256: None,
+    })
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn open_nofollow(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .map_err(|e| io_err("cannot open", path, e))
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(f: &mut File, buf: &mut [u8], path: &Path) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("cannot read", path, e)),
+        }
+    }
+    Ok(n)
+}
+
+/// sha256 of a file's content.
+pub fn hash_file(path: &Path) -> Result<String> {
+    let mut f = open_nofollow(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = read_full(&mut f, &mut buf, path)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Every entry of the tree at `root` (parents before children, names sorted), with the sha256 of
+/// every file; also the sum of file sizes and the space allocated on disk.
+pub fn record(root: &Path) -> Result<(Vec<Entry>, u64, u64)> {
+    let mut entries = Vec::new();
+    let (mut bytes, mut disk) = (0, 0);
+    for item in WalkDir::new(root).sort_by_file_name() {
+        let (item, rel, meta) = walked(item, root)?;
+        let mut e = entry_of(item.path(), rel, &meta)?;
+        if e.kind == Kind::File {
+            e.sha256 = Some(hash_file(item.path())?);
+            bytes += e.size;
+        }
+        disk += meta.blocks() * 512;
+        entries.push(e);
+    }
+    Ok((entries, bytes, disk))
+}
+
+/// Size and allocated space of a tree, without reading any content (for the free-space check).
+pub fn measure(root: &Path, one_file_system: bool) -> Result<(u64, u64)> {
+    let (mut bytes, mut disk) = (0, 0);
+    for item in WalkDir::new(root).same_file_system(one_file_system) {
+        let meta = item.map_err(walk_err)?.metadata().map_err(walk_err)?;
+        if meta.is_file() {
+            bytes += meta.len();
+        }
+        disk += meta.blocks() * 512;
+    }
+    Ok((bytes, disk))
+}
+
+/// Copies a regular file into `dst` (which must not exist), hashing the bytes as they pass.
+/// Runs of zeros become holes, so a sparse file stays sparse. Returns (sha256, length).
+fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<(String, u64)> {
+    let mut input = open_nofollow(src)?;
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dst)
+        .map_err(|e| io_err("cannot create", dst, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0u64;
+    loop {
+        let n = read_full(&mut input, &mut buf, src)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        h.update(chunk);
+        if chunk.iter().all(|&b| b == 0) {
+            out.seek(SeekFrom::Current(n as i64))
+                .map_err(|e| io_err("cannot seek in", dst, e))?;
+        } else {
+            out.write_all(chunk)
+                .map_err(|e| io_err("cannot write", dst, e))?;
+        }
+        len += n as u64;
+        progress(n as u64);
+    }
+    out.set_len(len)
+        .map_err(|e| io_err("cannot write", dst, e))?;
+    Ok((hex(&h.finalize()), len))
+}
+
+/// What copying a tree produced.
+pub struct Copied {
+    pub entries: Vec<Entry>,
+    pub method: Method,
+    pub bytes: u64,
+    pub disk_bytes: u64,
+}
+
+/// Copies the tree at `src` to `dst` (which must not exist): files are cloned when the
+/// filesystem can (their hash is then computed later, by `hash_missing`), else copied with their
+/// hash computed on the way. Special files are only recorded: restore recreates them.
+pub fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    one_file_system: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Copied> {
+    let mut out = Copied {
+        entries: Vec::new(),
+        method: Method::Reflink,
+        bytes: 0,
+        disk_bytes: 0,
+    };
+    let mut try_reflink = true;
+    for item in WalkDir::new(src)
+        .sort_by_file_name()
+        .same_file_system(one_file_system)
+    {
+        let (item, rel, meta) = walked(item, src)?;
+        let to = if rel.as_os_str().is_empty() {
+            dst.to_path_buf()
+        } else {
+            dst.join(&rel)
+        };
+        let mut e = entry_of(item.path(), rel, &meta)?;
+        match e.kind {
+            Kind::Dir => std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&to)
+                .map_err(|e| io_err("cannot create", &to, e))?,
+            Kind::Symlink => {
+                let link = e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+                std::os::unix::fs::symlink(link, &to)
+                    .map_err(|e| io_err("cannot create", &to, e))?;
+            }
+            Kind::File => {
+                let cloned = try_reflink && reflink_copy::reflink(item.path(), &to).is_ok();
+                if cloned {
+                    progress(e.size);
+                } else {
+                    try_reflink = false;
+                    let _ = std::fs::remove_file(&to);
+                    let (sum, len) = stream_copy(item.path(), &to, progress)?;
+                    e.sha256 = Some(sum);
+                    e.size = len;
+                    out.method = Method::Copy;
+                }
+                out.bytes += e.size;
+                let copy_meta =
+                    std::fs::symlink_metadata(&to).map_err(|e| io_err("cannot stat", &to, e))?;
+                out.disk_bytes += copy_meta.blocks() * 512;
+            }
+            Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket => {}
+        }
+        out.entries.push(e);
+    }
+    Ok(out)
+}
+
+/// Hashes the files of a target whose entries have no sha256 yet (cloned or renamed data).
+pub fn hash_missing(t: &mut Target, snapshot_dir: &Path) -> Result<()> {
+    let base = snapshot_dir.join(&t.data);
+    for e in &mut t.entries {
+        if e.kind == Kind::File && e.sha256.is_none() {
+            e.sha256 = Some(hash_file(&join(&base, &e.path.0))?);
+        }
+    }
+    Ok(())
+}
+
+fn join(base: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+/// Problems found when re-reading a target's data against its manifest (empty: intact).
+pub fn verify_target(t: &Target, snapshot_dir: &Path) -> Vec<String> {
+    let base = snapshot_dir.join(&t.data);
+    let mut problems = Vec::new();
+    let shown = |rel: &Path| crate::facts::fs::show(&join(&t.original.0, rel));
+    let mut known = std::collections::HashSet::new();
+    for e in &t.entries {
+        known.insert(e.path.0.clone());
+        if matches!(e.kind, Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket) {
+            continue;
+        }
+        let p = join(&base, &e.path.0);
+        let meta = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(err) => {
+                problems.push(format!(
+                    "{}: missing from the snapshot ({err})",
+                    shown(&e.path.0)
+                ));
+                continue;
+            }
+        };
+        if kind_of(&meta) != e.kind {
+            problems.push(format!("{}: not a {:?} any more", shown(&e.path.0), e.kind));
+            continue;
+        }
+        match e.kind {
+            Kind::File => {
+                if meta.len() != e.size {
+                    problems.push(format!(
+                        "{}: {} bytes, the manifest says {}",
+                        shown(&e.path.0),
+                        meta.len(),
+                        e.size
+                    ));
+                } else {
+                    match hash_file(&p) {
+                        Ok(sum) if Some(&sum) == e.sha256.as_ref() => {}
+                        Ok(sum) => problems.push(format!(
+                            "{}: sha256 {sum}, the manifest says {}",
+                            shown(&e.path.0),
+                            e.sha256.as_deref().unwrap_or("nothing")
+                        )),
+                        Err(err) => problems.push(format!("{}: {err}", shown(&e.path.0))),
+                    }
+                }
+            }
+            Kind::Symlink => {
+                let link = std::fs::read_link(&p).ok();
+                if link.as_ref() != e.link.as_ref().map(|l| &l.0) {
+                    problems.push(format!("{}: symlink target changed", shown(&e.path.0)));
+                }
+            }
+            _ => {}
+        }
+    }
+    for item in WalkDir::new(&base) {
+        let Ok(item) = item else { continue };
+        let rel = item.path().strip_prefix(&base).unwrap_or(Path::new(""));
+        if !known.contains(rel) {
+            problems.push(format!(
+                "{}: in the snapshot but not in its manifest",
+                shown(rel)
+            ));
+        }
+    }
+    problems
+}
+
+/// Removes a tree this module created, making its directories writable first when needed (a
+/// renamed target keeps its modes, and a user may not otherwise be able to empty it).
+pub fn remove_tree(path: &Path) -> Result<()> {
+    if std::fs::remove_dir_all(path).is_ok() || !path.exists() {
+        return Ok(());
+    }
+    for item in WalkDir::new(path).into_iter().flatten() {
+        if item.file_type().is_dir() {
+            let _ = std::fs::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    std::fs::remove_dir_all(path).map_err(|e| io_err("cannot remove", path, e))
+}
+
+/// What a restore did.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub entries: usize,
+    pub bytes: u64,
+    pub notes: Vec<String>,
+}
+
+/// The entries of `t` under `only` (a path relative to the target; empty: all of it).
+fn selected<'a>(t: &'a Target, only: &'a Path) -> impl Iterator<Item = &'a Entry> + 'a {
+    t.entries.iter().filter(move |e| e.path.0.starts_with(only))
+}
+
+/// Paths a restore of `t` to `dest` would overwrite.
+pub fn conflicts(t: &Target, dest: &Path, only: &Path) -> Vec<PathBuf> {
+    selected(t, only)
+        .map(|e| join(dest, &e.path.0))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .filter(|p| {
+            // An existing directory where the snapshot has a directory is merged, not overwritten.
+            let meta = std::fs::symlink_metadata(p);
+            !meta.is_ok_and(|m| m.is_dir())
+        })
+        .collect()
+}
+
+fn temp_beside(dest: &Path, n: usize) -> PathBuf {
+    let mut name = OsString::from(format!(".gardefou-restore-{}-{n}-", std::process::id()));
+    name.push(dest.file_name().unwrap_or_default());
+    dest.with_file_name(name)
+}
+
+fn set_metadata(path: &Path, e: &Entry, as_root: bool) -> Result<()> {
+    if as_root {
+        std::os::unix::fs::lchown(path, Some(e.uid), Some(e.gid))
+            .map_err(|err| io_err("cannot change the owner of", path, err))?;
+    }
+    if e.kind != Kind::Symlink {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode))
+            .map_err(|err| io_err("cannot change the mode of", path, err))?;
+    }
+    let mtime = TimeSpec::new(e.mtime, e.mtime_nsec);
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &TimeSpec::UTIME_OMIT,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|err| io_err("cannot set the time of", path, std::io::Error::from(err)))
+}
+
+/// Restores the entries of `t` under `only` to `dest` (the target's new location), from the
+/// snapshot at `snapshot_dir`. Files are written beside their destination and renamed into
+/// place once their content matches the manifest's sha256, so a failure never leaves a torn file.
+/// The caller has checked `conflicts` (or was told to overwrite).
+pub fn restore_target(
+    t: &Target,
+    snapshot_dir: &Path,
+    dest: &Path,
+    only: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Restored> {
+    let as_root = nix::unistd::geteuid().is_root();
+    let base = snapshot_dir.join(&t.data);
+    let mut done = Restored::default();
+    let first = join(dest, only);
+    if let Some(parent) = first.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_err("cannot create", parent, e))?;
+    }
+    let mut dirs = Vec::new();
+    for (n, e) in selected(t, only).enumerate() {
+        let to = join(dest, &e.path.0);
+        let from = join(&base, &e.path.0);
+        if e.kind == Kind::Dir {
+            match std::fs::symlink_metadata(&to) {
+                Ok(m) if m.is_dir() => {}
+                _ => std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&to)
+                    .map_err(|err| io_err("cannot create", &to, err))?,
+            }
+            dirs.push((to, e));
+            done.entries += 1;
+            continue;
+        }
+        let tmp = temp_beside(&to, n);
+        let made = match e.kind {
+            Kind::File => {
+                let sum = if reflink_copy::reflink(&from, &tmp).is_ok() {
+                    hash_file(&tmp)?
+                } else {
+                    let _ = std::fs::remove_file(&tmp);
+                    stream_copy(&from, &tmp, progress)?.0
+                };
+                if Some(&sum) != e.sha256.as_ref() {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(Error::Snapshot(format!(
+                        "{}: the snapshot's copy does not match its sha256 (run `gardefou snapshot verify`): not restored",
+                        crate::facts::fs::show(&to)
+                    )));
+                }
+                done.bytes += e.size;
+                Ok(())
+            }
+            Kind::Symlink => std::os::unix::fs::symlink(
+                e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
+                &tmp,
+            ),
+            Kind::Fifo | Kind::Char | Kind::Block => {
+                let kind = match e.kind {
+                    Kind::Fifo => SFlag::S_IFIFO,
+                    Kind::Char => SFlag::S_IFCHR,
+                    _ => SFlag::S_IFBLK,
+                };
+                mknod(
+                    &tmp,
+                    kind,
+                    Mode::from_bits_truncate(e.mode),
+                    e.rdev.unwrap_or(0),
+                )
+                .map_err(std::io::Error::from)
+            }
+            Kind::Socket => {
+                done.notes.push(format!(
+                    "{}: a socket, not restored (its server creates it)",
+                    crate::facts::fs::show(&to)
+                ));
+                continue;
+            }
+            Kind::Dir => unreachable!("directories are handled above"),
+        };
+        made.map_err(|err| io_err("cannot create", &tmp, err))?;
+        set_metadata(&tmp, e, as_root)?;
+        std::fs::rename(&tmp, &to).map_err(|err| {
+            let _ = std::fs::remove_file(&tmp);
+            io_err("cannot move into place", &to, err)
+        })?;
+        done.entries += 1;
+    }
+    for (dir, e) in dirs.iter().rev() {
+        set_metadata(dir, e, as_root)?;
+    }
+    Ok(done)
+}
