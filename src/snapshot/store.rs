@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{AT_FDCWD, Flock, FlockArg, RenameFlags, renameat2};
 
 use super::fs::{hash_missing, record, remove_tree};
 use super::manifest::{Manifest, Method, State, sync_dir};
@@ -125,10 +125,23 @@ impl Store {
     }
 
     /// Creates a new snapshot directory with a unique id (UTC time, pid, and a counter should two
-    /// guards of one pid race), locked for the caller.
+    /// guards of one pid race), locked for the caller. It is built under a hidden name and
+    /// renamed into view already locked, so that recovery never mistakes it for an abandoned one.
     pub fn create(&self) -> Result<(String, PathBuf, Lock)> {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let pid = std::process::id();
+        let hidden = self.root.join(format!(".new-{pid}"));
+        let _ = remove_tree(&hidden);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&hidden)
+            .map_err(|e| Error::io(format!("cannot create {}", hidden.display()), e))?;
+        let lock = lock_file(&hidden.join(".lock"), FlockArg::LockExclusiveNonblock)?
+            .ok_or_else(|| Error::Snapshot(format!("{}: locked", hidden.display())))?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(hidden.join("data"))
+            .map_err(|e| Error::io(format!("cannot create {}/data", hidden.display()), e))?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         for n in 0..1000 {
             let id = if n == 0 {
                 format!("{stamp}-{pid}")
@@ -136,24 +149,25 @@ impl Store {
                 format!("{stamp}-{pid}-{n}")
             };
             let dir = self.dir(&id);
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => {
-                    let lock = lock_file(&dir.join(".lock"), FlockArg::LockExclusiveNonblock)?
-                        .ok_or_else(|| {
-                            Error::Snapshot(format!("{id}: locked by another process"))
-                        })?;
-                    std::fs::DirBuilder::new()
-                        .mode(0o700)
-                        .create(dir.join("data"))
-                        .map_err(|e| {
-                            Error::io(format!("cannot create {}/data", dir.display()), e)
-                        })?;
-                    return Ok((id, dir, lock));
+            match renameat2(
+                AT_FDCWD,
+                &hidden,
+                AT_FDCWD,
+                &dir,
+                RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => return Ok((id, dir, lock)),
+                Err(nix::errno::Errno::EEXIST) => continue,
+                Err(e) => {
+                    let _ = remove_tree(&hidden);
+                    return Err(Error::io(
+                        format!("cannot create {}", dir.display()),
+                        std::io::Error::from(e),
+                    ));
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(format!("cannot create {}", dir.display()), e)),
             }
         }
+        let _ = remove_tree(&hidden);
         Err(Error::Snapshot("could not find a free snapshot id".into()))
     }
 
@@ -193,6 +207,21 @@ impl Store {
     /// finished (hashed). Returns one line per snapshot settled.
     pub fn recover(&self) -> Result<Vec<String>> {
         let mut said = Vec::new();
+        for d in std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = d.file_name();
+            // `.new-PID`: a snapshot directory being set up, abandoned once PID is gone.
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(".new-"))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                remove_tree(&d.path())?;
+            }
+        }
         for id in self.ids()? {
             let dir = self.dir(&id);
             let Some(lock) = lock_file(&dir.join(".lock"), FlockArg::LockExclusiveNonblock)? else {
@@ -295,4 +324,86 @@ pub fn finish(m: &mut Manifest, dir: &Path) -> Result<()> {
     }
     m.state = State::Complete;
     m.write(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::manifest::{PathBytes, Target};
+
+    fn manifest(id: &str, original: &Path) -> Manifest {
+        Manifest {
+            version: 1,
+            id: id.into(),
+            state: State::Preparing,
+            time: "2026-11-25T00:00:00Z".into(),
+            user: "root".into(),
+            uid: 0,
+            host: "h".into(),
+            environment: "production".into(),
+            command: "rm -rf x".into(),
+            targets: vec![Target {
+                original: PathBytes(original.to_path_buf()),
+                data: "data/0".into(),
+                method: Method::Rename,
+                root: None,
+                entries: Vec::new(),
+                bytes: 0,
+                disk_bytes: 0,
+            }],
+        }
+    }
+
+    /// The state a `kill -9` between a rename and the commit leaves behind.
+    fn interrupted_after_rename(tmp: &Path) -> (Store, String, PathBuf) {
+        let store = Store {
+            root: tmp.join("store"),
+        };
+        store.open().unwrap();
+        let original = tmp.join("victim");
+        std::fs::create_dir_all(original.join("d")).unwrap();
+        std::fs::write(original.join("d/f"), b"bytes").unwrap();
+        let (id, dir, lock) = store.create().unwrap();
+        manifest(&id, &original).write(&dir).unwrap();
+        std::fs::rename(&original, dir.join("data/0")).unwrap();
+        drop(lock);
+        (store, id, original)
+    }
+
+    #[test]
+    fn an_interrupted_rename_is_moved_back_by_recovery() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, id, original) = interrupted_after_rename(tmp.path());
+        let said = store.recover().unwrap();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("rolled back"), "{said:?}");
+        assert_eq!(std::fs::read(original.join("d/f")).unwrap(), b"bytes");
+        assert!(!store.dir(&id).exists());
+    }
+
+    #[test]
+    fn an_interrupted_rename_whose_place_was_taken_is_kept_and_finished() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, id, original) = interrupted_after_rename(tmp.path());
+        std::fs::write(&original, b"something new").unwrap();
+        let said = store.recover().unwrap();
+        assert!(said[0].contains("finished"), "{said:?}");
+        let m = Manifest::read(&store.dir(&id)).unwrap();
+        assert_eq!(m.state, State::Complete);
+        assert!(m.targets[0].entries.iter().any(|e| e.sha256.is_some()));
+        assert_eq!(std::fs::read(&original).unwrap(), b"something new");
+    }
+
+    #[test]
+    fn a_snapshot_being_written_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store {
+            root: tmp.path().join("store"),
+        };
+        store.open().unwrap();
+        let (id, dir, _lock) = store.create().unwrap();
+        manifest(&id, &tmp.path().join("x")).write(&dir).unwrap();
+        assert!(store.recover().unwrap().is_empty());
+        assert!(dir.exists());
+    }
 }
