@@ -211,6 +211,9 @@ pub fn log(args: &LogArgs, explicit: Option<&std::path::Path>) -> i32 {
                         .collect::<Vec<_>>()
                         .join("; ")
                 );
+                if let Some(id) = &entry.snapshot_id {
+                    println!("    snapshot {id}: gardefou snapshot restore {id}");
+                }
             }
             Err(msg) => {
                 bad += 1;

@@ -146,10 +146,15 @@ fn nonutf8(name: &[u8]) -> OsString {
     OsString::from_vec(name.to_vec())
 }
 
-/// Files, an empty dir, symlinks (one dangling), modes, owners, a non-UTF-8 name, a FIFO and a
-/// 1 GiB sparse file with data at both ends.
+/// Files, an empty dir, symlinks (one dangling), modes, owners, a non-UTF-8 name, a FIFO, a
+/// 1 GiB sparse file with data at both ends, and more small files (empty ones too) than the
+/// copier keeps buffers in flight.
 fn build_tree(t: &Path) {
     std::fs::create_dir_all(t.join("sub/empty")).unwrap();
+    std::fs::create_dir_all(t.join("many")).unwrap();
+    for i in 0..40usize {
+        std::fs::write(t.join(format!("many/{i:02}")), vec![i as u8; i * 997]).unwrap();
+    }
     std::fs::write(t.join("plain"), b"plain bytes\n").unwrap();
     std::fs::write(
         t.join("sub").join(nonutf8(b"caf\xe9-\xff")),
@@ -297,26 +302,27 @@ fn rm_exit_status_and_errors_stay_rms_when_a_target_was_moved() {
 }
 
 /// A tmpfs mounted for the test, unmounted when dropped.
+/// Runs a setup command (mount, mkfs) and stops the test with its output if it fails.
+fn must_run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {:?}", common::text(&out));
+}
+
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
     fn mount(at: &Path, size: &str) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(at)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mount tmpfs: {:?}",
-            common::text(&out)
+        must_run(
+            Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0700"),
+                    "tmpfs",
+                ])
+                .arg(at),
         );
         Tmpfs(at.to_path_buf())
     }
@@ -785,4 +791,79 @@ fn prune_is_a_dry_run_without_yes_and_keeps_the_newest() {
         .map(|s| s["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(left, vec![ids[2].clone()], "only the newest is left");
+}
+
+/// An XFS filesystem in a loop-mounted image file (XFS clones files: FICLONE), unmounted and
+/// deleted when dropped.
+struct Xfs {
+    mount: PathBuf,
+    image: PathBuf,
+}
+
+impl Xfs {
+    fn new(at: &Path) -> Xfs {
+        let image = at.with_extension("img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(320 << 20)
+            .unwrap();
+        must_run(Command::new("mkfs.xfs").arg("-q").arg(&image));
+        std::fs::create_dir_all(at).unwrap();
+        must_run(
+            Command::new("mount")
+                .arg("-o")
+                .arg("loop")
+                .arg(&image)
+                .arg(at),
+        );
+        Xfs {
+            mount: at.to_path_buf(),
+            image,
+        }
+    }
+
+    fn used(&self) -> u64 {
+        let st = nix::sys::statvfs::statvfs(&self.mount).unwrap();
+        (st.blocks() - st.blocks_free()) as u64 * st.fragment_size() as u64
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount).status();
+        let _ = std::fs::remove_file(&self.image);
+    }
+}
+
+#[test]
+fn on_a_filesystem_that_clones_files_the_snapshot_is_a_reflink() {
+    let dir = tempfile::tempdir().unwrap();
+    let xfs = Xfs::new(&std::fs::canonicalize(dir.path()).unwrap().join("xfs"));
+    let data = xfs.mount.join("data");
+    let e = setup(
+        &snapshot_rule(&data.display().to_string()),
+        Some(&xfs.mount.join("store")),
+    );
+    std::fs::create_dir_all(data.join("d")).unwrap();
+    write_pattern(&xfs.mount.join("data/big"), 64 << 20, 9);
+    std::fs::write(xfs.mount.join("data/d/small"), b"small").unwrap();
+    let before = signature(&xfs.mount.join("data"));
+    let used = xfs.used();
+    // -v: rm must list what it removes, so the target is cloned rather than moved.
+    let out = e.rm(&["-rv", &xfs.mount.join("data").display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(!xfs.mount.join("data").exists());
+    let id = e.only_snapshot();
+    assert!(e.gardefou(&["snapshot", "verify", &id]).status.success());
+    let shown = e.gardefou(&["snapshot", "show", &id, "--json"]);
+    let m: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(m["targets"][0]["method"], "reflink");
+    let out = e.gardefou(&["snapshot", "restore", &id]);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(signature(&xfs.mount.join("data")), before);
+    let grown = xfs.used().saturating_sub(used);
+    assert!(
+        grown < 32 << 20,
+        "clones share their blocks: grew {grown} bytes for 64 MiB"
+    );
 }

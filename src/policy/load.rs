@@ -7,7 +7,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::schema::{PolicyFile, SnapshotSection};
+use super::schema::{Action, PolicyFile, SnapshotSection};
 use super::{DetectRule, PackageRule, PathRule, Policy, SqlRule};
 use crate::error::{Error, Result};
 
@@ -307,6 +307,27 @@ pub fn lint(policy: &Policy) -> Vec<String> {
                 rule.id, rule.line, rule.path
             ));
         }
+        if rule.snapshot && rule.action == Action::Deny {
+            problems.push(format!(
+                "{} (line {}): `snapshot = true` beside action = \"deny\" does nothing: a refused command deletes nothing",
+                rule.id, rule.line
+            ));
+        }
+    }
+    if let Some(size) = &policy.snapshot.max_bytes
+        && crate::snapshot::parse_size(size).is_none()
+    {
+        problems.push(format!(
+            "[snapshot] max_bytes = {size:?} is not a size such as \"20G\" or \"512M\""
+        ));
+    }
+    if let Some(store) = &policy.snapshot.store
+        && !store.is_absolute()
+    {
+        problems.push(format!(
+            "[snapshot] store = {:?} is not an absolute path",
+            store.display()
+        ));
     }
     problems
 }

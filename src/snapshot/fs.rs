@@ -167,9 +167,15 @@ pub fn measure(root: &Path, one_file_system: bool) -> Result<(u64, u64)> {
     Ok((bytes, disk))
 }
 
-/// Copies a regular file into `dst` (which must not exist), hashing the bytes as they pass.
-/// Runs of zeros become holes, so a sparse file stays sparse. Returns (sha256, length).
-fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<(String, u64)> {
+/// Creates `dst` (which must not exist) and copies `src` into it, handing every buffer taken from
+/// `buffers` to `hash` once written, the last one empty. Runs of zeros become holes, so a sparse file stays sparse. Returns the length.
+fn copy_chunks(
+    src: &Path,
+    dst: &Path,
+    buffers: &mut dyn FnMut() -> Result<Vec<u8>>,
+    hash: &mut dyn FnMut(Vec<u8>, usize) -> Result<()>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64> {
     let mut input = open_nofollow(src)?;
     let mut out = OpenOptions::new()
         .write(true)
@@ -177,16 +183,16 @@ fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<
         .mode(0o600)
         .open(dst)
         .map_err(|e| io_err("cannot create", dst, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut len = 0u64;
     loop {
+        let mut buf = buffers()?;
         let n = read_full(&mut input, &mut buf, src)?;
         if n == 0 {
+            // The buffer goes back the same way as the others (an empty chunk hashes nothing).
+            hash(buf, 0)?;
             break;
         }
         let chunk = &buf[..n];
-        h.update(chunk);
         if chunk.iter().all(|&b| b == 0) {
             out.seek(SeekFrom::Current(n as i64))
                 .map_err(|e| io_err("cannot seek in", dst, e))?;
@@ -196,10 +202,100 @@ fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<
         }
         len += n as u64;
         progress(n as u64);
+        hash(buf, n)?;
     }
     out.set_len(len)
         .map_err(|e| io_err("cannot write", dst, e))?;
+    Ok(len)
+}
+
+/// Copies a regular file into `dst` (which must not exist), hashing the bytes as they pass.
+/// Returns (sha256, length).
+fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<(String, u64)> {
+    let mut h = Sha256::new();
+    let spare = std::cell::Cell::new(None);
+    let len = copy_chunks(
+        src,
+        dst,
+        &mut || Ok(spare.take().unwrap_or_else(|| vec![0u8; CHUNK])),
+        &mut |buf, n| {
+            h.update(&buf[..n]);
+            spare.set(Some(buf));
+            Ok(())
+        },
+        progress,
+    )?;
     Ok((hex(&h.finalize()), len))
+}
+
+enum Chunk {
+    Data(Vec<u8>, usize),
+    EndOfFile,
+}
+
+/// sha256 on another core while the copy goes on: chunks are handed over as they are written,
+/// buffers come back for reuse, and digests come back in the order the files ended.
+struct HashPipe {
+    chunks: std::sync::mpsc::SyncSender<Chunk>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    digests: std::sync::mpsc::Receiver<String>,
+    allocated: std::cell::Cell<usize>,
+    worker: std::thread::JoinHandle<()>,
+}
+
+impl HashPipe {
+    fn new() -> HashPipe {
+        let (chunks, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
+        let (free_tx, free) = std::sync::mpsc::channel();
+        let (digest_tx, digests) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in rx {
+                match chunk {
+                    Chunk::Data(buf, n) => {
+                        h.update(&buf[..n]);
+                        let _ = free_tx.send(buf);
+                    }
+                    Chunk::EndOfFile => {
+                        let _ = digest_tx.send(hex(&h.finalize_reset()));
+                    }
+                }
+            }
+        });
+        HashPipe {
+            chunks,
+            free,
+            digests,
+            allocated: std::cell::Cell::new(0),
+            worker,
+        }
+    }
+
+    fn buffer(&self) -> Result<Vec<u8>> {
+        if let Ok(b) = self.free.try_recv() {
+            return Ok(b);
+        }
+        if self.allocated.get() < 10 {
+            self.allocated.set(self.allocated.get() + 1);
+            return Ok(vec![0u8; CHUNK]);
+        }
+        self.free.recv().map_err(|_| Self::gone())
+    }
+
+    fn gone() -> Error {
+        Error::Snapshot("the hashing thread stopped".into())
+    }
+
+    fn send(&self, c: Chunk) -> Result<()> {
+        self.chunks.send(c).map_err(|_| Self::gone())
+    }
+
+    /// Every digest, in the order of the files.
+    fn finish(self) -> Result<Vec<String>> {
+        drop(self.chunks);
+        self.worker.join().map_err(|_| Self::gone())?;
+        Ok(self.digests.try_iter().collect())
+    }
 }
 
 /// What copying a tree produced.
@@ -226,6 +322,9 @@ pub fn copy_tree(
         disk_bytes: 0,
     };
     let mut try_reflink = true;
+    let pipe = HashPipe::new();
+    // Entries whose digest comes from the pipe, in the order their files were sent.
+    let mut piped = Vec::new();
     for item in WalkDir::new(src)
         .sort_by_file_name()
         .same_file_system(one_file_system)
@@ -254,9 +353,15 @@ pub fn copy_tree(
                 } else {
                     try_reflink = false;
                     let _ = std::fs::remove_file(&to);
-                    let (sum, len) = stream_copy(item.path(), &to, progress)?;
-                    e.sha256 = Some(sum);
-                    e.size = len;
+                    e.size = copy_chunks(
+                        item.path(),
+                        &to,
+                        &mut || pipe.buffer(),
+                        &mut |buf, n| pipe.send(Chunk::Data(buf, n)),
+                        progress,
+                    )?;
+                    pipe.send(Chunk::EndOfFile)?;
+                    piped.push(out.entries.len());
                     out.method = Method::Copy;
                 }
                 out.bytes += e.size;
@@ -267,6 +372,13 @@ pub fn copy_tree(
             Kind::Fifo | Kind::Char | Kind::Block | Kind::Socket => {}
         }
         out.entries.push(e);
+    }
+    let digests = pipe.finish()?;
+    if digests.len() != piped.len() {
+        return Err(HashPipe::gone());
+    }
+    for (i, sum) in piped.into_iter().zip(digests) {
+        out.entries[i].sha256 = Some(sum);
     }
     Ok(out)
 }

@@ -243,8 +243,7 @@ pub fn take(store: &Store, req: &Request) -> Result<Taken> {
                 .iter()
                 .any(|t| t.entries.is_empty() || t.method == Method::Reflink);
             if !pending {
-                m.state = State::Complete;
-                m.write(&dir)?;
+                store::mark_complete(&mut m, &dir)?;
             }
             Ok(Taken {
                 id,

@@ -18,6 +18,10 @@ use crate::policy::Policy;
 
 pub const DEFAULT_STORE: &str = "/var/lib/gardefou/snapshots";
 
+/// Present in a snapshot directory until its manifest is complete: recovery looks only at
+/// those, so a guard does not read every manifest of a large store.
+const INCOMPLETE: &str = ".incomplete";
+
 pub struct Store {
     pub root: PathBuf,
 }
@@ -42,6 +46,24 @@ fn lock_file(path: &Path, arg: FlockArg) -> Result<Option<Lock>> {
             std::io::Error::from(e),
         )),
     }
+}
+
+/// Takes a lock, saying on stderr what it waits for when someone else holds it, so that an
+/// operator never stares at a silent terminal.
+fn lock_or_wait(path: &Path, shared: bool, what: &str) -> Result<Lock> {
+    let (now, block) = if shared {
+        (FlockArg::LockSharedNonblock, FlockArg::LockShared)
+    } else {
+        (FlockArg::LockExclusiveNonblock, FlockArg::LockExclusive)
+    };
+    if let Some(l) = lock_file(path, now)? {
+        return Ok(l);
+    }
+    eprintln!(
+        "gardefou: waiting for {what} ({} is locked)",
+        path.display()
+    );
+    lock_file(path, block)?.ok_or_else(|| Error::Snapshot(format!("{}: locked", path.display())))
 }
 
 /// A snapshot id names a directory of the store: letters, digits and `-` only.
@@ -105,19 +127,22 @@ impl Store {
         Ok(())
     }
 
-    fn lock(&self, arg: FlockArg) -> Result<Lock> {
-        lock_file(&self.root.join(".lock"), arg)?
-            .ok_or_else(|| Error::Snapshot("the store is locked".into()))
-    }
-
     /// Held while a snapshot is being created: many at once, but never during a prune.
     pub fn lock_shared(&self) -> Result<Lock> {
-        self.lock(FlockArg::LockShared)
+        lock_or_wait(
+            &self.root.join(".lock"),
+            true,
+            "a prune or removal of snapshots to end",
+        )
     }
 
     /// Held while pruning or removing snapshots.
     pub fn lock_exclusive(&self) -> Result<Lock> {
-        self.lock(FlockArg::LockExclusive)
+        lock_or_wait(
+            &self.root.join(".lock"),
+            false,
+            "the snapshots being taken to complete",
+        )
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -137,6 +162,8 @@ impl Store {
             .map_err(|e| Error::io(format!("cannot create {}", hidden.display()), e))?;
         let lock = lock_file(&hidden.join(".lock"), FlockArg::LockExclusiveNonblock)?
             .ok_or_else(|| Error::Snapshot(format!("{}: locked", hidden.display())))?;
+        std::fs::File::create(hidden.join(INCOMPLETE))
+            .map_err(|e| Error::io(format!("cannot create {}", hidden.display()), e))?;
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(hidden.join("data"))
@@ -197,8 +224,11 @@ impl Store {
                 self.root.display()
             )));
         }
-        lock_file(&dir.join(".lock"), FlockArg::LockExclusive)?
-            .ok_or_else(|| Error::Snapshot(format!("{id}: locked")))
+        lock_or_wait(
+            &dir.join(".lock"),
+            false,
+            &format!("snapshot {id} to be written"),
+        )
     }
 
     /// Settles snapshots that are not complete and that nobody is writing: an interrupted
@@ -224,11 +254,17 @@ impl Store {
         }
         for id in self.ids()? {
             let dir = self.dir(&id);
+            if !dir.join(INCOMPLETE).exists() {
+                continue;
+            }
             let Some(lock) = lock_file(&dir.join(".lock"), FlockArg::LockExclusiveNonblock)? else {
                 continue;
             };
             let manifest = match Manifest::read(&dir) {
-                Ok(m) if m.state == State::Complete => continue,
+                Ok(m) if m.state == State::Complete => {
+                    mark_complete(&mut m.clone(), &dir)?;
+                    continue;
+                }
                 Ok(m) => m,
                 Err(_) if !dir.join(super::manifest::FILE).exists() => {
                     // Interrupted before anything was saved: nothing but empty directories.
@@ -322,8 +358,21 @@ pub fn finish(m: &mut Manifest, dir: &Path) -> Result<()> {
             hash_missing(t, dir)?;
         }
     }
+    mark_complete(m, dir)
+}
+
+/// Writes the manifest as complete, then drops the incomplete marker.
+pub fn mark_complete(m: &mut Manifest, dir: &Path) -> Result<()> {
     m.state = State::Complete;
-    m.write(dir)
+    m.write(dir)?;
+    match std::fs::remove_file(dir.join(INCOMPLETE)) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(
+            format!("cannot remove {}/{INCOMPLETE}", dir.display()),
+            e,
+        )),
+    }
 }
 
 #[cfg(test)]
