@@ -44,7 +44,18 @@ pub enum Command {
     /// List, restore, verify and prune the snapshots taken before destructive commands
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
-    /// Install the shims and the default policy
+    /// apt's DPkg::Pre-Install-Pkgs hook (protocol 3): refuses protected packages before dpkg runs
+    ///
+    /// Configured by `gardefou install` in /etc/apt/apt.conf.d/05gardefou. Reads apt's stream
+    /// from $APT_HOOK_INFO_FD (else standard input). Exit status: 0 go ahead, 4 refused by the
+    /// policy, 2 the hook could not read its input; apt stops before dpkg on any non-zero.
+    AptHook,
+    /// dpkg's pre-invoke hook: refuses a raw `dpkg -r/-P` of a protected package
+    ///
+    /// Configured by `gardefou install` in /etc/dpkg/dpkg.cfg.d/gardefou. Reads the packages from
+    /// the invoking dpkg's command line. Exit status as for apt-hook.
+    DpkgHook,
+    /// Install the shims, the apt and dpkg hooks and the default policy
     Install(InstallArgs),
     /// Remove what `install` created (the audit log stays)
     Uninstall(InstallArgs),
@@ -161,6 +172,12 @@ pub struct InstallArgs {
     /// Where the policy goes
     #[arg(long, default_value = "/etc/gardefou", value_name = "DIR")]
     pub etc: PathBuf,
+    /// Where apt's hook configuration goes (05gardefou)
+    #[arg(long, default_value = "/etc/apt/apt.conf.d", value_name = "DIR")]
+    pub apt_conf_dir: PathBuf,
+    /// Where dpkg's hook configuration goes (gardefou)
+    #[arg(long, default_value = "/etc/dpkg/dpkg.cfg.d", value_name = "DIR")]
+    pub dpkg_conf_dir: PathBuf,
 }
 
 /// The clap command, for generating completions and man pages.

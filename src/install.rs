@@ -1,5 +1,6 @@
 //! `gardefou install` / `uninstall`: the binary, the argv[0] shims (symlinks named after the
-//! guarded commands, in a directory ahead of /usr/bin and /bin), and the default policy.
+//! guarded commands, in a directory ahead of /usr/bin and /bin), apt's and dpkg's hooks, and the
+//! default policy.
 //!
 //! Idempotent; never overwrites a file it did not create; uninstall leaves the audit log.
 
@@ -7,11 +8,93 @@ use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
+use crate::cli::InstallArgs;
 use crate::error::{Error, Result};
 use crate::policy::load::EMBEDDED_TEXT;
 
 /// The commands gardefou guards as argv[0] shims.
-pub const SHIMS: &[&str] = &["rm"];
+pub const SHIMS: &[&str] = &["rm", "apt", "apt-get", "aptitude", "dpkg"];
+
+/// The first line of every hook file `install` writes: `uninstall` removes only these.
+const MARK: &str = "Written by `gardefou install`";
+
+/// The hook command, and what the operator reads when gardefou itself is missing or cannot be
+/// executed: the hook fails closed (apt or dpkg stops before changing anything) and the message
+/// names the one command that disables it.
+fn hook_command(bin: &Path, verb: &str, file: &Path) -> String {
+    format!(
+        "{bin} {verb} || {{ rc=$?; [ $rc -ge 126 ] && echo 'gardefou: {bin} is missing or broken: stopped before any package changed (fail closed). To disable this hook: rm {file}' >&2; exit $rc; }}",
+        bin = bin.display(),
+        file = file.display()
+    )
+}
+
+fn apt_conf(bin: &Path, file: &Path) -> String {
+    format!(
+        "// {MARK}; removed by `gardefou uninstall`.\n\
+         // apt's DPkg::Pre-Install-Pkgs hook: refuses protected packages, and removals cascading\n\
+         // into them, before dpkg runs. To disable it: rm {file}\n\
+         DPkg::Pre-Install-Pkgs {{ \"{cmd}\"; }};\n\
+         DPkg::Tools::Options::{bin}::Version \"3\";\n\
+         DPkg::Tools::Options::{bin}::InfoFD \"20\";\n",
+        file = file.display(),
+        bin = bin.display(),
+        cmd = hook_command(bin, "apt-hook", file)
+    )
+}
+
+fn dpkg_conf(bin: &Path, file: &Path) -> String {
+    format!(
+        "# {MARK}; removed by `gardefou uninstall`.\n\
+         # dpkg's pre-invoke hook: refuses a raw `dpkg -r/-P` of a protected package.\n\
+         # To disable it: rm {file}\n\
+         pre-invoke={cmd}\n",
+        file = file.display(),
+        cmd = hook_command(bin, "dpkg-hook", file)
+    )
+}
+
+/// Writes `text` to `path` atomically unless it already holds it; refuses to replace a file
+/// that `install` did not write.
+fn write_owned(path: &Path, text: &str, done: &mut Vec<String>) -> Result<()> {
+    match std::fs::read_to_string(path) {
+        Ok(old) if old == text => return Ok(()),
+        Ok(old) if !old.lines().next().unwrap_or("").contains(MARK) => {
+            return Err(Error::Usage(format!(
+                "{} exists and was not written by gardefou: not replacing it",
+                path.display()
+            )));
+        }
+        _ => {}
+    }
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let tmp = dir.join(".gardefou.new");
+    std::fs::write(&tmp, text).map_err(io(format!("writing {}", tmp.display())))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        .map_err(io(format!("chmod {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(io(format!("installing {}", path.display())))?;
+    done.push(format!("wrote {}", path.display()));
+    Ok(())
+}
+
+/// Removes a file `install` wrote (and only such a file).
+fn remove_owned(path: &Path, done: &mut Vec<String>) -> Result<()> {
+    if let Ok(text) = std::fs::read_to_string(path)
+        && text.lines().next().unwrap_or("").contains(MARK)
+    {
+        std::fs::remove_file(path).map_err(io(format!("removing {}", path.display())))?;
+        done.push(format!("removed {}", path.display()));
+    }
+    Ok(())
+}
+
+fn hook_files(args: &InstallArgs) -> (PathBuf, PathBuf) {
+    (
+        args.apt_conf_dir.join("05gardefou"),
+        args.dpkg_conf_dir.join("gardefou"),
+    )
+}
 
 fn io(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
@@ -26,8 +109,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Installs into `prefix`/bin and `etc`; returns a line per action taken.
-pub fn install(prefix: &Path, etc: &Path) -> Result<Vec<String>> {
+/// Installs into `prefix`/bin, `etc` and the apt and dpkg configuration directories; returns a
+/// line per action taken.
+pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
+    let (prefix, etc) = (args.prefix.as_path(), args.etc.as_path());
     let mut done = Vec::new();
     let bin = prefix.join("bin");
     std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
@@ -80,6 +165,9 @@ pub fn install(prefix: &Path, etc: &Path) -> Result<Vec<String>> {
         std::fs::rename(&tmp, &policy).map_err(io(format!("installing {}", policy.display())))?;
         done.push(format!("default policy written to {}", policy.display()));
     }
+    let (apt, dpkg) = hook_files(args);
+    write_owned(&apt, &apt_conf(&target, &apt), &mut done)?;
+    write_owned(&dpkg, &dpkg_conf(&target, &dpkg), &mut done)?;
     Ok(done)
 }
 
@@ -129,8 +217,12 @@ pub fn path_warnings(bin: &Path) -> Vec<String> {
 }
 
 /// Removes what `install` created; keeps a policy that was edited, and the audit log.
-pub fn uninstall(prefix: &Path, etc: &Path) -> Result<Vec<String>> {
+pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
+    let (prefix, etc) = (args.prefix.as_path(), args.etc.as_path());
     let mut done = Vec::new();
+    let (apt, dpkg) = hook_files(args);
+    remove_owned(&apt, &mut done)?;
+    remove_owned(&dpkg, &mut done)?;
     let bin = prefix.join("bin");
     for name in SHIMS {
         let link = bin.join(name);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use clap::Parser;
 use gardefou::cli::{Cli, Command};
+use gardefou::intent::apt::Tool;
 use gardefou::{act, commands, install, render};
 
 fn main() {
@@ -19,6 +20,10 @@ fn main() {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::guard::rm_shim(&argv));
     }
+    if let Some(tool) = name.to_str().and_then(Tool::from_name) {
+        render::init_colors(std::io::stderr().is_terminal());
+        std::process::exit(act::apt::shim(tool, &argv));
+    }
     let cli = Cli::parse_from(argv);
     render::init_colors(std::io::stderr().is_terminal());
     let policy = cli.policy.as_deref();
@@ -29,7 +34,9 @@ fn main() {
         Command::Log(l) => commands::log(l, policy),
         Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
-        Command::Install(i) => match install::install(&i.prefix, &i.etc) {
+        Command::AptHook => act::apt::apt_hook(policy, env),
+        Command::DpkgHook => act::apt::dpkg_hook(policy, env),
+        Command::Install(i) => match install::install(i) {
             Ok(done) => {
                 for d in &done {
                     println!("{d}");
@@ -51,7 +58,7 @@ fn main() {
                 1
             }
         },
-        Command::Uninstall(i) => match install::uninstall(&i.prefix, &i.etc) {
+        Command::Uninstall(i) => match install::uninstall(i) {
             Ok(done) => {
                 for d in &done {
                     println!("{d}");

@@ -68,22 +68,24 @@ pub fn verdict(v: &Verdict, env: &Environment, host: &str, command: &str) -> Str
 }
 
 /// What the operator can do next after a refusal.
-pub fn next_steps(v: &Verdict, command: &str) -> String {
+pub fn next_steps(v: &Verdict, command: &str, nothing: &str) -> String {
     match v.decision {
         Decision::Deny => format!(
-            "  Nothing was deleted. If this is really intended, run:\n    gardefou override --reason '…' -- {command}\n  (typed confirmation, written to the audit log), or change the rule named above.\n"
+            "  {nothing} If this is really intended, run:\n    gardefou override --reason '…' -- {command}\n  (typed confirmation, written to the audit log), or change the rule named above.\n"
         ),
-        _ => "  Nothing was deleted.\n".to_owned(),
+        _ => format!("  {nothing}\n"),
     }
 }
 
 /// The question a confirmation asks, without giving the answer away.
-pub fn confirm_prompt(env: &Environment, by_target: bool) -> String {
-    if by_target {
-        format!(
-            "{} to go ahead, type the full path of the target shown above",
-            badge_plain(env)
-        )
+pub fn confirm_prompt(env: &Environment, target: Option<&str>) -> String {
+    if let Some(t) = target {
+        let what = if t.starts_with('/') {
+            "the full path of the target"
+        } else {
+            "the name of the package"
+        };
+        format!("{} to go ahead, type {what} shown above", badge_plain(env))
     } else {
         format!("{} to go ahead, type this host's name", badge_plain(env))
     }

@@ -100,13 +100,11 @@ fn on_tty(e: &Env, cmd: &str, answer: &str) -> Output {
     out
 }
 
-/// `gardefou install|uninstall` with the prefix and /etc under `root`.
+/// `gardefou install|uninstall` with the prefix and every /etc directory under `root`.
 fn install_cmd(verb: &str, root: &Path) -> Output {
     Command::new(common::bin())
-        .args([verb, "--prefix"])
-        .arg(root.join("prefix"))
-        .arg("--etc")
-        .arg(root.join("etc"))
+        .arg(verb)
+        .args(common::install_dirs(root))
         .output()
         .unwrap()
 }
@@ -354,7 +352,16 @@ fn install_is_idempotent_and_uninstall_leaves_only_the_audit_log() {
     let un = install_cmd("uninstall", &e.root);
     assert!(un.status.success());
     assert!(!e.bin.join("rm").exists() && !e.bin.join("gardefou").exists());
-    assert!(!e.root.join("etc").exists());
+    assert!(!e.root.join("etc/gardefou").exists());
+    for hook in [
+        "etc/apt/apt.conf.d/05gardefou",
+        "etc/dpkg/dpkg.cfg.d/gardefou",
+    ] {
+        assert!(!e.root.join(hook).exists(), "{hook} left behind");
+    }
+    for shim in gardefou::install::SHIMS {
+        assert!(!e.bin.join(shim).exists(), "shim {shim} left behind");
+    }
     assert!(e.audit.exists());
 }
 

@@ -48,9 +48,15 @@ pub fn find_real(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Erro
 /// Replaces this process with `real`, keeping argv[0] and the arguments untouched, so exit
 /// status, output and signals are the real tool's own. Returns only on failure.
 pub fn exec(real: &Path, argv0: &OsStr, args: &[OsString]) -> Error {
+    exec_env(real, argv0, args, &[])
+}
+
+/// `exec` with variables added to the environment.
+pub fn exec_env(real: &Path, argv0: &OsStr, args: &[OsString], env: &[(&str, String)]) -> Error {
     let err = std::process::Command::new(real)
         .arg0(argv0)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .exec();
     Error::Exec {
         path: real.to_owned(),

@@ -62,11 +62,12 @@ pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> 
                 Intent::Rm(r) => probe_rm(r, &policy.paths),
                 _ => Vec::new(),
             },
+            packages: None,
         })
         .collect()
 }
 
-fn args_text(args: &[OsString]) -> String {
+pub(crate) fn args_text(args: &[OsString]) -> String {
     args.iter()
         .map(|a| display_bytes(a.as_bytes()))
         .collect::<Vec<_>>()
@@ -75,25 +76,32 @@ fn args_text(args: &[OsString]) -> String {
 
 /// Asks for what the environment's `confirm_with` names: the target when there is one, else
 /// the hostname.
-fn ask_typed(v: &Verdict, env: &Environment, host: &str) -> Answer {
+pub(crate) fn ask_typed(v: &Verdict, env: &Environment, host: &str) -> Answer {
     let target = v
         .target
         .as_deref()
         .filter(|_| env.confirm_with == ConfirmWith::Target);
-    let prompt = render::confirm_prompt(env, target.is_some());
+    let prompt = render::confirm_prompt(env, target);
     confirm::ask(&prompt, target.unwrap_or(host))
 }
 
 /// Carries a verdict out for a command about to run: asks when it must, explains refusals on
 /// stderr. Returns whether to run and the audit outcome.
-fn carry_out(v: &Verdict, env: &Environment, host: &str, text: &str) -> (bool, String) {
+/// `nothing` says what a refusal spared ("Nothing was deleted.").
+pub(crate) fn carry_out(
+    v: &Verdict,
+    env: &Environment,
+    host: &str,
+    text: &str,
+    nothing: &str,
+) -> (bool, String) {
     match v.decision {
         Decision::Allow => (true, "executed".into()),
         Decision::Deny => {
             eprint!(
                 "{}{}",
                 render::verdict(v, env, host, text),
-                render::next_steps(v, text)
+                render::next_steps(v, text, nothing)
             );
             (false, "refused".into())
         }
@@ -102,9 +110,7 @@ fn carry_out(v: &Verdict, env: &Environment, host: &str, text: &str) -> (bool, S
             match ask_typed(v, env, host) {
                 Answer::Confirmed => (true, "confirmed".into()),
                 Answer::Refused(_) => {
-                    eprintln!(
-                        "gardefou: that is not the expected answer: refused. Nothing was deleted."
-                    );
+                    eprintln!("gardefou: that is not the expected answer: refused. {nothing}");
                     (false, "refused-wrong-answer".into())
                 }
                 Answer::NoTerminal if env.non_interactive == NonInteractive::Allow => {
@@ -116,7 +122,7 @@ fn carry_out(v: &Verdict, env: &Environment, host: &str, text: &str) -> (bool, S
                 }
                 Answer::NoTerminal => {
                     eprintln!(
-                        "gardefou: no terminal to confirm on: refused (non_interactive = \"deny\" in environment {}). Nothing was deleted.",
+                        "gardefou: no terminal to confirm on: refused (non_interactive = \"deny\" in environment {}). {nothing}",
                         env.name
                     );
                     (false, "refused-no-terminal".into())
@@ -127,13 +133,13 @@ fn carry_out(v: &Verdict, env: &Environment, host: &str, text: &str) -> (bool, S
 }
 
 /// What one guarded run did, for the audit log.
-struct Outcome<'a> {
-    what: &'a str,
-    override_reason: Option<&'a str>,
-    snapshot_id: Option<&'a str>,
+pub(crate) struct Outcome<'a> {
+    pub what: &'a str,
+    pub override_reason: Option<&'a str>,
+    pub snapshot_id: Option<&'a str>,
 }
 
-fn record(
+pub(crate) fn record(
     policy: &Policy,
     host: &str,
     env: &Environment,
@@ -156,6 +162,8 @@ fn record(
         eprintln!("gardefou: warning: {err}");
     }
 }
+
+const DELETED_NOTHING: &str = "Nothing was deleted.";
 
 /// `rm` invoked through the shim. Returns an exit status only when rm is not executed.
 pub fn rm_shim(argv: &[OsString]) -> i32 {
@@ -199,7 +207,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let probed = probe_all(&intents, &loaded.policy);
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, error);
-    let (mut run, mut outcome) = carry_out(&v, &env, &host, &text);
+    let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
     let mut run_args = args.to_vec();
     let mut snapshot_id = None;
     if run && v.snapshot {
@@ -244,7 +252,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
 
 /// The snapshot the policy asks for could not be taken: refuse, or with `on_failure =
 /// "confirm"` ask to go ahead without one.
-fn snapshot_failed(
+pub(crate) fn snapshot_failed(
     policy: &Policy,
     env: &Environment,
     host: &str,

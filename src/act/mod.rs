@@ -2,6 +2,7 @@
 //!
 //! `policy` and `intent` decide; this module only carries the decision out.
 
+pub mod apt;
 pub mod confirm;
 pub mod exec;
 pub mod guard;

@@ -3,6 +3,7 @@
 //! This module never reads the filesystem except where the shell itself would to build the
 //! command (glob expansion and `~user` in `line`), and never runs anything.
 
+pub mod apt;
 pub mod lex;
 pub mod line;
 pub mod rm;
@@ -44,6 +45,8 @@ pub enum Via {
     FindDelete,
     FindExecRm,
     XargsRm,
+    /// A package purge deleting a data directory (its postrm, or the policy's `data`).
+    Purge,
 }
 
 /// A deletion: the rm options and the operands, resolved against `cwd` (None: unknown).
@@ -62,6 +65,8 @@ pub struct RmIntent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     Rm(RmIntent),
+    /// apt, apt-get, aptitude or dpkg.
+    Apt(apt::AptIntent),
     /// A command whose name cannot be known before it runs.
     Opaque {
         text: String,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::Action;
 use super::{Environment, Policy, applies_in};
+use crate::facts::apt::PackageFacts;
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
+use crate::intent::apt::AptIntent;
 use crate::intent::{Intent, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,6 +73,8 @@ impl Verdict {
 pub struct Probed<'a> {
     pub intent: &'a Intent,
     pub targets: Vec<TargetFacts>,
+    /// For a package command: what it would really do.
+    pub packages: Option<PackageFacts>,
 }
 
 fn verb(via: Via) -> &'static str {
@@ -79,6 +83,7 @@ fn verb(via: Via) -> &'static str {
         Via::FindDelete => "find -delete (its tests are not evaluated)",
         Via::FindExecRm => "find -exec rm (its tests are not evaluated)",
         Via::XargsRm => "xargs rm",
+        Via::Purge => "the purge",
     }
 }
 
@@ -175,6 +180,12 @@ pub fn evaluate(
                     }
                 }
             }
+            Intent::Apt(apt) => {
+                if let Some(facts) = &item.packages {
+                    deletes_something |= facts.changes.iter().any(|c| c.change.removes());
+                    packages(&mut v, apt, facts, policy, env);
+                }
+            }
             Intent::Opaque { text, why } => {
                 deletes_something = true;
                 v.raise(
@@ -194,6 +205,87 @@ pub fn evaluate(
         );
     }
     v
+}
+
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    // A glob that does not compile matches every package: a broken rule must not let through
+    // what it was written to stop (`policy check` reports it).
+    globset::Glob::new(pattern).map_or(true, |g| g.compile_matcher().is_match(name))
+}
+
+/// The package rules that fire for what a package command would really do. A package removed
+/// without being asked for is named with its cause: the chain of dependencies to the package
+/// that was asked for.
+fn packages(
+    v: &mut Verdict,
+    apt: &AptIntent,
+    facts: &PackageFacts,
+    policy: &Policy,
+    env: &Environment,
+) {
+    if let Some(why) = &facts.unknown {
+        v.notes.push(format!("{}: {why}", apt.text));
+    }
+    let mut changes = facts.changes.clone();
+    // A preview that failed still knows what was named.
+    if facts.unknown.is_some() {
+        for name in &apt.remove {
+            if !changes.iter().any(|c| &c.package == name) {
+                changes.extend(
+                    crate::facts::apt::for_dpkg(apt)
+                        .changes
+                        .into_iter()
+                        .filter(|c| &c.package == name),
+                );
+            }
+        }
+    }
+    for c in &changes {
+        for rule in &policy.packages {
+            if !applies_in(&rule.environments, &env.name)
+                || !c.change.matches(&rule.on)
+                || !glob_matches(&rule.name, &c.package)
+            {
+                continue;
+            }
+            let why = rule.reason.as_deref().unwrap_or("protected package");
+            let cause = match facts.because.get(&c.package) {
+                Some(chain) if chain.len() > 1 => {
+                    let asked = chain.last().map(String::as_str).unwrap_or("");
+                    let verb = if apt.purge { "purge" } else { "remove" };
+                    format!(
+                        " because you asked to {verb} {asked} ({})",
+                        chain
+                            .windows(2)
+                            .map(|w| format!("{} depends on {}", w[0], w[1]))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+                _ if c.change.removes()
+                    && !apt.remove.contains(&c.package)
+                    && !apt.remove.is_empty() =>
+                {
+                    format!(" as a consequence of `{}`", apt.text)
+                }
+                _ => String::new(),
+            };
+            let what = format!("{} will be {}{cause}: {why}", c.package, c.change.word());
+            let id = format!("{} (line {})", rule.id, rule.line);
+            match rule.action {
+                Action::Deny => v.raise(Decision::Deny, &id, what),
+                Action::Confirm => v.raise(Decision::Confirm, &id, what),
+                Action::Snapshot => v.raise(
+                    Decision::Allow,
+                    &id,
+                    format!("{what} (its data is snapshotted first)"),
+                ),
+            }
+            if v.target.is_none() {
+                v.target = Some(c.package.clone());
+            }
+        }
+    }
 }
 
 /// Which targets must be snapshotted before the command runs: `(item, target)` indexes of every
@@ -286,6 +378,7 @@ mod tests {
         let i = rm();
         evaluate(
             &[Probed {
+                packages: None,
                 intent: &i,
                 targets: removes(hits),
             }],
@@ -367,7 +460,11 @@ mod tests {
             .into_iter()
             .collect();
         evaluate(
-            &[Probed { intent, targets }],
+            &[Probed {
+                intent,
+                targets,
+                packages: None,
+            }],
             &policy(&[]),
             &env(envname),
             err,

@@ -235,6 +235,7 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             name: rule.name.into_inner(),
             on: rule.on,
             action: rule.action,
+            data: rule.data,
             reason: rule.reason,
             environments: rule.environments,
         });
@@ -297,6 +298,12 @@ pub fn lint(policy: &Policy) -> Vec<String> {
             problems.push(format!(
                 "{} (line {}): bad glob {:?}: {e}",
                 rule.id, rule.line, rule.name
+            ));
+        }
+        for d in rule.data.iter().filter(|d| !d.starts_with('/')) {
+            problems.push(format!(
+                "{} (line {}): data {d:?} is not an absolute path",
+                rule.id, rule.line
             ));
         }
     }

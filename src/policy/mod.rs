@@ -41,6 +41,7 @@ pub struct PackageRule {
     pub name: String,
     pub on: Vec<PackageOp>,
     pub action: Action,
+    pub data: Vec<String>,
     pub reason: Option<String>,
     pub environments: Option<Vec<String>>,
 }

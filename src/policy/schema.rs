@@ -122,6 +122,10 @@ pub struct PackageRuleSpec {
     #[serde(default = "default_package_ops")]
     pub on: Vec<PackageOp>,
     pub action: Action,
+    /// Directories a purge of the package deletes (besides what its postrm visibly deletes):
+    /// a purge is then checked as a recursive deletion of each, against the path rules.
+    #[serde(default)]
+    pub data: Vec<String>,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]

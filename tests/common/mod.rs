@@ -51,3 +51,19 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// `gardefou install` options that keep every file it writes under `root` (never the host's
+/// /etc/apt or /etc/dpkg).
+pub fn install_dirs(root: &Path) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::new();
+    for (opt, dir) in [
+        ("--prefix", "prefix"),
+        ("--etc", "etc/gardefou"),
+        ("--apt-conf-dir", "etc/apt/apt.conf.d"),
+        ("--dpkg-conf-dir", "etc/dpkg/dpkg.cfg.d"),
+    ] {
+        out.push(opt.into());
+        out.push(root.join(dir).into_os_string());
+    }
+    out
+}
