@@ -16,8 +16,14 @@ _gardefou() {
             ",$1")
                 cmd="gardefou"
                 ;;
+            gardefou,apt-hook)
+                cmd="gardefou__subcmd__apt__subcmd__hook"
+                ;;
             gardefou,check)
                 cmd="gardefou__subcmd__check"
+                ;;
+            gardefou,dpkg-hook)
+                cmd="gardefou__subcmd__dpkg__subcmd__hook"
                 ;;
             gardefou,help)
                 cmd="gardefou__subcmd__help"
@@ -40,8 +46,14 @@ _gardefou() {
             gardefou,uninstall)
                 cmd="gardefou__subcmd__uninstall"
                 ;;
+            gardefou__subcmd__help,apt-hook)
+                cmd="gardefou__subcmd__help__subcmd__apt__subcmd__hook"
+                ;;
             gardefou__subcmd__help,check)
                 cmd="gardefou__subcmd__help__subcmd__check"
+                ;;
+            gardefou__subcmd__help,dpkg-hook)
+                cmd="gardefou__subcmd__help__subcmd__dpkg__subcmd__hook"
                 ;;
             gardefou__subcmd__help,help)
                 cmd="gardefou__subcmd__help__subcmd__help"
@@ -173,8 +185,30 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override log snapshot install uninstall help"
+            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__apt__subcmd__hook)
+            opts="-h --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -220,8 +254,30 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__dpkg__subcmd__hook)
+            opts="-h --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__help)
-            opts="check policy override log snapshot install uninstall help"
+            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,7 +290,35 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__help__subcmd__apt__subcmd__hook)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__dpkg__subcmd__hook)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -487,7 +571,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__install)
-            opts="-h --prefix --etc --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,6 +582,14 @@ _gardefou() {
                     return 0
                     ;;
                 --etc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --apt-conf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dpkg-conf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1049,7 +1141,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__uninstall)
-            opts="-h --prefix --etc --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,6 +1152,14 @@ _gardefou() {
                     return 0
                     ;;
                 --etc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --apt-conf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dpkg-conf-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

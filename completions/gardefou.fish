@@ -33,7 +33,9 @@ complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "policy" -d 'Lint 
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "log" -d 'Read the audit log'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "snapshot" -d 'List, restore, verify and prune the snapshots taken before destructive commands'
-complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "install" -d 'Install the shims and the default policy'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "apt-hook" -d 'apt\'s DPkg::Pre-Install-Pkgs hook (protocol 3): refuses protected packages before dpkg runs'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "dpkg-hook" -d 'dpkg\'s pre-invoke hook: refuses a raw `dpkg -r/-P` of a protected package'
+complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "install" -d 'Install the shims, the apt and dpkg hooks and the default policy'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l line -d 'A shell line to evaluate, as an interactive shell would run it' -r
@@ -121,24 +123,36 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_s
 complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove one snapshot for good'
 complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "finish" -d 'Finish hashing a snapshot (run in the background by the guard)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand apt-hook" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand apt-hook" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand apt-hook" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c gardefou -n "__fish_gardefou_using_subcommand dpkg-hook" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand dpkg-hook" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand dpkg-hook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l etc -d 'Where the policy goes' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l apt-conf-dir -d 'Where apt\'s hook configuration goes (05gardefou)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l dpkg-conf-dir -d 'Where dpkg\'s hook configuration goes (gardefou)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -s h -l help -d 'Print help'
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l etc -d 'Where the policy goes' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l apt-conf-dir -d 'Where apt\'s hook configuration goes (05gardefou)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l dpkg-conf-dir -d 'Where dpkg\'s hook configuration goes (gardefou)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -s h -l help -d 'Print help'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "policy" -d 'Lint or show policies'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "log" -d 'Read the audit log'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "snapshot" -d 'List, restore, verify and prune the snapshots taken before destructive commands'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "install" -d 'Install the shims and the default policy'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
-complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "check" -d 'Evaluate a command or a shell line without running anything'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "policy" -d 'Lint or show policies'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "override" -d 'Run a command that the policy refuses, deliberately: typed confirmation and a reason, both written to the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "log" -d 'Read the audit log'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "snapshot" -d 'List, restore, verify and prune the snapshots taken before destructive commands'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "apt-hook" -d 'apt\'s DPkg::Pre-Install-Pkgs hook (protocol 3): refuses protected packages before dpkg runs'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "dpkg-hook" -d 'dpkg\'s pre-invoke hook: refuses a raw `dpkg -r/-P` of a protected package'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "install" -d 'Install the shims, the apt and dpkg hooks and the default policy'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand help; and not __fish_seen_subcommand_from check policy override log snapshot apt-hook dpkg-hook install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Check policy files for errors (default: the files this host loads); non-zero on any problem'
 complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the effective policy, each rule with the file it comes from'
 complete -c gardefou -n "__fish_gardefou_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "list" -d 'List the snapshots, oldest first (interrupted ones are settled first and reported)'

@@ -71,33 +71,21 @@ impl Env {
     }
 
     fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.audit)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        common::audit_lines(&self.audit)
     }
 }
 
-/// Runs a shell command under `script` (a real pseudo-terminal), typing `answer` after a second.
+/// Runs a shell command on a pseudo-terminal with the test's policy and PATH.
 fn on_tty(e: &Env, cmd: &str, answer: &str) -> Output {
-    let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
-    let mut feed = Command::new("sh")
-        .args(["-c", &feeder])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .current_dir(&e.root)
-        .env("GARDEFOU_POLICY", &e.policy)
-        .env("PATH", e.path_var())
-        .env_remove("SUDO_USER")
-        .stdin(feed.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    feed.wait().unwrap();
-    out
+    common::on_tty(
+        &e.root,
+        &[
+            ("GARDEFOU_POLICY", e.policy.clone().into_os_string()),
+            ("PATH", e.path_var().into()),
+        ],
+        cmd,
+        answer,
+    )
 }
 
 /// `gardefou install|uninstall` with the prefix and every /etc directory under `root`.

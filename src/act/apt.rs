@@ -29,10 +29,12 @@ pub const HOOK_REFUSED: i32 = 4;
 /// Exit status of the hooks: the hook itself could not work (bad stream, unreadable fd).
 pub const HOOK_ERROR: i32 = 2;
 
-const GUARDED: &str = "GARDEFOU_GUARDED";
+/// Set by a shim (or `gardefou override`, with `*`: everything) for the process it execs.
+pub const GUARDED: &str = "GARDEFOU_GUARDED";
 const REMOVED_NOTHING: &str = "Nothing was removed.";
 
-/// The packages a shim up the process tree already had confirmed, if `pid` is that shim.
+/// The packages a shim up the process tree already had confirmed, if `pid` is that shim
+/// (`*`: all of them, after `gardefou override`).
 fn approved_by(pid: u32) -> HashSet<String> {
     let Some(v) = std::env::var_os(GUARDED) else {
         return HashSet::new();
@@ -241,10 +243,7 @@ pub fn shim(tool: Tool, argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
-    let facts = match tool {
-        Tool::Dpkg => apt_facts::for_dpkg(&intent),
-        _ => apt_facts::simulate(&intent, args),
-    };
+    let facts = apt_facts::probe(&intent);
     if let Some(s) = summary(&intent, &facts) {
         eprint!("{s}");
     }
@@ -344,7 +343,9 @@ pub fn apt_hook(policy: Option<&Path>, forced_env: Option<&str>) -> i32 {
         changes: stream
             .changes()
             .into_iter()
-            .filter(|c| !(c.change.removes() && approved.contains(&c.package)))
+            .filter(|c| {
+                !(approved.contains("*") || c.change.removes() && approved.contains(&c.package))
+            })
             .collect(),
         ..PackageFacts::default()
     };
@@ -413,7 +414,9 @@ pub fn dpkg_hook(policy: Option<&Path>, forced_env: Option<&str>) -> i32 {
     let intent = apt_intent::parse(Tool::Dpkg, &args);
     let approved = approved_by(pid);
     let mut facts = apt_facts::for_dpkg(&intent);
-    facts.changes.retain(|c| !approved.contains(&c.package));
+    facts
+        .changes
+        .retain(|c| !approved.contains("*") && !approved.contains(&c.package));
     if facts.changes.is_empty() && !intent.pending {
         return 0;
     }

@@ -62,7 +62,10 @@ pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> 
                 Intent::Rm(r) => probe_rm(r, &policy.paths),
                 _ => Vec::new(),
             },
-            packages: None,
+            packages: match intent {
+                Intent::Apt(a) if a.changes => Some(crate::facts::apt::probe(a)),
+                _ => None,
+            },
         })
         .collect()
 }
@@ -346,7 +349,12 @@ pub fn override_command(
     if !run {
         return 1;
     }
-    eprintln!("gardefou: {}", exec::exec(&real, program, &cmd[1..]));
+    // apt's and dpkg's hooks below this process then know it was overridden.
+    let guarded = format!("{}:*", std::process::id());
+    eprintln!(
+        "gardefou: {}",
+        exec::exec_env(&real, program, &cmd[1..], &[(super::apt::GUARDED, guarded)])
+    );
     126
 }
 

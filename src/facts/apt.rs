@@ -3,7 +3,6 @@
 //! (its dependency chain to one that was), and which data a purge deletes.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -132,8 +131,17 @@ fn mark_downgrades(changes: &mut [PkgChange]) {
     }
 }
 
+/// The facts of any package command: a dpkg command's own operands, else a simulation.
+pub fn probe(intent: &AptIntent) -> PackageFacts {
+    match intent.tool {
+        Tool::Dpkg => for_dpkg(intent),
+        _ => simulate(intent),
+    }
+}
+
 /// Previews an apt/apt-get/aptitude command with `apt-get -s` and the same arguments.
-pub fn simulate(intent: &AptIntent, args: &[OsString]) -> PackageFacts {
+pub fn simulate(intent: &AptIntent) -> PackageFacts {
+    let args = &intent.args;
     let mut facts = PackageFacts::default();
     if intent.tool == Tool::Aptitude {
         facts.unknown = Some(

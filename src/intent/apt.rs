@@ -58,6 +58,8 @@ pub struct AptIntent {
     pub pending: bool,
     /// `-o`/`--option` settings given on the command line, as `(key, value)`.
     pub options: Vec<(String, String)>,
+    /// The arguments as given (for a simulation with the same ones).
+    pub args: Vec<OsString>,
     pub text: String,
 }
 
@@ -84,10 +86,12 @@ pub fn parse(tool: Tool, args: &[OsString]) -> AptIntent {
         .chain(args.iter().map(s))
         .collect::<Vec<_>>()
         .join(" ");
-    match tool {
+    let mut intent = match tool {
         Tool::Dpkg => parse_dpkg(args, text),
         _ => parse_apt(tool, args, text),
-    }
+    };
+    intent.args = args.to_vec();
+    intent
 }
 
 /// Verbs that change what is installed, for apt, apt-get and aptitude.
@@ -243,6 +247,7 @@ fn parse_apt(tool: Tool, args: &[OsString], text: String) -> AptIntent {
         install,
         pending: false,
         options,
+        args: Vec::new(),
         text,
     }
 }
@@ -302,14 +307,11 @@ fn parse_dpkg(args: &[OsString], text: String) -> AptIntent {
             match name {
                 "no-act" | "dry-run" | "simulate" => simulate = true,
                 "pending" => pending = true,
-                _ if name.starts_with("force")
-                    || name.starts_with("no-force")
-                    || name.starts_with("refuse") => {}
-                _ => {
-                    if action.is_none() {
-                        action = Some(name.to_owned());
-                    }
+                "install" | "unpack" | "configure" | "triggers-only" | "remove" | "purge" => {
+                    action = Some(name.to_owned());
                 }
+                // Options (--force-…, --no-triggers, --recursive…) and query actions.
+                _ => {}
             }
             continue;
         }
@@ -356,6 +358,7 @@ fn parse_dpkg(args: &[OsString], text: String) -> AptIntent {
         install,
         pending: pending && removing,
         options: Vec::new(),
+        args: Vec::new(),
         text,
     }
 }

@@ -223,6 +223,17 @@ fn classify(
     let rest = |i: usize| args.get(i..).unwrap_or(&[]);
     match name.as_str() {
         "rm" => out.push(Intent::Rm(rm_intent(shell, args, Via::Rm))),
+        "apt" | "apt-get" | "aptitude" | "dpkg" => {
+            let tool = super::apt::Tool::from_name(&name).unwrap_or(super::apt::Tool::AptGet);
+            let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();
+            match known {
+                Some(known) => out.push(Intent::Apt(super::apt::parse(tool, &known))),
+                None => out.push(Intent::Opaque {
+                    text: text_of(args),
+                    why: "its packages are computed when it runs".into(),
+                }),
+            }
+        }
         "sudo" | "doas" => {
             let i = skip_options(
                 args,

@@ -67,3 +67,34 @@ pub fn install_dirs(root: &Path) -> Vec<std::ffi::OsString> {
     }
     out
 }
+
+/// Runs a shell command under `script` (a real pseudo-terminal, so /dev/tty works) in `cwd`
+/// with `env` added, typing `answer` and Enter after a second.
+pub fn on_tty(cwd: &Path, env: &[(&str, std::ffi::OsString)], cmd: &str, answer: &str) -> Output {
+    use std::process::Stdio;
+    let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
+    let mut feed = Command::new("sh")
+        .args(["-c", &feeder])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove("SUDO_USER")
+        .stdin(feed.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    feed.wait().unwrap();
+    out
+}
+
+/// The audit log's entries, parsed (none when the file does not exist).
+pub fn audit_lines(file: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
