@@ -82,6 +82,7 @@ fn ancestor_named(name: &str) -> Option<u32> {
 /// rules judge like any `rm -rf`.
 fn purge_deletions(facts: &PackageFacts, policy: &Policy, admindir: &Path) -> Vec<Intent> {
     let mut out = Vec::new();
+    let matchers = crate::policy::PackageMatchers::new(policy);
     for c in &facts.changes {
         use crate::facts::apt::Change;
         if !matches!(
@@ -93,10 +94,8 @@ fn purge_deletions(facts: &PackageFacts, policy: &Policy, admindir: &Path) -> Ve
             continue;
         }
         let mut paths = apt_facts::postrm_deletes(admindir, &c.package, c.arch.as_deref());
-        for rule in &policy.packages {
-            let matches = globset::Glob::new(&rule.name)
-                .map_or(true, |g| g.compile_matcher().is_match(&c.package));
-            if matches {
+        for (n, rule) in policy.packages.iter().enumerate() {
+            if !rule.data.is_empty() && matchers.matches(n, &c.package) {
                 paths.extend(rule.data.iter().map(PathBuf::from));
             }
         }

@@ -207,12 +207,6 @@ pub fn evaluate(
     v
 }
 
-fn glob_matches(pattern: &str, name: &str) -> bool {
-    // A glob that does not compile matches every package: a broken rule must not let through
-    // what it was written to stop (`policy check` reports it).
-    globset::Glob::new(pattern).map_or(true, |g| g.compile_matcher().is_match(name))
-}
-
 /// The package rules that fire for what a package command would really do. A package removed
 /// without being asked for is named with its cause: the chain of dependencies to the package
 /// that was asked for.
@@ -240,11 +234,12 @@ fn packages(
             }
         }
     }
+    let matchers = super::PackageMatchers::new(policy);
     for c in &changes {
-        for rule in &policy.packages {
+        for (n, rule) in policy.packages.iter().enumerate() {
             if !applies_in(&rule.environments, &env.name)
                 || !c.change.matches(&rule.on)
-                || !glob_matches(&rule.name, &c.package)
+                || !matchers.matches(n, &c.package)
             {
                 continue;
             }

@@ -174,6 +174,34 @@ impl Policy {
     }
 }
 
+/// The package rules' name globs, compiled once, in rule order. A glob that does not compile
+/// matches every package (None): a broken rule must not let through what it was written to
+/// stop (`policy check` reports it).
+pub struct PackageMatchers(Vec<Option<globset::GlobMatcher>>);
+
+impl PackageMatchers {
+    pub fn new(policy: &Policy) -> Self {
+        PackageMatchers(
+            policy
+                .packages
+                .iter()
+                .map(|r| {
+                    globset::Glob::new(&r.name)
+                        .ok()
+                        .map(|g| g.compile_matcher())
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether rule number `rule` names `package`.
+    pub fn matches(&self, rule: usize, package: &str) -> bool {
+        self.0
+            .get(rule)
+            .is_none_or(|m| m.as_ref().is_none_or(|m| m.is_match(package)))
+    }
+}
+
 /// Whether a rule limited to `environments` applies in `env`.
 pub fn applies_in(environments: &Option<Vec<String>>, env: &str) -> bool {
     environments
