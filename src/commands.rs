@@ -53,6 +53,8 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
             return 2;
         }
     };
+    let mut intents = intents;
+    crate::act::apt::add_purge_deletions(&mut intents, &loaded.policy);
     let probed = probe_all(&intents, &loaded.policy);
     let v = evaluate(&probed, &loaded.policy, &env, None);
     if args.json {

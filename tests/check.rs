@@ -129,3 +129,30 @@ fn shipped_policy_refuses_the_classics_and_allows_ordinary_work() {
     let (code, v) = line(&p, "ls | xargs rm");
     assert_eq!(code, 3, "targets read from a pipe need a confirmation: {v}");
 }
+
+#[test]
+fn a_purge_is_checked_as_a_deletion_of_the_data_its_rule_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir(root.join("data")).unwrap();
+    let policy = common::write_policy(
+        &root,
+        &format!(
+            "[[protect.package]]\nname = \"gfcheck-*\"\non = [\"install\"]\naction = \"confirm\"\ndata = [\"{0}/data\"]\n[[protect.path]]\npath = \"{0}/data\"\naction = \"deny\"\nreason = \"the data\"\n",
+            root.display()
+        ),
+    );
+    let args = |a: &str| a.split(' ').map(Into::into).collect::<Vec<_>>();
+    let (code, d, v) = common::check_json(&policy, &root, &args("dpkg -P gfcheck-server"));
+    assert_eq!((code, d.as_str()), (4, "deny"), "{v}");
+    assert!(
+        v["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the purge"),
+        "{v}"
+    );
+    // A plain removal keeps the data: no rule fires.
+    let (code, d, v) = common::check_json(&policy, &root, &args("dpkg -r gfcheck-server"));
+    assert_eq!((code, d.as_str()), (0, "allow"), "{v}");
+}

@@ -123,6 +123,20 @@ fn purge_deletions(facts: &PackageFacts, policy: &Policy, admindir: &Path) -> Ve
     out
 }
 
+/// Adds to `intents` the deletions that the purges among them would make, so that `check`
+/// judges a purge as the guards do.
+pub fn add_purge_deletions(intents: &mut Vec<Intent>, policy: &Policy) {
+    let extra: Vec<Intent> = intents
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Apt(a) if a.changes => Some(apt_facts::probe(a)),
+            _ => None,
+        })
+        .flat_map(|facts| purge_deletions(&facts, policy, Path::new("/var/lib/dpkg")))
+        .collect();
+    intents.extend(extra);
+}
+
 /// A colored list of what the command would remove or purge, for the operator to read before
 /// anything is asked.
 fn summary(intent: &AptIntent, facts: &PackageFacts) -> Option<String> {
