@@ -13,7 +13,16 @@ use crate::error::{Error, Result};
 use crate::policy::load::EMBEDDED_TEXT;
 
 /// The commands gardefou guards as argv[0] shims.
-pub const SHIMS: &[&str] = &["rm", "apt", "apt-get", "aptitude", "dpkg"];
+pub const SHIMS: &[&str] = &[
+    "rm",
+    "apt",
+    "apt-get",
+    "aptitude",
+    "dpkg",
+    "psql",
+    "dropdb",
+    "pg_dropcluster",
+];
 
 /// The first line of every hook file `install` writes: `uninstall` removes only these.
 const MARK: &str = "Written by `gardefou install`";

@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::Parser;
 use gardefou::cli::{Cli, Command};
 use gardefou::intent::apt::Tool;
+use gardefou::intent::sql::DbTool;
 use gardefou::{act, commands, install, render};
 
 fn main() {
@@ -19,6 +20,16 @@ fn main() {
     if name == "rm" {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::guard::rm_shim(&argv));
+    }
+    let db_tool = match name.to_str() {
+        Some("psql") => Some(DbTool::Psql),
+        Some("dropdb") => Some(DbTool::Dropdb),
+        Some("pg_dropcluster") => Some(DbTool::PgDropcluster),
+        _ => None,
+    };
+    if let Some(tool) = db_tool {
+        render::init_colors(std::io::stderr().is_terminal());
+        std::process::exit(act::sql::shim(tool, &argv));
     }
     if let Some(tool) = name.to_str().and_then(Tool::from_name) {
         render::init_colors(std::io::stderr().is_terminal());

@@ -194,6 +194,7 @@ fn decide(
                 Intent::Apt(_) => facts.take(),
                 _ => None,
             },
+            sql: None,
         });
     }
     let v = evaluate(&probed, policy, env, policy_error);

@@ -66,6 +66,10 @@ pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> 
                 Intent::Apt(a) if a.changes => Some(crate::facts::apt::probe(a)),
                 _ => None,
             },
+            sql: match intent {
+                Intent::Sql(q) if !q.info_only => Some(crate::facts::db::probe(q, None)),
+                _ => None,
+            },
         })
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod exec;
 pub mod guard;
 pub mod save;
+pub mod sql;
 
 /// The host's name, for prompts, confirmations and the audit log.
 pub fn hostname() -> String {

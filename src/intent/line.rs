@@ -223,6 +223,20 @@ fn classify(
     let rest = |i: usize| args.get(i..).unwrap_or(&[]);
     match name.as_str() {
         "rm" => out.push(Intent::Rm(rm_intent(shell, args, Via::Rm))),
+        "psql" | "dropdb" | "pg_dropcluster" => {
+            let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();
+            match known {
+                Some(known) => out.push(Intent::Sql(match name.as_str() {
+                    "psql" => super::sql::parse_psql(&known),
+                    "dropdb" => super::sql::parse_drop(super::sql::DbTool::Dropdb, &known),
+                    _ => super::sql::parse_drop(super::sql::DbTool::PgDropcluster, &known),
+                })),
+                None => out.push(Intent::Opaque {
+                    text: text_of(args),
+                    why: "its arguments are computed when it runs".into(),
+                }),
+            }
+        }
         "apt" | "apt-get" | "aptitude" | "dpkg" => {
             let tool = super::apt::Tool::from_name(&name).unwrap_or(super::apt::Tool::AptGet);
             let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();

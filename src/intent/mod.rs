@@ -7,6 +7,7 @@ pub mod apt;
 pub mod lex;
 pub mod line;
 pub mod rm;
+pub mod sql;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -67,6 +68,8 @@ pub enum Intent {
     Rm(RmIntent),
     /// apt, apt-get, aptitude or dpkg.
     Apt(apt::AptIntent),
+    /// psql, dropdb, pg_dropcluster.
+    Sql(sql::SqlIntent),
     /// A command whose name cannot be known before it runs.
     Opaque {
         text: String,

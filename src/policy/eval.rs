@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::Action;
+use super::schema::{Action, Engine, SqlStatement};
 use super::{Environment, Policy, applies_in};
 use crate::facts::apt::PackageFacts;
+use crate::facts::db::SqlFacts;
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
 use crate::intent::apt::AptIntent;
 use crate::intent::{Intent, Via};
@@ -75,6 +76,8 @@ pub struct Probed<'a> {
     pub targets: Vec<TargetFacts>,
     /// For a package command: what it would really do.
     pub packages: Option<PackageFacts>,
+    /// For a database command: where it connects and what its SQL does.
+    pub sql: Option<SqlFacts>,
 }
 
 fn verb(via: Via) -> &'static str {
@@ -186,6 +189,12 @@ pub fn evaluate(
                     packages(&mut v, apt, facts, policy, env);
                 }
             }
+            Intent::Sql(q) => {
+                if let Some(facts) = &item.sql {
+                    deletes_something |= !facts.found.is_empty();
+                    sql(&mut v, &q.text, facts, policy, env);
+                }
+            }
             Intent::Opaque { text, why } => {
                 deletes_something = true;
                 v.raise(
@@ -283,6 +292,82 @@ fn packages(
     }
 }
 
+fn statement_words(k: SqlStatement) -> &'static str {
+    match k {
+        SqlStatement::DropDatabase => "drops the database",
+        SqlStatement::DropTable => "drops the table",
+        SqlStatement::DropSchema => "drops the schema",
+        SqlStatement::Truncate => "empties (TRUNCATE) the table",
+        SqlStatement::DeleteWithoutWhere => "deletes every row (DELETE without WHERE) of",
+        SqlStatement::UpdateWithoutWhere => "rewrites every row (UPDATE without WHERE) of",
+        SqlStatement::AlterDropColumn => "drops a column of",
+        SqlStatement::Flushall => "flushes every key",
+        SqlStatement::Unknown => "runs SQL whose effect cannot be known before it runs",
+    }
+}
+
+/// The SQL rules that fire for a database command's destructive statements. A statement of
+/// unknown effect fires every rule that applies to the database (fail safe).
+fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Environment) {
+    v.notes.extend(facts.notes.iter().cloned());
+    for found in &facts.found {
+        for rule in &policy.sql {
+            let db_matches = facts.whole_cluster
+                || globset::Glob::new(&rule.database)
+                    .map_or(true, |g| g.compile_matcher().is_match(&facts.database));
+            if rule.engine != Engine::Postgresql
+                || !applies_in(&rule.environments, &env.name)
+                || !db_matches
+                || !(rule.statements.contains(&found.kind) || found.kind == SqlStatement::Unknown)
+            {
+                continue;
+            }
+            let why = rule.reason.as_deref().unwrap_or("protected database");
+            let object = found
+                .object
+                .as_deref()
+                .map(|o| format!(" {o}"))
+                .unwrap_or_default();
+            let place = if found.line > 1 {
+                format!(" (line {})", found.line)
+            } else {
+                String::new()
+            };
+            let cascade = if found.cascade { " with CASCADE" } else { "" };
+            let keywords = if found.by_keywords {
+                " [found by keyword scan: the parser could not read it]"
+            } else {
+                ""
+            };
+            let place_db = if found.kind == SqlStatement::DropDatabase {
+                String::new()
+            } else {
+                format!(" in database {}", facts.database)
+            };
+            let what = format!(
+                "`{text}` {}{object}{cascade}{place_db}{place}{keywords}: {why}",
+                statement_words(found.kind),
+            );
+            let id = format!("{} (line {})", rule.id, rule.line);
+            match rule.action {
+                Action::Deny => v.raise(Decision::Deny, &id, what),
+                Action::Confirm if rule.snapshot => {
+                    v.snapshot = true;
+                    v.raise(Decision::Confirm, &id, format!("{what} (snapshot first)"));
+                }
+                Action::Confirm => v.raise(Decision::Confirm, &id, what),
+                Action::Snapshot => {
+                    v.snapshot = true;
+                    v.raise(Decision::Allow, &id, format!("{what} (snapshot first)"));
+                }
+            }
+            if v.target.is_none() {
+                v.target = Some(facts.database.clone());
+            }
+        }
+    }
+}
+
 /// Which targets must be snapshotted before the command runs: `(item, target)` indexes of every
 /// target that reaches a rule asking for a snapshot in this environment.
 pub fn snapshot_targets(
@@ -374,6 +459,7 @@ mod tests {
         evaluate(
             &[Probed {
                 packages: None,
+                sql: None,
                 intent: &i,
                 targets: removes(hits),
             }],
@@ -459,6 +545,7 @@ mod tests {
                 intent,
                 targets,
                 packages: None,
+                sql: None,
             }],
             &policy(&[]),
             &env(envname),

@@ -151,6 +151,8 @@ pub enum SqlStatement {
     UpdateWithoutWhere,
     AlterDropColumn,
     Flushall,
+    /// SQL whose effect cannot be known before it runs: `DO` blocks, `EXECUTE`, psql's `\i`.
+    Unknown,
 }
 
 fn default_database() -> String {

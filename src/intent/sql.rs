@@ -1,0 +1,633 @@
+//! Database commands, pure: `psql` (which SQL, from where, against which database), `dropdb`,
+//! `pg_dropcluster`; and the classification of SQL text into the destructive statement kinds
+//! that `[[protect.sql]]` rules name.
+//!
+//! SQL is split into statements with sqlparser's PostgreSQL tokenizer (quotes, dollar quotes and
+//! comments respected) and each statement is parsed on its own, so one statement the parser
+//! cannot read does not hide the others. A statement it cannot read is never passed silently: a
+//! keyword scan looks at it, and the result says so.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use sqlparser::ast::{AlterTableOperation, FromTable, ObjectType, Statement, TableFactor};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::policy::schema::SqlStatement;
+
+/// Where psql's SQL comes from, in the order psql runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Command(String),
+    File(PathBuf),
+    /// Standard input: `-f -`, or no `-c`/`-f` at all.
+    Stdin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTool {
+    Psql,
+    Dropdb,
+    PgDropcluster,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlIntent {
+    pub tool: DbTool,
+    /// The database named on the command line (`-d`, `--dbname`, a URI, the first non-option
+    /// argument); the environment and the user name come in as facts.
+    pub database: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub user: Option<String>,
+    pub sources: Vec<Source>,
+    /// `pg_dropcluster VERSION NAME`: the cluster.
+    pub cluster: Option<(String, String)>,
+    /// psql would only print help or its version.
+    pub info_only: bool,
+    pub text: String,
+}
+
+/// A destructive statement found in SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: SqlStatement,
+    /// The object it touches (table, schema, database), as written.
+    pub object: Option<String>,
+    /// Line in its source, from 1.
+    pub line: usize,
+    pub cascade: bool,
+    /// Found by the keyword scan because the parser could not read the statement.
+    pub by_keywords: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Classified {
+    pub found: Vec<Found>,
+    pub statements: usize,
+    /// What the reader should know: statements read by keywords only, psql meta-commands that
+    /// run SQL this check cannot see.
+    pub notes: Vec<String>,
+}
+
+fn s(a: &OsString) -> String {
+    String::from_utf8_lossy(a.as_bytes()).into_owned()
+}
+
+/// `postgresql://user@host:port/dbname?…` → (user, host, port, dbname).
+fn parse_uri(
+    uri: &str,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let rest = uri
+        .strip_prefix("postgresql://")
+        .or_else(|| uri.strip_prefix("postgres://"))
+        .unwrap_or("");
+    let rest = rest.split('?').next().unwrap_or("");
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let user = userinfo
+        .map(|u| u.split(':').next().unwrap_or("").to_owned())
+        .filter(|u| !u.is_empty());
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p.to_owned())),
+        _ => (hostport, None),
+    };
+    let nonempty = |x: &str| (!x.is_empty()).then(|| x.to_owned());
+    (
+        user,
+        nonempty(host),
+        port.filter(|p| !p.is_empty()),
+        nonempty(db),
+    )
+}
+
+/// A `dbname=… host=…` connection string's values.
+fn parse_conninfo(text: &str) -> Vec<(String, String)> {
+    text.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+/// Short options of psql that take a value.
+const PSQL_SHORT_WITH_VALUE: &[u8] = b"cdfhpUvPFLoRTz";
+
+pub fn parse_psql(args: &[OsString]) -> SqlIntent {
+    let mut i = SqlIntent {
+        tool: DbTool::Psql,
+        database: None,
+        host: None,
+        port: None,
+        user: None,
+        sources: Vec::new(),
+        cluster: None,
+        info_only: false,
+        text: std::iter::once("psql".to_owned())
+            .chain(args.iter().map(s))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let mut positional = Vec::new();
+    let mut k = 0;
+    let set_db = |i: &mut SqlIntent, v: String| {
+        if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            let (u, h, p, d) = parse_uri(&v);
+            i.user = u.or(i.user.take());
+            i.host = h.or(i.host.take());
+            i.port = p.or(i.port.take());
+            i.database = d.or(i.database.take());
+        } else if v.contains('=') {
+            for (key, val) in parse_conninfo(&v) {
+                match key.as_str() {
+                    "dbname" => i.database = Some(val),
+                    "host" => i.host = Some(val),
+                    "port" => i.port = Some(val),
+                    "user" => i.user = Some(val),
+                    _ => {}
+                }
+            }
+        } else {
+            i.database = Some(v);
+        }
+    };
+    while k < args.len() {
+        let a = s(&args[k]);
+        k += 1;
+        let (opt, inline): (String, Option<String>) = if let Some(long) = a.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (long.to_owned(), None),
+            }
+        } else if a.len() > 1 && a.starts_with('-') {
+            let c = a.as_bytes()[1];
+            if PSQL_SHORT_WITH_VALUE.contains(&c) {
+                (
+                    (c as char).to_string(),
+                    (a.len() > 2).then(|| a[2..].to_owned()),
+                )
+            } else {
+                if a[1..].contains(['?', 'V']) {
+                    i.info_only = true;
+                }
+                continue;
+            }
+        } else {
+            positional.push(a);
+            continue;
+        };
+        let takes_value = matches!(
+            opt.as_str(),
+            "c" | "command"
+                | "d"
+                | "dbname"
+                | "f"
+                | "file"
+                | "h"
+                | "host"
+                | "p"
+                | "port"
+                | "U"
+                | "username"
+                | "v"
+                | "set"
+                | "variable"
+                | "P"
+                | "pset"
+                | "F"
+                | "field-separator"
+                | "L"
+                | "log-file"
+                | "o"
+                | "output"
+                | "R"
+                | "record-separator"
+                | "T"
+                | "table-attr"
+                | "z"
+        );
+        let value = if takes_value {
+            inline.or_else(|| {
+                let v = args.get(k).map(s);
+                k += 1;
+                v
+            })
+        } else {
+            None
+        };
+        let value = value.unwrap_or_default();
+        match opt.as_str() {
+            "c" | "command" => i.sources.push(Source::Command(value)),
+            "f" | "file" if value == "-" => i.sources.push(Source::Stdin),
+            "f" | "file" => i.sources.push(Source::File(PathBuf::from(value))),
+            "d" | "dbname" => set_db(&mut i, value),
+            "h" | "host" => i.host = Some(value),
+            "p" | "port" => i.port = Some(value),
+            "U" | "username" => i.user = Some(value),
+            "help" | "version" => i.info_only = true,
+            _ => {}
+        }
+    }
+    // psql [OPTION]... [DBNAME [USERNAME]]
+    let mut positional = positional.into_iter();
+    if let Some(db) = positional.next()
+        && i.database.is_none()
+    {
+        set_db(&mut i, db);
+    }
+    if let Some(user) = positional.next()
+        && i.user.is_none()
+    {
+        i.user = Some(user);
+    }
+    if i.sources.is_empty() {
+        i.sources.push(Source::Stdin);
+    }
+    i
+}
+
+/// `dropdb [OPTION]... DBNAME` and `pg_dropcluster [--stop] VERSION NAME`.
+pub fn parse_drop(tool: DbTool, args: &[OsString]) -> SqlIntent {
+    let name = if tool == DbTool::Dropdb {
+        "dropdb"
+    } else {
+        "pg_dropcluster"
+    };
+    let mut i = parse_psql(&[]);
+    i.tool = tool.clone();
+    i.sources.clear();
+    i.text = std::iter::once(name.to_owned())
+        .chain(args.iter().map(s))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut positional = Vec::new();
+    let mut k = 0;
+    while k < args.len() {
+        let a = s(&args[k]);
+        k += 1;
+        let mut value = |inline: Option<&str>| {
+            inline.map(str::to_owned).or_else(|| {
+                let v = args.get(k).map(s);
+                k += 1;
+                v
+            })
+        };
+        match a.as_str() {
+            "-h" | "--host" => i.host = value(None),
+            "-p" | "--port" => i.port = value(None),
+            "-U" | "--username" => i.user = value(None),
+            "--maintenance-db" => {
+                value(None);
+            }
+            "--help" | "-?" | "--version" | "-V" => i.info_only = true,
+            _ if a.starts_with("--host=") => i.host = value(a.strip_prefix("--host=")),
+            _ if a.starts_with("--port=") => i.port = value(a.strip_prefix("--port=")),
+            _ if a.starts_with("--username=") => i.user = value(a.strip_prefix("--username=")),
+            _ if a.starts_with('-') => {}
+            _ => positional.push(a),
+        }
+    }
+    match tool {
+        DbTool::PgDropcluster => {
+            if let [v, n, ..] = positional.as_slice() {
+                i.cluster = Some((v.clone(), n.clone()));
+            }
+        }
+        _ => i.database = positional.first().cloned(),
+    }
+    i
+}
+
+fn table_of(f: &TableFactor) -> Option<String> {
+    match f {
+        TableFactor::Table { name, .. } => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+/// The destructive kinds in one parsed statement.
+fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) {
+    let mut push = |kind, object: Option<String>, cascade| {
+        out.push(Found {
+            kind,
+            object,
+            line,
+            cascade,
+            by_keywords: false,
+        })
+    };
+    match st {
+        Statement::Drop {
+            object_type,
+            names,
+            cascade,
+            ..
+        } => {
+            let kind = match object_type {
+                ObjectType::Table | ObjectType::View | ObjectType::MaterializedView => {
+                    Some(SqlStatement::DropTable)
+                }
+                ObjectType::Schema => Some(SqlStatement::DropSchema),
+                ObjectType::Database => Some(SqlStatement::DropDatabase),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                for n in names {
+                    push(kind, Some(n.to_string()), *cascade);
+                }
+            }
+        }
+        Statement::Truncate(t) => {
+            for n in &t.table_names {
+                push(SqlStatement::Truncate, Some(n.name.to_string()), false);
+            }
+        }
+        Statement::Delete(d) if d.selection.is_none() => {
+            let tables = match &d.from {
+                FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+            };
+            for t in tables {
+                push(
+                    SqlStatement::DeleteWithoutWhere,
+                    table_of(&t.relation),
+                    false,
+                );
+            }
+        }
+        Statement::Update(u) if u.selection.is_none() => {
+            push(
+                SqlStatement::UpdateWithoutWhere,
+                table_of(&u.table.relation),
+                false,
+            );
+        }
+        Statement::AlterTable(a)
+            if a.operations
+                .iter()
+                .any(|op| matches!(op, AlterTableOperation::DropColumn { .. })) =>
+        {
+            push(
+                SqlStatement::AlterDropColumn,
+                Some(a.name.to_string()),
+                false,
+            );
+        }
+        _ => {}
+    }
+}
+
+/// The keyword scan for a statement the parser could not read.
+fn scan_keywords(text: &str, line: usize, out: &mut Vec<Found>) {
+    let upper = text.to_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '"'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let after = |w: &str| {
+        words
+            .iter()
+            .position(|x| *x == w)
+            .and_then(|p| words.get(p + 1))
+            .map(|s| s.to_lowercase())
+    };
+    let mut push = |kind, object| {
+        out.push(Found {
+            kind,
+            object,
+            line,
+            cascade: has("CASCADE"),
+            by_keywords: true,
+        })
+    };
+    let first = words.first().copied().unwrap_or("");
+    if first == "DO" || has("EXECUTE") || has("PERFORM") {
+        push(SqlStatement::Unknown, None);
+    }
+    if has("DROP") {
+        match after("DROP").as_deref() {
+            Some("database") => push(SqlStatement::DropDatabase, after("DATABASE")),
+            Some("schema") => push(SqlStatement::DropSchema, after("SCHEMA")),
+            Some("table") => push(SqlStatement::DropTable, after("TABLE")),
+            Some("column") => push(SqlStatement::AlterDropColumn, after("TABLE")),
+            _ => push(SqlStatement::Unknown, None),
+        }
+    }
+    if has("TRUNCATE") {
+        push(SqlStatement::Truncate, after("TRUNCATE"));
+    }
+    if has("DELETE") && !has("WHERE") {
+        push(SqlStatement::DeleteWithoutWhere, after("FROM"));
+    }
+    if has("UPDATE") && !has("WHERE") && has("SET") {
+        push(SqlStatement::UpdateWithoutWhere, after("UPDATE"));
+    }
+}
+
+/// Classifies SQL text as psql would send it. `origin` names the source in notes.
+pub fn classify(sql: &str, origin: &str) -> Classified {
+    let mut out = Classified::default();
+    // psql's meta-commands end at the end of their line; they are not SQL.
+    let mut text = String::with_capacity(sql.len());
+    for (n, line) in sql.lines().enumerate() {
+        let t = line.trim_start();
+        if let Some(meta) = t.strip_prefix('\\') {
+            let cmd = meta.split_whitespace().next().unwrap_or("");
+            if matches!(
+                cmd,
+                "i" | "ir" | "include" | "include_relative" | "gexec" | "copy"
+            ) {
+                out.notes.push(format!(
+                    "{origin} line {}: `\\{cmd}` runs SQL this check cannot see",
+                    n + 1
+                ));
+                if cmd != "copy" {
+                    out.found.push(Found {
+                        kind: SqlStatement::Unknown,
+                        object: None,
+                        line: n + 1,
+                        cascade: false,
+                        by_keywords: true,
+                    });
+                }
+            }
+            text.push('\n');
+            continue;
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    let dialect = PostgreSqlDialect {};
+    let tokens = match Tokenizer::new(&dialect, &text).tokenize_with_location() {
+        Ok(t) => t,
+        Err(e) => {
+            out.notes.push(format!(
+                "{origin}: the SQL could not be tokenized ({e}): checked by keywords only"
+            ));
+            scan_keywords(&text, 1, &mut out.found);
+            out.statements = 1;
+            return out;
+        }
+    };
+    let mut current = String::new();
+    let mut line = 0usize;
+    let flush = |current: &mut String, line: usize, out: &mut Classified| {
+        if current.trim().is_empty() {
+            current.clear();
+            return;
+        }
+        out.statements += 1;
+        match Parser::parse_sql(&dialect, current) {
+            Ok(stmts) => {
+                for st in &stmts {
+                    classify_statement(st, line, &mut out.found);
+                }
+            }
+            Err(_) => {
+                let before = out.found.len();
+                scan_keywords(current, line, &mut out.found);
+                let what = if out.found.len() > before {
+                    "found by keywords"
+                } else {
+                    "nothing destructive found by keywords"
+                };
+                out.notes.push(format!(
+                    "{origin} line {line}: a statement the SQL parser cannot read: {what}"
+                ));
+            }
+        }
+        current.clear();
+    };
+    for t in tokens {
+        match t.token {
+            Token::SemiColon => {
+                flush(&mut current, line, &mut out);
+                line = 0;
+            }
+            Token::Whitespace(_) if line == 0 => current.push_str(&t.token.to_string()),
+            _ => {
+                if line == 0 {
+                    line = t.span.start.line as usize;
+                }
+                current.push_str(&t.token.to_string());
+            }
+        }
+    }
+    flush(&mut current, line, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(sql: &str) -> Vec<(SqlStatement, Option<String>, usize)> {
+        classify(sql, "-c")
+            .found
+            .into_iter()
+            .map(|f| (f.kind, f.object, f.line))
+            .collect()
+    }
+
+    #[test]
+    fn destructive_statements_are_found_and_harmless_ones_pass() {
+        use SqlStatement::*;
+        assert_eq!(kinds("DROP TABLE t"), [(DropTable, Some("t".into()), 1)]);
+        assert_eq!(
+            kinds("drop schema app cascade; drop database prod"),
+            [
+                (DropSchema, Some("app".into()), 1),
+                (DropDatabase, Some("prod".into()), 1)
+            ]
+        );
+        assert_eq!(kinds("TRUNCATE a, b")[1].0, Truncate);
+        assert_eq!(
+            kinds("DELETE FROM t")[0],
+            (DeleteWithoutWhere, Some("t".into()), 1)
+        );
+        assert_eq!(kinds("UPDATE t SET x = 1")[0].0, UpdateWithoutWhere);
+        assert_eq!(kinds("ALTER TABLE t DROP COLUMN c")[0].0, AlterDropColumn);
+        for ok in [
+            "SELECT * FROM t",
+            "INSERT INTO t VALUES (1)",
+            "DELETE FROM t WHERE id = 3",
+            "UPDATE t SET x = 1 WHERE id = 2",
+            "SELECT 'DROP TABLE t; DELETE FROM t'",
+            "-- DROP TABLE t\nSELECT 1",
+            "SELECT $$ DROP TABLE t $$",
+        ] {
+            assert!(kinds(ok).is_empty(), "{ok}: {:?}", kinds(ok));
+        }
+    }
+
+    #[test]
+    fn inside_transactions_and_on_the_right_line() {
+        let mut script = String::from("BEGIN;\n");
+        for n in 2..40 {
+            script.push_str(&format!("INSERT INTO t VALUES ({n});\n"));
+        }
+        script.push_str("DROP TABLE accounts;\nCOMMIT;\n");
+        assert_eq!(
+            kinds(&script),
+            [(SqlStatement::DropTable, Some("accounts".into()), 40)]
+        );
+    }
+
+    #[test]
+    fn what_the_parser_cannot_read_is_scanned_and_reported() {
+        let c = classify(
+            "SELECT 1;\nDO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$;\nDELET FROM t;",
+            "script.sql",
+        );
+        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
+        assert!(c.found[0].by_keywords);
+        assert!(
+            c.notes.iter().any(|n| n.contains("line 2")),
+            "{:?}",
+            c.notes
+        );
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("line 3") && n.contains("nothing destructive"))
+        );
+        let c = classify("\\i other.sql\nSELECT 1;", "-f x");
+        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
+    }
+
+    #[test]
+    fn psql_arguments() {
+        let a = |l: &str| -> Vec<OsString> { l.split(' ').map(Into::into).collect() };
+        let i = parse_psql(&a("-h db1 -p 5433 -U app -c SELECT -c DROP -d shop"));
+        assert_eq!(i.database.as_deref(), Some("shop"));
+        assert_eq!(
+            (i.host.as_deref(), i.port.as_deref()),
+            (Some("db1"), Some("5433"))
+        );
+        assert_eq!(i.sources.len(), 2);
+        let i = parse_psql(&a("postgresql://u@h:6000/sales?sslmode=require -f -"));
+        assert_eq!(i.database.as_deref(), Some("sales"));
+        assert_eq!(i.user.as_deref(), Some("u"));
+        assert_eq!(i.sources, [Source::Stdin]);
+        let i = parse_psql(&a("--dbname=dbname=inv --file=x.sql mydb"));
+        assert_eq!(i.database.as_deref(), Some("inv"));
+        assert_eq!(i.sources, [Source::File("x.sql".into())]);
+        let i = parse_psql(&a("mydb someone"));
+        assert_eq!(i.user.as_deref(), Some("someone"));
+        assert_eq!(i.sources, [Source::Stdin]);
+        let d = parse_drop(DbTool::Dropdb, &a("-h x --if-exists shop"));
+        assert_eq!(d.database.as_deref(), Some("shop"));
+        let c = parse_drop(DbTool::PgDropcluster, &a("--stop 15 main"));
+        assert_eq!(c.cluster, Some(("15".into(), "main".into())));
+    }
+}
