@@ -1,0 +1,269 @@
+//! The database guard against a real PostgreSQL server: each test starts its own cluster
+//! (`initdb` + `pg_ctl`, run as the `postgres` user, listening only on a Unix socket in a temp
+//! directory), then runs `psql`/`dropdb` by name through the shims that `gardefou install` put
+//! in a temp prefix, without a terminal, and looks at the database with the real psql.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const PORT: &str = "5499";
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    bin: PathBuf,
+    policy: PathBuf,
+    audit: PathBuf,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (.ci/run installs Debian's postgresql)")
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
+
+fn as_postgres(program: &Path) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"]).arg(program);
+    c
+}
+
+fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    out
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&pg_bin().join("pg_ctl"))
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(self.root.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A running cluster with database `shop` holding table `t` (3 rows), and gardefou installed
+/// in a temp prefix with `rules` as its policy.
+fn start(rules: &str) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    ok(Command::new("chown")
+        .arg("postgres:postgres")
+        .arg(&root)
+        .output()
+        .unwrap());
+    let pg = pg_bin();
+    ok(as_postgres(&pg.join("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "-D"])
+        .arg(root.join("data"))
+        .output()
+        .unwrap());
+    let opts = format!(
+        "-p {PORT} -k {} -c listen_addresses='' -c fsync=off",
+        root.display()
+    );
+    ok(as_postgres(&pg.join("pg_ctl"))
+        .args(["start", "-w", "-o", &opts, "-l"])
+        .arg(root.join("log"))
+        .arg("-D")
+        .arg(root.join("data"))
+        .output()
+        .unwrap());
+    ok(Command::new(common::bin())
+        .arg("install")
+        .args(common::install_dirs(&root))
+        .output()
+        .unwrap());
+    let audit = root.join("audit.jsonl");
+    let policy = common::write_policy(
+        &root,
+        &format!(
+            "[host]\nenvironment = \"production\"\n{rules}\n[audit]\nfile = \"{}\"\n",
+            audit.display()
+        ),
+    );
+    let c = Cluster {
+        _dir: dir,
+        bin: root.join("prefix/bin"),
+        root,
+        policy,
+        audit,
+    };
+    c.real_psql("postgres", "CREATE DATABASE shop");
+    c.real_psql(
+        "shop",
+        "CREATE TABLE t (id int primary key, v text); INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')",
+    );
+    c
+}
+
+impl Cluster {
+    /// The real psql (not the shim), for setting up and looking.
+    fn real_psql(&self, db: &str, sql: &str) -> String {
+        let out = ok(Command::new("/usr/bin/psql")
+            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h"])
+            .arg(&self.root)
+            .args(["-p", PORT, "-U", "postgres", "-d", db, "-c", sql])
+            .output()
+            .unwrap());
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn rows(&self) -> String {
+        self.real_psql("shop", "SELECT count(*) FROM t")
+    }
+
+    /// `PROGRAM ARGS` by name through the shims, no terminal, connection in the environment.
+    fn shim(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new("setsid")
+            .args(["-w", program])
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env("PGHOST", &self.root)
+            .env("PGPORT", PORT)
+            .env("PGUSER", "postgres")
+            .env_remove("PGDATABASE")
+            .env_remove("SUDO_USER")
+            .current_dir(&self.root)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+const DENY: &str = "[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"drop_database\", \"drop_table\", \"truncate\", \"delete_without_where\", \"unknown\"]\naction = \"deny\"\nreason = \"the shop's data\"\n";
+
+#[test]
+fn drop_table_through_psql_is_refused_and_the_table_stays() {
+    let c = start(DENY);
+    let out = c.shim("psql", &["-d", "shop", "-c", "DROP TABLE t"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("drops the table t in database shop"), "{err}");
+    assert_eq!(c.rows(), "3");
+    let audit = common::audit_lines(&c.audit);
+    assert_eq!(audit.last().unwrap()["outcome"], "refused");
+}
+
+#[test]
+fn delete_without_where_is_caught_and_with_where_runs() {
+    let c = start(DENY);
+    let out = c.shim("psql", &["shop", "-c", "DELETE FROM t"], None);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(c.rows(), "3");
+    let out = c.shim("psql", &["shop", "-c", "DELETE FROM t WHERE id = 1"], None);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(c.rows(), "2");
+}
+
+#[test]
+fn dropdb_is_caught() {
+    let c = start(DENY);
+    let out = c.shim("dropdb", &["shop"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("drops the database shop"), "{err}");
+    assert_eq!(
+        c.real_psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'shop'"
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn a_script_with_a_drop_on_line_40_is_caught_and_named_by_line() {
+    let c = start(DENY);
+    let mut script = String::from("BEGIN;\n");
+    for n in 2..40 {
+        script.push_str(&format!("INSERT INTO t VALUES ({}, 'x');\n", n + 100));
+    }
+    script.push_str("DROP TABLE t;\nCOMMIT;\n");
+    std::fs::write(c.root.join("script.sql"), &script).unwrap();
+    let out = c.shim("psql", &["-d", "shop", "-f", "script.sql"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(line 40)"), "{err}");
+    assert_eq!(c.rows(), "3", "not even the INSERTs ran");
+}
+
+#[test]
+fn sql_piped_on_stdin_is_checked_and_harmless_sql_is_handed_to_psql() {
+    let c = start(DENY);
+    let out = c.shim("psql", &["-d", "shop"], Some("SELECT 1;\nTRUNCATE t;\n"));
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("TRUNCATE"), "{err}");
+    assert_eq!(c.rows(), "3");
+    let out = c.shim(
+        "psql",
+        &["-d", "shop", "-v", "ON_ERROR_STOP=1"],
+        Some("INSERT INTO t VALUES (4, 'd');\nSELECT count(*) FROM t;\n"),
+    );
+    let (so, err) = common::text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        so.contains('4'),
+        "psql got the SQL and printed the count: {so}"
+    );
+    assert_eq!(c.rows(), "4");
+    // psql's own exit status comes through.
+    let out = c.shim(
+        "psql",
+        &["-d", "shop", "-v", "ON_ERROR_STOP=1"],
+        Some("SELECT * FROM no_such_table;\n"),
+    );
+    assert_eq!(out.status.code(), Some(3), "{:?}", common::text(&out));
+}
+
+#[test]
+fn a_do_block_is_unknown_risk_and_another_database_is_not_this_rule() {
+    let c = start(DENY);
+    let out = c.shim(
+        "psql",
+        &[
+            "-d",
+            "shop",
+            "-c",
+            "DO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$",
+        ],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot be known"), "{err}");
+    assert_eq!(c.rows(), "3");
+    c.real_psql("postgres", "CREATE DATABASE scratch");
+    c.real_psql("scratch", "CREATE TABLE junk (x int)");
+    let out = c.shim("psql", &["-d", "scratch", "-c", "DROP TABLE junk"], None);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+}
