@@ -267,3 +267,73 @@ fn a_do_block_is_unknown_risk_and_another_database_is_not_this_rule() {
     let out = c.shim("psql", &["-d", "scratch", "-c", "DROP TABLE junk"], None);
     assert!(out.status.success(), "{:?}", common::text(&out));
 }
+
+#[test]
+fn a_snapshot_rule_dumps_the_table_first_and_restore_brings_back_every_row() {
+    let c = start("");
+    let store = c.root.join("store");
+    std::fs::create_dir(&store).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(
+        &c.policy,
+        format!(
+            "version = 1\n[host]\nenvironment = \"production\"\n[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"drop_table\", \"delete_without_where\"]\naction = \"snapshot\"\n[snapshot]\nstore = \"{}\"\n[audit]\nfile = \"{}\"\n",
+            store.display(),
+            c.audit.display()
+        ),
+    )
+    .unwrap();
+    let before = c.real_psql(
+        "shop",
+        "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM t",
+    );
+    let snapshot_of = |out: &Output| {
+        let (_, err) = common::text(out);
+        assert!(out.status.success(), "{err}");
+        let audit = common::audit_lines(&c.audit);
+        audit.last().unwrap()["snapshot_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no snapshot id: {audit:?}"))
+            .to_owned()
+    };
+    let restore = |id: &str| {
+        let out = Command::new(common::bin())
+            .args(["snapshot", "restore", id])
+            .env("GARDEFOU_POLICY", &c.policy)
+            .env("PGHOST", &c.root)
+            .env("PGPORT", PORT)
+            .env("PGUSER", "postgres")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", common::text(&out));
+    };
+    let after = || {
+        c.real_psql(
+            "shop",
+            "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM t",
+        )
+    };
+    // DELETE without WHERE: dumped, rows gone, rows back.
+    let id = snapshot_of(&c.shim("psql", &["-d", "shop", "-c", "DELETE FROM t"], None));
+    assert_eq!(c.rows(), "0");
+    restore(&id);
+    assert_eq!(after(), before);
+    // DROP TABLE: dumped, table gone, table and rows back.
+    let id = snapshot_of(&c.shim("psql", &["-d", "shop", "-c", "DROP TABLE t"], None));
+    assert_eq!(
+        c.real_psql(
+            "shop",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'"
+        ),
+        "0"
+    );
+    let out = Command::new(common::bin())
+        .args(["snapshot", "verify", &id])
+        .env("GARDEFOU_POLICY", &c.policy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    restore(&id);
+    assert_eq!(after(), before);
+}

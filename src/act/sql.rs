@@ -1,7 +1,7 @@
 //! The database shims: `psql`, `dropdb` and `pg_dropcluster`. psql's SQL is read before it runs
 //! (`-c`, `-f FILE`, and standard input when it is not a terminal: read whole, checked, then
 //! handed to the real psql through a pipe). An interactive psql session on a terminal is not
-//! intercepted statement by statement.
+//! intercepted statement by statement. A snapshot rule dumps the objects at risk first.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -13,8 +13,47 @@ use crate::facts::db;
 use crate::intent::Intent;
 use crate::intent::sql::{self, DbTool, Source};
 use crate::policy::eval::{Probed, evaluate};
+use crate::policy::schema::SqlStatement;
+use crate::snapshot::manifest::DbTarget;
 
 const CHANGED_NOTHING: &str = "Nothing was run.";
+
+/// What to dump before the command runs: the tables and schemas its statements touch, or the
+/// whole database when it drops one or runs SQL of unknown effect.
+fn dump_target(intent: &sql::SqlIntent, facts: &db::SqlFacts) -> crate::error::Result<DbTarget> {
+    if facts.whole_cluster {
+        return Err(crate::Error::Snapshot(
+            "a whole cluster is not snapshotted by gardefou (take a pg_basebackup first)".into(),
+        ));
+    }
+    let mut t = DbTarget {
+        database: facts.database.clone(),
+        host: intent.host.clone(),
+        port: intent.port.clone(),
+        user: intent.user.clone(),
+        tables: Vec::new(),
+        schemas: Vec::new(),
+        whole: false,
+    };
+    for f in &facts.found {
+        match (f.kind, &f.object) {
+            (SqlStatement::DropDatabase, object) => {
+                t.whole = true;
+                if let Some(db) = object {
+                    t.database = db.clone();
+                }
+            }
+            (SqlStatement::Unknown, _) | (_, None) => t.whole = true,
+            (SqlStatement::DropSchema, Some(o)) => t.schemas.push(o.clone()),
+            (_, Some(o)) => t.tables.push(o.clone()),
+        }
+    }
+    t.tables.sort();
+    t.tables.dedup();
+    t.schemas.sort();
+    t.schemas.dedup();
+    Ok(t)
+}
 
 /// A database command through its shim. Returns only when it does not exec.
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
@@ -62,13 +101,26 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, error);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &intent.text, CHANGED_NOTHING);
+    let mut snapshot_id = None;
     if run && v.snapshot {
-        // Database snapshots (a targeted pg_dump) are not built yet: say so, and let
-        // `[snapshot] on_failure` decide, as for any snapshot that cannot be taken.
-        let e = crate::Error::Snapshot(
-            "database snapshots (pg_dump of the objects at risk) are not implemented yet".into(),
-        );
-        (run, outcome) = snapshot_failed(&loaded.policy, &env, &host, &v, &e);
+        let saved = probed[0]
+            .sql
+            .as_ref()
+            .ok_or_else(|| crate::Error::Snapshot("no facts".into()))
+            .and_then(|f| dump_target(&intent, f))
+            .and_then(|target| {
+                let store = crate::snapshot::store::Store::for_caller(&loaded.policy)?;
+                crate::snapshot::db::take(&store, target, &intent.text, &host, &env.name)
+            });
+        match saved {
+            Ok(id) => {
+                eprintln!(
+                    "gardefou: snapshot {id} saved what this SQL touches (pg_dump); undo with: gardefou snapshot restore {id}"
+                );
+                snapshot_id = Some(id);
+            }
+            Err(e) => (run, outcome) = snapshot_failed(&loaded.policy, &env, &host, &v, &e),
+        }
     }
     record(
         &loaded.policy,
@@ -79,7 +131,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         Outcome {
             what: &outcome,
             override_reason: None,
-            snapshot_id: None,
+            snapshot_id: snapshot_id.as_deref(),
         },
     );
     if !run {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::fs::{conflicts, restore_target, verify_target};
-use super::manifest::{Kind, Manifest, State};
+use super::manifest::{Kind, Manifest, Method, State};
 use super::store::{Store, valid_id};
 use super::{Planned, Request, finish_id, human, parse_size, take};
 use crate::act::guard::{environment, load_failsafe};
@@ -306,6 +306,27 @@ fn restore(
             }
         })
         .collect::<Result<_>>()?;
+    // A database snapshot is replayed into its server, after its dump is checked.
+    if let Some(t) = m.targets.iter().find(|t| t.method == Method::PgDump) {
+        if to.is_some() || !paths.is_empty() {
+            return Err(Error::Usage(format!(
+                "snapshot {id} is a database dump: it is restored into its database, without --to or paths"
+            )));
+        }
+        let bad = verify_target(t, &store.dir(id));
+        if !bad.is_empty() {
+            return Err(Error::Snapshot(format!(
+                "snapshot {id}: the dump does not match its sha256 ({}): not restored",
+                bad.join("; ")
+            )));
+        }
+        let db = t.database.as_ref().ok_or_else(|| {
+            Error::Snapshot(format!("snapshot {id}: the manifest names no database"))
+        })?;
+        let done = super::db::restore(db, &store.dir(id), &t.data)?;
+        eprintln!("gardefou: snapshot {id}: {done}; the snapshot is kept");
+        return Ok(0);
+    }
     // (target, what under it, where it goes)
     let mut plan = Vec::new();
     for t in &m.targets {

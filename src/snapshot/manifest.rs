@@ -81,6 +81,30 @@ pub enum Method {
     Reflink,
     /// Copied byte by byte (some or all files), the original left in place.
     Copy,
+    /// A PostgreSQL dump (`pg_dump -Fc`) of the objects at risk: `data/N/dump.pgc`.
+    #[serde(rename = "pg_dump")]
+    PgDump,
+}
+
+/// What a database snapshot saved, and how to reach the server again to restore it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbTarget {
+    pub database: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Tables (`pg_dump -t`), as the SQL named them.
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// Schemas (`pg_dump -n`).
+    #[serde(default)]
+    pub schemas: Vec<String>,
+    /// The whole database (for a DROP DATABASE, or SQL of unknown effect).
+    #[serde(default)]
+    pub whole: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +159,9 @@ pub struct Target {
     /// Space the data takes on disk (allocated blocks).
     #[serde(default)]
     pub disk_bytes: u64,
+    /// For a database snapshot: what was dumped from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DbTarget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@
 //! complete, because the command runs only after 4.
 
 pub mod commands;
+pub mod db;
 pub mod fs;
 pub mod manifest;
 pub mod store;
@@ -164,6 +165,23 @@ fn available(dir: &Path) -> Result<u64> {
     Ok(blocks as u64 * st.fragment_size() as u64)
 }
 
+/// A new manifest in state `preparing`, for the calling user, with no target yet.
+fn preparing(id: &str, host: &str, environment: &str, command: &str) -> Manifest {
+    let (user, uid) = who();
+    Manifest {
+        version: 1,
+        id: id.to_owned(),
+        state: State::Preparing,
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        user,
+        uid,
+        host: host.to_owned(),
+        environment: environment.to_owned(),
+        command: command.to_owned(),
+        targets: Vec::new(),
+    }
+}
+
 fn who() -> (String, u32) {
     let uid = nix::unistd::getuid();
     let user = nix::unistd::User::from_uid(uid)
@@ -186,19 +204,7 @@ pub fn take(store: &Store, req: &Request) -> Result<Taken> {
     let store_dev = std::fs::metadata(&dir)
         .map_err(|e| Error::io(format!("cannot stat {}", dir.display()), e))?
         .dev();
-    let (user, uid) = who();
-    let mut m = Manifest {
-        version: 1,
-        id: id.clone(),
-        state: State::Preparing,
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        user,
-        uid,
-        host: req.host.clone(),
-        environment: req.environment.clone(),
-        command: req.command.clone(),
-        targets: Vec::new(),
-    };
+    let mut m = preparing(&id, &req.host, &req.environment, &req.command);
     let mut copy_bytes = 0;
     let result = (|| {
         for (n, p) in req.targets.iter().enumerate() {
@@ -220,6 +226,7 @@ pub fn take(store: &Store, req: &Request) -> Result<Taken> {
                 entries: Vec::new(),
                 bytes: 0,
                 disk_bytes: 0,
+                database: None,
             });
         }
         let free = available(&dir)?;

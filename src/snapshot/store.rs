@@ -399,6 +399,7 @@ mod tests {
                 entries: Vec::new(),
                 bytes: 0,
                 disk_bytes: 0,
+                database: None,
             }],
         }
     }
