@@ -663,10 +663,23 @@ fn a_killed_background_hasher_is_finished_by_the_next_run() {
         .map(|d| d.file_name().into_string().unwrap())
         .find(|n| !n.starts_with('.'))
         .unwrap();
-    let pids = finisher_pids(&id);
+    // It was started before rm returned; give a loaded machine a moment to show it.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut pids = finisher_pids(&id);
+    while pids.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        pids = finisher_pids(&id);
+    }
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,ppid,pgid,stat,etimes,args"])
+        .output()
+        .unwrap();
     assert!(
         !pids.is_empty(),
-        "the hasher runs in the background after rm returned"
+        "the hasher runs in the background after rm returned; its log: {:?}; rm said: {:?}; processes:\n{}",
+        std::fs::read_to_string(e.store.join(".finish.log")),
+        common::text(&out),
+        String::from_utf8_lossy(&ps.stdout)
     );
     for pid in pids {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();

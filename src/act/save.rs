@@ -125,21 +125,34 @@ pub fn for_rm(
 
 /// Hashes a snapshot in a background process of its own process group (a Ctrl-C at the
 /// terminal does not stop it). It waits for the snapshot's lock, which this process releases
-/// when it execs the command or exits. If it never runs, the next run finishes the snapshot.
+/// once the snapshot is taken. Its errors go to `STORE/.finish.log`. If it never runs or dies,
+/// the next use of the store finishes the snapshot.
 fn spawn_finisher(store: &Store, id: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::process::CommandExt;
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
+    let log = store.root.join(".finish.log");
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+        .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from);
     let mut store_arg = OsString::from("--store=");
     store_arg.push(&store.root);
-    let _ = std::process::Command::new(exe)
-        .arg0("gardefou")
-        .args(["snapshot", "finish", id])
-        .arg(store_arg)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .process_group(0)
-        .spawn();
+    let spawned = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .arg0("gardefou")
+            .args(["snapshot", "finish", id])
+            .arg(store_arg)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+    });
+    if let Err(e) = spawned {
+        eprintln!(
+            "gardefou: cannot hash snapshot {id} in the background ({e}): the next gardefou run will"
+        );
+    }
 }
