@@ -22,6 +22,7 @@ pub const SHIMS: &[&str] = &[
     "psql",
     "dropdb",
     "pg_dropcluster",
+    "redis-cli",
 ];
 
 /// The first line of every hook file `install` writes: `uninstall` removes only these.

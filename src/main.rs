@@ -25,6 +25,7 @@ fn main() {
         Some("psql") => Some(DbTool::Psql),
         Some("dropdb") => Some(DbTool::Dropdb),
         Some("pg_dropcluster") => Some(DbTool::PgDropcluster),
+        Some("redis-cli") => Some(DbTool::RedisCli),
         _ => None,
     };
     if let Some(tool) = db_tool {

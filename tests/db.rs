@@ -126,8 +126,8 @@ impl Cluster {
 
     /// `PROGRAM ARGS` by name through the shims, no terminal, connection in the environment.
     fn shim(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new("setsid")
-            .args(["-w", program])
+        let cmd = &mut Command::new("setsid");
+        cmd.args(["-w", program])
             .args(args)
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
             .env("GARDEFOU_POLICY", &self.policy)
@@ -136,26 +136,8 @@ impl Cluster {
             .env("PGUSER", "postgres")
             .env_remove("PGDATABASE")
             .env_remove("SUDO_USER")
-            .current_dir(&self.root)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
+            .current_dir(&self.root);
+        common::output_with_stdin(cmd, stdin)
     }
 }
 

@@ -34,6 +34,7 @@ fn dump_target(intent: &sql::SqlIntent, facts: &db::SqlFacts) -> crate::error::R
         tables: Vec::new(),
         schemas: Vec::new(),
         whole: false,
+        ..DbTarget::default()
     };
     for f in &facts.found {
         match (f.kind, &f.object) {
@@ -55,12 +56,47 @@ fn dump_target(intent: &sql::SqlIntent, facts: &db::SqlFacts) -> crate::error::R
     Ok(t)
 }
 
+/// The command line as the audit log keeps it: passwords (`-a`/`--pass` values, the password
+/// of a `scheme://user:password@host` URI, `password=` in a connection string) become `***`.
+fn redacted(argv: &[OsString]) -> Vec<OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::with_capacity(argv.len());
+    let mut hide_next = false;
+    for (n, a) in argv.iter().enumerate() {
+        let text = String::from_utf8_lossy(a.as_bytes());
+        if hide_next {
+            out.push("***".into());
+            hide_next = false;
+            continue;
+        }
+        hide_next = n > 0 && (text == "-a" || text == "--pass");
+        let mut t = text.into_owned();
+        if let Some(scheme_end) = t.find("://")
+            && let Some(at) = t[scheme_end + 3..].find('@').map(|x| x + scheme_end + 3)
+            && let Some(colon) = t[scheme_end + 3..at].find(':').map(|x| x + scheme_end + 3)
+        {
+            t.replace_range(colon + 1..at, "***");
+        }
+        if let Some(p) = t.find("password=") {
+            let end = t[p..].find(' ').map_or(t.len(), |e| e + p);
+            t.replace_range(p + "password=".len()..end, "***");
+        }
+        out.push(if t == String::from_utf8_lossy(a.as_bytes()) {
+            a.clone()
+        } else {
+            t.into()
+        });
+    }
+    out
+}
+
 /// A database command through its shim. Returns only when it does not exec.
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let name = match tool {
         DbTool::Psql => "psql",
         DbTool::Dropdb => "dropdb",
         DbTool::PgDropcluster => "pg_dropcluster",
+        DbTool::RedisCli => "redis-cli",
     };
     let argv0 = argv.first().cloned().unwrap_or_else(|| name.into());
     let args = argv.get(1..).unwrap_or(&[]);
@@ -73,17 +109,22 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     };
     let intent = match tool {
         DbTool::Psql => sql::parse_psql(args),
+        DbTool::RedisCli => crate::intent::redis::parse_redis_cli(args),
         _ => sql::parse_drop(tool, args),
     };
-    let reads_stdin = intent.sources.contains(&Source::Stdin);
-    if intent.info_only || (reads_stdin && std::io::stdin().is_terminal()) {
+    let terminal = std::io::stdin().is_terminal();
+    if intent.info_only || (intent.sources.contains(&Source::Stdin) && terminal) {
         // Help, or an interactive session typed on a terminal.
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
         return 126;
     }
+    // Standard input is read (to be checked, or to be handed on unchanged) unless it is a
+    // terminal: commands on it, or redis-cli's `-x`/`-X` argument.
+    let reads_stdin =
+        !terminal && (intent.sources.contains(&Source::Stdin) || intent.redis_mode.stdin_argument);
     let mut input = Vec::new();
     if reads_stdin && let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("gardefou: cannot read the SQL on standard input: {e}");
+        eprintln!("gardefou: cannot read standard input: {e}");
         return 1;
     }
     let stdin_text = String::from_utf8_lossy(&input).into_owned();
@@ -107,15 +148,20 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             .sql
             .as_ref()
             .ok_or_else(|| crate::Error::Snapshot("no facts".into()))
-            .and_then(|f| dump_target(&intent, f))
-            .and_then(|target| {
+            .and_then(|f| {
                 let store = crate::snapshot::store::Store::for_caller(&loaded.policy)?;
-                crate::snapshot::db::take(&store, target, &intent.text, &host, &env.name)
+                if tool == DbTool::RedisCli {
+                    let target = crate::snapshot::redis::target(&intent, f)?;
+                    crate::snapshot::redis::take(&store, target, &intent, &host, &env.name)
+                } else {
+                    let target = dump_target(&intent, f)?;
+                    crate::snapshot::db::take(&store, target, &intent.text, &host, &env.name)
+                }
             });
         match saved {
             Ok(id) => {
                 eprintln!(
-                    "gardefou: snapshot {id} saved what this SQL touches (pg_dump); undo with: gardefou snapshot restore {id}"
+                    "gardefou: snapshot {id} saved what this command touches; undo with: gardefou snapshot restore {id}"
                 );
                 snapshot_id = Some(id);
             }
@@ -126,7 +172,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         &loaded.policy,
         &host,
         &env,
-        argv,
+        &redacted(argv),
         &v,
         Outcome {
             what: &outcome,
@@ -141,14 +187,14 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
         return 126;
     }
-    // The SQL was read to be checked: hand exactly those bytes to the real psql.
+    // Standard input was read: hand exactly those bytes to the real tool.
     let child = Command::new(&real)
         .args(args)
         .stdin(Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             if let Some(mut pipe) = c.stdin.take() {
-                // psql may stop reading early (ON_ERROR_STOP): a broken pipe is its business.
+                // The tool may stop reading early (ON_ERROR_STOP): a broken pipe is its business.
                 let _ = pipe.write_all(&input);
             }
             c.wait()
@@ -164,5 +210,44 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             eprintln!("gardefou: cannot run {}: {e}", real.display());
             126
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_logged() {
+        let argv: Vec<OsString> = [
+            "redis-cli",
+            "-a",
+            "s3cret",
+            "-u",
+            "redis://app:pw@h:1/0",
+            "psql",
+            "host=x password=pw2 dbname=y",
+            "flushall",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let got: Vec<String> = redacted(&argv)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "redis-cli",
+                "-a",
+                "***",
+                "-u",
+                "redis://app:***@h:1/0",
+                "psql",
+                "host=x password=*** dbname=y",
+                "flushall"
+            ]
+        );
     }
 }

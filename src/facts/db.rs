@@ -3,10 +3,11 @@
 //! source it reads.
 
 use crate::intent::sql::{Classified, DbTool, Found, Source, SqlIntent, classify};
-use crate::policy::schema::SqlStatement;
+use crate::policy::schema::{Engine, SqlStatement};
 
 #[derive(Debug, Clone, Default)]
 pub struct SqlFacts {
+    pub engine: Engine,
     /// The database it connects to, or what a drop destroys.
     pub database: String,
     /// `pg_dropcluster`: every database of the cluster goes.
@@ -34,6 +35,9 @@ fn user(intent: &SqlIntent) -> String {
 /// it (the shim reads it before deciding); without it, SQL on standard input is noted as
 /// unchecked here.
 pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
+    if intent.tool == DbTool::RedisCli {
+        return probe_redis(intent, stdin);
+    }
     let mut f = SqlFacts {
         database: intent
             .database
@@ -72,6 +76,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 by_keywords: false,
             });
         }
+        DbTool::RedisCli => {}
         DbTool::Psql => {
             for src in &intent.sources {
                 let c: Classified = match src {
@@ -79,13 +84,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                     Source::File(p) => match std::fs::read_to_string(p) {
                         Ok(sql) => classify(&sql, &p.display().to_string()),
                         Err(e) => Classified {
-                            found: vec![Found {
-                                kind: SqlStatement::Unknown,
-                                object: None,
-                                line: 0,
-                                cascade: false,
-                                by_keywords: true,
-                            }],
+                            found: vec![Found::unknown(0, None, true)],
                             statements: 0,
                             notes: vec![format!("cannot read {}: {e}", p.display())],
                         },
@@ -106,5 +105,65 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
             }
         }
     }
+    f
+}
+
+fn unknown(line: usize, object: Option<String>) -> Found {
+    Found::unknown(line, object, false)
+}
+
+/// A redis-cli command: the database is `-n` or the URI's, else 0; FLUSHALL reaches every
+/// database.
+fn probe_redis(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
+    let mode = &intent.redis_mode;
+    let mut f = SqlFacts {
+        engine: Engine::Redis,
+        database: intent.database.clone().unwrap_or_else(|| "0".into()),
+        ..SqlFacts::default()
+    };
+    for words in &intent.redis {
+        f.found
+            .extend(crate::intent::redis::classify_words(words, 0));
+    }
+    if let Some(script) = &mode.eval {
+        f.found
+            .push(unknown(0, Some(format!("the Lua script {script}"))));
+    }
+    if mode.cluster {
+        f.found.push(unknown(
+            0,
+            Some("redis-cli --cluster (runs on every node)".into()),
+        ));
+    }
+    if intent.sources.contains(&Source::Stdin) {
+        if mode.pipe {
+            f.found.push(unknown(
+                0,
+                Some("raw protocol on standard input (--pipe)".into()),
+            ));
+        } else if let Some(text) = stdin {
+            let c = crate::intent::redis::classify_lines(text, "standard input");
+            f.found.extend(c.found);
+            f.notes.extend(c.notes);
+        } else {
+            f.notes.push(
+                "commands on standard input are checked by the redis-cli shim when it runs".into(),
+            );
+        }
+    }
+    if mode.stdin_argument && f.found.iter().any(|x| x.kind == SqlStatement::Del) {
+        f.notes.push(
+            "an argument comes from standard input (-x/-X): the keys are not all known".into(),
+        );
+    }
+    f.whole_cluster = f.found.iter().any(|x| {
+        matches!(
+            x.kind,
+            SqlStatement::Flushall
+                | SqlStatement::Replicaof
+                | SqlStatement::Shutdown
+                | SqlStatement::ConfigSet
+        )
+    });
     f
 }

@@ -237,6 +237,26 @@ fn classify(
                 }),
             }
         }
+        "redis-cli" => {
+            let words: Vec<OsString> = rest(1)
+                .iter()
+                .map(|a| match a {
+                    Arg::Known(s) => s.clone(),
+                    Arg::Unknown(what) => OsString::from(format!("<{what}>")),
+                })
+                .collect();
+            let intent = super::redis::parse_redis_cli(&words);
+            // A word computed at run time among the options or as the command name: what it
+            // sends cannot be known (keys computed at run time are fine: `xargs redis-cli del`).
+            let command_at = words.len() - intent.redis.first().map_or(0, Vec::len);
+            match rest(1).iter().position(|a| a.known().is_none()) {
+                Some(u) if u <= command_at => out.push(Intent::Opaque {
+                    text: text_of(args),
+                    why: "the redis command is computed when it runs".into(),
+                }),
+                _ => out.push(Intent::Sql(intent)),
+            }
+        }
         "apt" | "apt-get" | "aptitude" | "dpkg" => {
             let tool = super::apt::Tool::from_name(&name).unwrap_or(super::apt::Tool::AptGet);
             let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use sqlparser::ast::{AlterTableOperation, FromTable, ObjectType, Statement, TableFactor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use crate::policy::schema::SqlStatement;
 
@@ -27,11 +27,12 @@ pub enum Source {
     Stdin,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbTool {
     Psql,
     Dropdb,
     PgDropcluster,
+    RedisCli,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,13 @@ pub struct SqlIntent {
     pub host: Option<String>,
     pub port: Option<String>,
     pub user: Option<String>,
+    /// redis-cli `-s`: a Unix socket.
+    pub socket: Option<String>,
     pub sources: Vec<Source>,
+    /// redis-cli: the command given as arguments (one), as words.
+    pub redis: Vec<Vec<String>>,
+    /// redis-cli: its modes and password.
+    pub redis_mode: super::redis::RedisMode,
     /// `pg_dropcluster VERSION NAME`: the cluster.
     pub cluster: Option<(String, String)>,
     /// psql would only print help or its version.
@@ -62,6 +69,20 @@ pub struct Found {
     pub cascade: bool,
     /// Found by the keyword scan because the parser could not read the statement.
     pub by_keywords: bool,
+}
+
+impl Found {
+    /// Code whose effect cannot be known before it runs (`by_keywords`: seen by the keyword
+    /// scan, or not read at all).
+    pub fn unknown(line: usize, object: Option<String>, by_keywords: bool) -> Found {
+        Found {
+            kind: SqlStatement::Unknown,
+            object,
+            line,
+            cascade: false,
+            by_keywords,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,7 +151,10 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         host: None,
         port: None,
         user: None,
+        socket: None,
         sources: Vec::new(),
+        redis: Vec::new(),
+        redis_mode: Default::default(),
         cluster: None,
         info_only: false,
         text: std::iter::once("psql".to_owned())
@@ -264,7 +288,7 @@ pub fn parse_drop(tool: DbTool, args: &[OsString]) -> SqlIntent {
         "pg_dropcluster"
     };
     let mut i = parse_psql(&[]);
-    i.tool = tool.clone();
+    i.tool = tool;
     i.sources.clear();
     i.text = std::iter::once(name.to_owned())
         .chain(args.iter().map(s))
@@ -434,6 +458,26 @@ fn scan_keywords(text: &str, line: usize, out: &mut Vec<Found>) {
     }
 }
 
+/// The text between two tokenizer locations (lines from 1, columns in characters from 1).
+fn slice(text: &str, from: Location, to: Location) -> String {
+    let offset = |at: Location| -> usize {
+        let mut start = 0;
+        for (n, line) in text.split_inclusive('\n').enumerate() {
+            if n + 1 == at.line as usize {
+                return start
+                    + line
+                        .char_indices()
+                        .nth((at.column as usize).saturating_sub(1))
+                        .map_or(line.len(), |(i, _)| i);
+            }
+            start += line.len();
+        }
+        text.len()
+    };
+    let (a, b) = (offset(from), offset(to));
+    text.get(a..b.max(a)).unwrap_or("").to_owned()
+}
+
 /// Classifies SQL text as psql would send it. `origin` names the source in notes.
 pub fn classify(sql: &str, origin: &str) -> Classified {
     let mut out = Classified::default();
@@ -452,13 +496,7 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
                     n + 1
                 ));
                 if cmd != "copy" {
-                    out.found.push(Found {
-                        kind: SqlStatement::Unknown,
-                        object: None,
-                        line: n + 1,
-                        cascade: false,
-                        by_keywords: true,
-                    });
+                    out.found.push(Found::unknown(n + 1, None, true));
                 }
             }
             text.push('\n');
@@ -479,51 +517,85 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
             return out;
         }
     };
-    let mut current = String::new();
-    let mut line = 0usize;
-    let flush = |current: &mut String, line: usize, out: &mut Classified| {
-        if current.trim().is_empty() {
-            current.clear();
-            return;
+    // One statement's tokens at a time (whitespace and comments left out), parsed without
+    // tokenizing again; the text is cut out only for a statement the parser cannot read.
+    let mut groups: Vec<Vec<TokenWithSpan>> = Vec::new();
+    let mut group = Vec::new();
+    for t in tokens {
+        match t.token {
+            Token::SemiColon if !group.is_empty() => groups.push(std::mem::take(&mut group)),
+            Token::SemiColon | Token::Whitespace(_) => {}
+            _ => group.push(t),
         }
-        out.statements += 1;
-        match Parser::parse_sql(&dialect, current) {
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    out.statements = groups.len();
+    let one = |tokens: Vec<TokenWithSpan>, part: &mut Classified| {
+        let line = tokens[0].span.start.line as usize;
+        let from = tokens[0].span.start;
+        let to = tokens[tokens.len() - 1].span.end;
+        match Parser::new(&PostgreSqlDialect {})
+            .with_tokens_with_locations(tokens)
+            .parse_statements()
+        {
             Ok(stmts) => {
                 for st in &stmts {
-                    classify_statement(st, line, &mut out.found);
+                    classify_statement(st, line, &mut part.found);
                 }
             }
             Err(_) => {
-                let before = out.found.len();
-                scan_keywords(current, line, &mut out.found);
-                let what = if out.found.len() > before {
+                let before = part.found.len();
+                scan_keywords(&slice(&text, from, to), line, &mut part.found);
+                let what = if part.found.len() > before {
                     "found by keywords"
                 } else {
                     "nothing destructive found by keywords"
                 };
-                out.notes.push(format!(
+                part.notes.push(format!(
                     "{origin} line {line}: a statement the SQL parser cannot read: {what}"
                 ));
             }
         }
-        current.clear();
     };
-    for t in tokens {
-        match t.token {
-            Token::SemiColon => {
-                flush(&mut current, line, &mut out);
-                line = 0;
-            }
-            Token::Whitespace(_) if line == 0 => current.push_str(&t.token.to_string()),
-            _ => {
-                if line == 0 {
-                    line = t.span.start.line as usize;
-                }
-                current.push_str(&t.token.to_string());
-            }
-        }
+    // Long scripts are parsed on every core, in order-preserving chunks.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let per = groups.len().div_ceil(cores).max(512);
+    let mut chunks: Vec<Vec<Vec<TokenWithSpan>>> = Vec::new();
+    let mut groups = groups.into_iter().peekable();
+    while groups.peek().is_some() {
+        chunks.push(groups.by_ref().take(per).collect());
     }
-    flush(&mut current, line, &mut out);
+    let parts: Vec<Classified> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(|| {
+                    let mut part = Classified::default();
+                    for g in chunk {
+                        one(g, &mut part);
+                    }
+                    part
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                // A parser that panicked read nothing: its statements are of unknown effect.
+                h.join().unwrap_or_else(|_| Classified {
+                    found: vec![Found::unknown(0, None, true)],
+                    statements: 0,
+                    notes: vec![format!("{origin}: the SQL parser failed on part of it")],
+                })
+            })
+            .collect()
+    });
+    for p in parts {
+        out.found.extend(p.found);
+        out.notes.extend(p.notes);
+    }
     out
 }
 

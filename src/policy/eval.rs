@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::{Action, Engine, SqlStatement};
+use super::schema::{Action, SqlStatement};
 use super::{Environment, Policy, applies_in};
 use crate::facts::apt::PackageFacts;
 use crate::facts::db::SqlFacts;
@@ -301,8 +301,13 @@ fn statement_words(k: SqlStatement) -> &'static str {
         SqlStatement::DeleteWithoutWhere => "deletes every row (DELETE without WHERE) of",
         SqlStatement::UpdateWithoutWhere => "rewrites every row (UPDATE without WHERE) of",
         SqlStatement::AlterDropColumn => "drops a column of",
-        SqlStatement::Flushall => "flushes every key",
-        SqlStatement::Unknown => "runs SQL whose effect cannot be known before it runs",
+        SqlStatement::Flushall => "flushes every key of every database (FLUSHALL)",
+        SqlStatement::Flushdb => "flushes every key (FLUSHDB)",
+        SqlStatement::Del => "deletes the keys",
+        SqlStatement::ConfigSet => "changes the server's configuration (CONFIG SET)",
+        SqlStatement::Shutdown => "shuts the server down",
+        SqlStatement::Replicaof => "makes the server a replica (its data is replaced) of",
+        SqlStatement::Unknown => "runs code whose effect cannot be known before it runs",
     }
 }
 
@@ -315,7 +320,7 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
             let db_matches = facts.whole_cluster
                 || globset::Glob::new(&rule.database)
                     .map_or(true, |g| g.compile_matcher().is_match(&facts.database));
-            if rule.engine != Engine::Postgresql
+            if rule.engine != facts.engine
                 || !applies_in(&rule.environments, &env.name)
                 || !db_matches
                 || !(rule.statements.contains(&found.kind) || found.kind == SqlStatement::Unknown)
@@ -339,7 +344,14 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
             } else {
                 ""
             };
-            let place_db = if found.kind == SqlStatement::DropDatabase {
+            let place_db = if matches!(
+                found.kind,
+                SqlStatement::DropDatabase
+                    | SqlStatement::Flushall
+                    | SqlStatement::ConfigSet
+                    | SqlStatement::Shutdown
+                    | SqlStatement::Replicaof
+            ) {
                 String::new()
             } else {
                 format!(" in database {}", facts.database)

@@ -132,9 +132,10 @@ pub struct PackageRuleSpec {
     pub environments: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    #[default]
     Postgresql,
     Mysql,
     Redis,
@@ -150,7 +151,18 @@ pub enum SqlStatement {
     DeleteWithoutWhere,
     UpdateWithoutWhere,
     AlterDropColumn,
+    /// Redis: every key of every database.
     Flushall,
+    /// Redis: every key of one database.
+    Flushdb,
+    /// Redis: `DEL`/`UNLINK` of keys.
+    Del,
+    /// Redis: `CONFIG SET` (persistence, memory limits, the data directory).
+    ConfigSet,
+    /// Redis: `SHUTDOWN`.
+    Shutdown,
+    /// Redis: `REPLICAOF host port` (the server drops its data for the primary's).
+    Replicaof,
     /// SQL whose effect cannot be known before it runs: `DO` blocks, `EXECUTE`, psql's `\i`.
     Unknown,
 }

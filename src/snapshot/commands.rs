@@ -25,7 +25,14 @@ pub fn run(cmd: &SnapshotCommand, policy: Option<&Path>, env: Option<&str>) -> i
                 Some(root) => Ok(Store { root: root.clone() }),
                 None => Store::for_caller(&loaded.policy),
             };
-            store.and_then(|s| checked_id(id).and_then(|id| finish_id(&s, id).map(|_| 0)))
+            store
+                .and_then(|s| checked_id(id).and_then(|id| finish_id(&s, id).map(|_| 0)))
+                .map_err(|e| {
+                    Error::Snapshot(format!(
+                        "{} finishing snapshot {id}: {e}",
+                        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ))
+                })
         }
         _ => Store::for_caller(&loaded.policy).and_then(|store| match cmd {
             SnapshotCommand::List { json } => list(&store, *json),
@@ -307,7 +314,11 @@ fn restore(
         })
         .collect::<Result<_>>()?;
     // A database snapshot is replayed into its server, after its dump is checked.
-    if let Some(t) = m.targets.iter().find(|t| t.method == Method::PgDump) {
+    if let Some(t) = m
+        .targets
+        .iter()
+        .find(|t| matches!(t.method, Method::PgDump | Method::RedisDump))
+    {
         if to.is_some() || !paths.is_empty() {
             return Err(Error::Usage(format!(
                 "snapshot {id} is a database dump: it is restored into its database, without --to or paths"
@@ -323,7 +334,11 @@ fn restore(
         let db = t.database.as_ref().ok_or_else(|| {
             Error::Snapshot(format!("snapshot {id}: the manifest names no database"))
         })?;
-        let done = super::db::restore(db, &store.dir(id), &t.data)?;
+        let done = if t.method == Method::RedisDump {
+            super::redis::restore(db, &store.dir(id), &t.data)?
+        } else {
+            super::db::restore(db, &store.dir(id), &t.data)?
+        };
         eprintln!("gardefou: snapshot {id}: {done}; the snapshot is kept");
         return Ok(0);
     }

@@ -6,9 +6,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::manifest::{DbTarget, Method, PathBytes, State, Target};
-use super::store::{self, Store};
-use super::{fs, preparing, rollback};
+use super::manifest::{DbTarget, Method};
+use super::store::Store;
+use super::{DbSnapshot, take_database};
 use crate::error::{Error, Result};
 
 /// Connection options for pg_dump, pg_restore and psql; the rest comes from the PG* environment
@@ -51,61 +51,32 @@ pub fn take(
     host: &str,
     environment: &str,
 ) -> Result<String> {
-    store.open()?;
-    let _store_lock = store.lock_shared()?;
-    for line in store.recover()? {
-        eprintln!("gardefou: snapshot {line}");
-    }
-    let (id, dir, lock) = store.create()?;
-    let mut m = preparing(&id, host, environment, command);
-    m.targets = vec![Target {
-        original: PathBytes(format!("postgresql:{}", target.database).into()),
-        data: "data/0".into(),
-        method: Method::PgDump,
-        root: None,
-        entries: Vec::new(),
-        bytes: 0,
-        disk_bytes: 0,
-        database: Some(target.clone()),
-    }];
-    let result = (|| {
-        m.write(&dir)?;
-        let data = dir.join("data/0");
-        std::fs::create_dir_all(&data)
-            .map_err(|e| Error::io(format!("cannot create {}", data.display()), e))?;
-        let mut args = vec!["-Fc".to_owned(), "--lock-wait-timeout=5s".to_owned()];
-        args.extend(connection(&target));
-        if !target.whole {
-            for t in &target.tables {
-                args.extend(["-t".to_owned(), t.clone()]);
-            }
-            for s in &target.schemas {
-                args.extend(["-n".to_owned(), s.clone()]);
-            }
-            args.push("--strict-names".into());
+    let mut args = vec!["-Fc".to_owned(), "--lock-wait-timeout=5s".to_owned()];
+    args.extend(connection(&target));
+    if !target.whole {
+        for t in &target.tables {
+            args.extend(["-t".to_owned(), t.clone()]);
         }
+        for s in &target.schemas {
+            args.extend(["-n".to_owned(), s.clone()]);
+        }
+        args.push("--strict-names".into());
+    }
+    let database = target.database.clone();
+    let what = DbSnapshot {
+        host,
+        environment,
+        command,
+        original: format!("postgresql:{database}"),
+        method: Method::PgDump,
+        target,
+    };
+    take_database(store, what, |data| {
         args.push("-f".into());
         args.push(data.join("dump.pgc").display().to_string());
-        args.push(target.database.clone());
-        run("pg_dump", &args)?;
-        let (entries, bytes, disk) = fs::record(&data)?;
-        let t = &mut m.targets[0];
-        (t.entries, t.bytes, t.disk_bytes) = (entries, bytes, disk);
-        m.state = State::Committed;
-        m.write(&dir)?;
-        store::mark_complete(&mut m, &dir)
-    })();
-    match result {
-        Ok(()) => {
-            drop(lock);
-            Ok(id)
-        }
-        Err(e) => {
-            let _ = rollback(&m, &dir);
-            drop(lock);
-            Err(e)
-        }
-    }
+        args.push(database);
+        run("pg_dump", &args)
+    })
 }
 
 /// Puts a database snapshot back: the objects with `pg_restore --clean --if-exists` in one

@@ -84,10 +84,14 @@ pub enum Method {
     /// A PostgreSQL dump (`pg_dump -Fc`) of the objects at risk: `data/N/dump.pgc`.
     #[serde(rename = "pg_dump")]
     PgDump,
+    /// Redis keys saved with `DUMP` (and `PTTL`), put back with `RESTORE … REPLACE`, plus the
+    /// configuration a `CONFIG SET` changes: `data/N/keys.dump`.
+    #[serde(rename = "redis_dump")]
+    RedisDump,
 }
 
 /// What a database snapshot saved, and how to reach the server again to restore it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbTarget {
     pub database: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,9 +106,21 @@ pub struct DbTarget {
     /// Schemas (`pg_dump -n`).
     #[serde(default)]
     pub schemas: Vec<String>,
-    /// The whole database (for a DROP DATABASE, or SQL of unknown effect).
+    /// The whole database (for a DROP DATABASE, or SQL of unknown effect; Redis: every key of
+    /// `database`, or of every database when it is `*`).
     #[serde(default)]
     pub whole: bool,
+    #[serde(default)]
+    pub engine: crate::policy::schema::Engine,
+    /// Redis: the Unix socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+    /// Redis: the keys a `DEL` deletes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Redis: the configuration a `CONFIG SET` changes, as it was before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

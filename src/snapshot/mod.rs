@@ -16,6 +16,7 @@ pub mod commands;
 pub mod db;
 pub mod fs;
 pub mod manifest;
+pub mod redis;
 pub mod store;
 
 use std::io::IsTerminal;
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Error, Result};
-use manifest::{Manifest, Method, PathBytes, State, Target};
+use manifest::{DbTarget, Manifest, Method, PathBytes, State, Target};
 use store::{Lock, Store};
 
 /// One path to save.
@@ -356,6 +357,64 @@ pub fn finish_id(store: &Store, id: &str) -> Result<Manifest> {
         store::finish(&mut m, &dir)?;
     }
     Ok(m)
+}
+
+/// Where a database snapshot comes from and what it is for.
+pub(crate) struct DbSnapshot<'a> {
+    pub host: &'a str,
+    pub environment: &'a str,
+    pub command: &'a str,
+    /// What `snapshot list` shows as the original: `postgresql:DB`, `redis:SERVER/DB`.
+    pub original: String,
+    pub method: Method,
+    pub target: DbTarget,
+}
+
+/// Takes a database snapshot: `save` writes the dump into `data/0` (it exists, empty); the
+/// files are then hashed into the manifest and the snapshot completed. On any failure the
+/// snapshot is rolled back and the error returned.
+pub(crate) fn take_database(
+    store: &Store,
+    what: DbSnapshot,
+    save: impl FnOnce(&Path) -> Result<()>,
+) -> Result<String> {
+    store.open()?;
+    let _store_lock = store.lock_shared()?;
+    for line in store.recover()? {
+        eprintln!("gardefou: snapshot {line}");
+    }
+    let (id, dir, lock) = store.create()?;
+    let mut m = preparing(&id, what.host, what.environment, what.command);
+    m.targets = vec![Target {
+        original: PathBytes(what.original.into()),
+        data: "data/0".into(),
+        method: what.method,
+        root: None,
+        entries: Vec::new(),
+        bytes: 0,
+        disk_bytes: 0,
+        database: Some(what.target),
+    }];
+    let result = (|| {
+        m.write(&dir)?;
+        let data = dir.join("data/0");
+        std::fs::create_dir_all(&data)
+            .map_err(|e| Error::io(format!("cannot create {}", data.display()), e))?;
+        save(&data)?;
+        let (entries, bytes, disk) = fs::record(&data)?;
+        let t = &mut m.targets[0];
+        (t.entries, t.bytes, t.disk_bytes) = (entries, bytes, disk);
+        m.state = State::Committed;
+        m.write(&dir)?;
+        store::mark_complete(&mut m, &dir)
+    })();
+    if let Err(e) = result {
+        let _ = rollback(&m, &dir);
+        drop(lock);
+        return Err(e);
+    }
+    drop(lock);
+    Ok(id)
 }
 
 /// Parses a size such as `20G`, `512M`, `1.5T` or `1000` (bytes); powers of 1024.
