@@ -319,3 +319,46 @@ fn a_snapshot_rule_dumps_the_table_first_and_restore_brings_back_every_row() {
     restore(&id);
     assert_eq!(after(), before);
 }
+
+#[test]
+fn an_interactive_psql_in_production_shows_the_environment_and_needs_an_explicit_commit() {
+    let c = start(DENY);
+    // Typed at a real terminal (script's pseudo-terminal), a line a second.
+    let typed = [
+        "DELETE FROM t WHERE id = 1;",
+        "COMMIT;",
+        "DELETE FROM t;",
+        "\\\\q",
+    ];
+    let feeder: String = typed
+        .iter()
+        .map(|l| format!("sleep 1; printf '{l}\\r'; "))
+        .chain(["sleep 1".to_owned()])
+        .collect();
+    let mut feed = Command::new("sh")
+        .args(["-c", &feeder])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Command::new("script")
+        .args(["-qec", "psql -d shop", "/dev/null"])
+        .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
+        .env("GARDEFOU_POLICY", &c.policy)
+        .env("PGHOST", &c.root)
+        .env("PGPORT", PORT)
+        .env("PGUSER", "postgres")
+        .env("NO_COLOR", "1")
+        .env_remove("SUDO_USER")
+        .current_dir(&c.root)
+        .stdin(feed.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    feed.wait().unwrap();
+    let (shown, err) = common::text(&out);
+    let local = format!("[PRODUCTION] postgres@[local:{}]/shop", c.root.display());
+    assert!(shown.contains(&format!("{local}=# ")), "{shown}{err}");
+    // In a transaction after the DELETE: the prompt says so with `*`.
+    assert!(shown.contains(&format!("{local}=*# ")), "{shown}");
+    // The committed DELETE took effect; the one left uncommitted at \q did not.
+    assert_eq!(c.rows(), "2", "{shown}");
+}

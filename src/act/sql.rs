@@ -90,6 +90,41 @@ fn redacted(argv: &[OsString]) -> Vec<OsString> {
     out
 }
 
+/// psql variables for an interactive session: a prompt that names the environment in its
+/// color, and in production `AUTOCOMMIT off` (a destructive statement needs an explicit
+/// COMMIT) with `ON_ERROR_ROLLBACK interactive` (a typo does not abort the transaction). Set
+/// with `-v`, so a user's psqlrc, read after them, can still change them: hardening, not
+/// interception.
+fn psql_hardening(env: &crate::policy::Environment, no_color: bool) -> Vec<OsString> {
+    use crate::policy::schema::Color;
+    let code = match env.color {
+        Color::Red => "1;37;41",
+        Color::Yellow => "1;30;43",
+        Color::Green => "1;30;42",
+        Color::Blue => "1;37;44",
+        Color::Magenta => "1;37;45",
+        Color::Cyan => "1;30;46",
+        Color::White => "1;30;47",
+    };
+    let badge = format!("[{}]", env.name.to_uppercase());
+    let badge = if no_color {
+        badge
+    } else {
+        format!("%[%033[{code}m%]{badge}%[%033[0m%]")
+    };
+    let mut v = vec![
+        format!("PROMPT1={badge} %n@%M/%/%R%x%# "),
+        format!("PROMPT2={badge} %n@%M/%/%R%x%# "),
+    ];
+    if env.name == crate::policy::FALLBACK_ENVIRONMENT {
+        v.push("AUTOCOMMIT=off".into());
+        v.push("ON_ERROR_ROLLBACK=interactive".into());
+    }
+    v.into_iter()
+        .flat_map(|x| [OsString::from("-v"), OsString::from(x)])
+        .collect()
+}
+
 /// A database command through its shim. Returns only when it does not exec.
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let name = match tool {
@@ -114,8 +149,18 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     };
     let terminal = std::io::stdin().is_terminal();
     if intent.info_only || (intent.sources.contains(&Source::Stdin) && terminal) {
-        // Help, or an interactive session typed on a terminal.
-        eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
+        // Help, or an interactive session typed on a terminal: not checked statement by
+        // statement; an interactive psql gets the environment's prompt (and, in production,
+        // explicit transactions).
+        let mut args = args.to_vec();
+        if tool == DbTool::Psql && !intent.info_only {
+            let loaded = load_failsafe(None);
+            let (env, _) = environment(&loaded.policy, &hostname(), None);
+            let mut hardening = psql_hardening(&env, std::env::var_os("NO_COLOR").is_some());
+            hardening.extend(args);
+            args = hardening;
+        }
+        eprintln!("gardefou: {}", exec::exec(&real, &argv0, &args));
         return 126;
     }
     // Standard input is read (to be checked, or to be handed on unchanged) unless it is a
