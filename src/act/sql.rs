@@ -56,40 +56,6 @@ fn dump_target(intent: &sql::SqlIntent, facts: &db::SqlFacts) -> crate::error::R
     Ok(t)
 }
 
-/// The command line as the audit log keeps it: passwords (`-a`/`--pass` values, the password
-/// of a `scheme://user:password@host` URI, `password=` in a connection string) become `***`.
-fn redacted(argv: &[OsString]) -> Vec<OsString> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut out = Vec::with_capacity(argv.len());
-    let mut hide_next = false;
-    for (n, a) in argv.iter().enumerate() {
-        let text = String::from_utf8_lossy(a.as_bytes());
-        if hide_next {
-            out.push("***".into());
-            hide_next = false;
-            continue;
-        }
-        hide_next = n > 0 && (text == "-a" || text == "--pass");
-        let mut t = text.into_owned();
-        if let Some(scheme_end) = t.find("://")
-            && let Some(at) = t[scheme_end + 3..].find('@').map(|x| x + scheme_end + 3)
-            && let Some(colon) = t[scheme_end + 3..at].find(':').map(|x| x + scheme_end + 3)
-        {
-            t.replace_range(colon + 1..at, "***");
-        }
-        if let Some(p) = t.find("password=") {
-            let end = t[p..].find(' ').map_or(t.len(), |e| e + p);
-            t.replace_range(p + "password=".len()..end, "***");
-        }
-        out.push(if t == String::from_utf8_lossy(a.as_bytes()) {
-            a.clone()
-        } else {
-            t.into()
-        });
-    }
-    out
-}
-
 /// psql variables for an interactive session: a prompt that names the environment in its
 /// color, and in production `AUTOCOMMIT off` (a destructive statement needs an explicit
 /// COMMIT) with `ON_ERROR_ROLLBACK interactive` (a typo does not abort the transaction). Set
@@ -217,7 +183,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         &loaded.policy,
         &host,
         &env,
-        &redacted(argv),
+        &sql::redacted(argv),
         &v,
         Outcome {
             what: &outcome,
@@ -255,44 +221,5 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             eprintln!("gardefou: cannot run {}: {e}", real.display());
             126
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_not_logged() {
-        let argv: Vec<OsString> = [
-            "redis-cli",
-            "-a",
-            "s3cret",
-            "-u",
-            "redis://app:pw@h:1/0",
-            "psql",
-            "host=x password=pw2 dbname=y",
-            "flushall",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
-        let got: Vec<String> = redacted(&argv)
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "redis-cli",
-                "-a",
-                "***",
-                "-u",
-                "redis://app:***@h:1/0",
-                "psql",
-                "host=x password=*** dbname=y",
-                "flushall"
-            ]
-        );
     }
 }

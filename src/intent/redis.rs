@@ -114,7 +114,6 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
     i.tool = DbTool::RedisCli;
     i.sources.clear();
     let mut mode = RedisMode::default();
-    let mut shown = vec!["redis-cli".to_owned()];
     let mut k = 0;
     while k < args.len() {
         let a = s(&args[k]);
@@ -122,7 +121,6 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
             break;
         }
         k += 1;
-        shown.push(a.clone());
         if !WITH_VALUE.contains(&a.as_str()) {
             match a.as_str() {
                 "-x" => mode.stdin_argument = true,
@@ -130,7 +128,6 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
                 "--cluster" => {
                     // `--cluster SUBCOMMAND ARGS…` takes the rest of the line.
                     mode.cluster = true;
-                    shown.extend(args[k..].iter().map(s));
                     k = args.len();
                 }
                 "--scan" | "--bigkeys" | "--memkeys" | "--hotkeys" | "--stat" | "--latency"
@@ -144,8 +141,6 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
         }
         let v = args.get(k).map(s).unwrap_or_default();
         k += 1;
-        let secret = matches!(a.as_str(), "-a" | "--pass") || a == "-u" && v.contains('@');
-        shown.push(if secret { "***".into() } else { v.clone() });
         match a.as_str() {
             "-h" => i.host = Some(v),
             "-p" => i.port = Some(v),
@@ -163,8 +158,7 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
         }
     }
     let words: Vec<String> = args[k..].iter().map(s).collect();
-    shown.extend(words.iter().cloned());
-    i.text = shown.join(" ");
+    i.text = super::sql::shown("redis-cli", args);
     if mode.eval.is_some() {
         // `--eval FILE keys , args`: the words are the script's keys and arguments.
         i.sources.push(Source::Command(words.join(" ")));

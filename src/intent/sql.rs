@@ -98,6 +98,47 @@ fn s(a: &OsString) -> String {
     String::from_utf8_lossy(a.as_bytes()).into_owned()
 }
 
+/// A command line as it may be shown, logged and kept in a manifest: passwords (`-a`/`--pass` values, the password
+/// of a `scheme://user:password@host` URI, `password=` in a connection string) become `***`.
+pub fn redacted(argv: &[OsString]) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut hide_next = false;
+    for a in argv {
+        let text = String::from_utf8_lossy(a.as_bytes());
+        if hide_next {
+            out.push("***".into());
+            hide_next = false;
+            continue;
+        }
+        hide_next = text == "-a" || text == "--pass";
+        let mut t = text.into_owned();
+        if let Some(scheme_end) = t.find("://")
+            && let Some(at) = t[scheme_end + 3..].find('@').map(|x| x + scheme_end + 3)
+            && let Some(colon) = t[scheme_end + 3..at].find(':').map(|x| x + scheme_end + 3)
+        {
+            t.replace_range(colon + 1..at, "***");
+        }
+        if let Some(p) = t.find("password=") {
+            let end = t[p..].find(' ').map_or(t.len(), |e| e + p);
+            t.replace_range(p + "password=".len()..end, "***");
+        }
+        out.push(if t == String::from_utf8_lossy(a.as_bytes()) {
+            a.clone()
+        } else {
+            t.into()
+        });
+    }
+    out
+}
+
+/// `NAME ARGS…` as text, passwords hidden.
+pub fn shown(name: &str, args: &[OsString]) -> String {
+    std::iter::once(name.to_owned())
+        .chain(redacted(args).iter().map(s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `postgresql://user@host:port/dbname?…` → (user, host, port, dbname).
 fn parse_uri(
     uri: &str,
@@ -157,10 +198,7 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         redis_mode: Default::default(),
         cluster: None,
         info_only: false,
-        text: std::iter::once("psql".to_owned())
-            .chain(args.iter().map(s))
-            .collect::<Vec<_>>()
-            .join(" "),
+        text: shown("psql", args),
     };
     let mut positional = Vec::new();
     let mut k = 0;
@@ -290,10 +328,7 @@ pub fn parse_drop(tool: DbTool, args: &[OsString]) -> SqlIntent {
     let mut i = parse_psql(&[]);
     i.tool = tool;
     i.sources.clear();
-    i.text = std::iter::once(name.to_owned())
-        .chain(args.iter().map(s))
-        .collect::<Vec<_>>()
-        .join(" ");
+    i.text = shown(name, args);
     let mut positional = Vec::new();
     let mut k = 0;
     while k < args.len() {
@@ -602,6 +637,40 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_not_logged() {
+        let argv: Vec<OsString> = [
+            "redis-cli",
+            "-a",
+            "s3cret",
+            "-u",
+            "redis://app:pw@h:1/0",
+            "psql",
+            "host=x password=pw2 dbname=y",
+            "flushall",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let got: Vec<String> = redacted(&argv)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "redis-cli",
+                "-a",
+                "***",
+                "-u",
+                "redis://app:***@h:1/0",
+                "psql",
+                "host=x password=*** dbname=y",
+                "flushall"
+            ]
+        );
+    }
 
     fn kinds(sql: &str) -> Vec<(SqlStatement, Option<String>, usize)> {
         classify(sql, "-c")
