@@ -23,6 +23,10 @@ pub const SHIMS: &[&str] = &[
     "dropdb",
     "pg_dropcluster",
     "redis-cli",
+    "mysql",
+    "mariadb",
+    "mysqladmin",
+    "mariadb-admin",
 ];
 
 /// The first line of every hook file `install` writes: `uninstall` removes only these.

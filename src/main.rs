@@ -26,6 +26,8 @@ fn main() {
         Some("dropdb") => Some(DbTool::Dropdb),
         Some("pg_dropcluster") => Some(DbTool::PgDropcluster),
         Some("redis-cli") => Some(DbTool::RedisCli),
+        Some("mysql" | "mariadb") => Some(DbTool::Mysql),
+        Some("mysqladmin" | "mariadb-admin") => Some(DbTool::Mysqladmin),
         _ => None,
     };
     if let Some(tool) = db_tool {

@@ -231,7 +231,7 @@ fn decide(
                 );
                 id = Some(t.id);
             }
-            Err(e) => (run, outcome) = snapshot_failed(policy, env, host, &v, &e),
+            Err(e) => (run, outcome) = snapshot_failed(policy, env, host, &v, &e, REMOVED_NOTHING),
         }
     }
     (run, outcome, id, v)

@@ -230,7 +230,10 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
                 }
                 snapshot_id = Some(saved.id);
             }
-            Err(e) => (run, outcome) = snapshot_failed(&loaded.policy, &env, &host, &v, &e),
+            Err(e) => {
+                (run, outcome) =
+                    snapshot_failed(&loaded.policy, &env, &host, &v, &e, DELETED_NOTHING)
+            }
         }
     }
     record(
@@ -265,11 +268,12 @@ pub(crate) fn snapshot_failed(
     host: &str,
     v: &Verdict,
     e: &crate::Error,
+    nothing: &str,
 ) -> (bool, String) {
     eprintln!("gardefou: the policy asks for a snapshot first, and it failed: {e}");
     if policy.snapshot.on_failure != Some(OnFailure::Confirm) {
         eprintln!(
-            "gardefou: refused (the snapshot store is [snapshot] store; on_failure = \"confirm\" would let you go ahead without one). Nothing was deleted."
+            "gardefou: refused (the snapshot store is [snapshot] store; on_failure = \"confirm\" would let you go ahead without one). {nothing}"
         );
         return (false, "refused-snapshot-failed".into());
     }
@@ -277,7 +281,7 @@ pub(crate) fn snapshot_failed(
     match ask_typed(v, env, host) {
         Answer::Confirmed => (true, "confirmed-without-snapshot".into()),
         _ => {
-            eprintln!("gardefou: refused. Nothing was deleted.");
+            eprintln!("gardefou: refused. {nothing}");
             (false, "refused-snapshot-failed".into())
         }
     }

@@ -1,4 +1,5 @@
-//! The database shims: `psql`, `dropdb` and `pg_dropcluster`. psql's SQL is read before it runs
+//! The database shims: `psql`, `dropdb`, `pg_dropcluster`, `redis-cli`, `mysql`/`mariadb`
+//! and `mysqladmin`/`mariadb-admin`. psql's SQL is read before it runs
 //! (`-c`, `-f FILE`, and standard input when it is not a terminal: read whole, checked, then
 //! handed to the real psql through a pipe). An interactive psql session on a terminal is not
 //! intercepted statement by statement. A snapshot rule dumps the objects at risk first.
@@ -91,13 +92,37 @@ fn psql_hardening(env: &crate::policy::Environment, no_color: bool) -> Vec<OsStr
         .collect()
 }
 
+/// mysql options for an interactive session: the environment's badge in the prompt, and in
+/// production `--safe-updates` (UPDATE and DELETE must name the rows by key or LIMIT; SELECTs
+/// are limited to 1000 rows, as the option documents). Placed first, so the operator's own
+/// options win: hardening, not interception.
+fn mysql_hardening(env: &crate::policy::Environment) -> Vec<OsString> {
+    let badge = format!("[{}]", env.name.to_uppercase());
+    let mut v = vec![OsString::from(format!("--prompt={badge} \\u@\\h [\\d]> "))];
+    if env.name == crate::policy::FALLBACK_ENVIRONMENT {
+        v.push("--safe-updates".into());
+    }
+    v
+}
+
 /// A database command through its shim. Returns only when it does not exec.
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
+    // mysql and mariadb (mysqladmin and mariadb-admin) are one tool under two names: the real
+    // one is found by the name it was called by.
+    let called = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = match tool {
         DbTool::Psql => "psql",
         DbTool::Dropdb => "dropdb",
         DbTool::PgDropcluster => "pg_dropcluster",
         DbTool::RedisCli => "redis-cli",
+        DbTool::Mysql if called == "mariadb" => "mariadb",
+        DbTool::Mysql => "mysql",
+        DbTool::Mysqladmin if called == "mariadb-admin" => "mariadb-admin",
+        DbTool::Mysqladmin => "mysqladmin",
     };
     let argv0 = argv.first().cloned().unwrap_or_else(|| name.into());
     let args = argv.get(1..).unwrap_or(&[]);
@@ -111,6 +136,8 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let intent = match tool {
         DbTool::Psql => sql::parse_psql(args),
         DbTool::RedisCli => crate::intent::redis::parse_redis_cli(args),
+        DbTool::Mysql => crate::intent::mysql::parse_mysql(name, args),
+        DbTool::Mysqladmin => crate::intent::mysql::parse_mysqladmin(name, args),
         _ => sql::parse_drop(tool, args),
     };
     let terminal = std::io::stdin().is_terminal();
@@ -119,10 +146,14 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         // statement; an interactive psql gets the environment's prompt (and, in production,
         // explicit transactions).
         let mut args = args.to_vec();
-        if tool == DbTool::Psql && !intent.info_only {
+        if matches!(tool, DbTool::Psql | DbTool::Mysql) && !intent.info_only {
             let loaded = load_failsafe(None);
             let (env, _) = environment(&loaded.policy, &hostname(), None);
-            let mut hardening = psql_hardening(&env, std::env::var_os("NO_COLOR").is_some());
+            let mut hardening = if tool == DbTool::Psql {
+                psql_hardening(&env, std::env::var_os("NO_COLOR").is_some())
+            } else {
+                mysql_hardening(&env)
+            };
             hardening.extend(args);
             args = hardening;
         }
@@ -164,19 +195,30 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
                 if tool == DbTool::RedisCli {
                     let target = crate::snapshot::redis::target(&intent, f)?;
                     crate::snapshot::redis::take(&store, target, &intent, &host, &env.name)
+                        .map(Some)
+                } else if matches!(tool, DbTool::Mysql | DbTool::Mysqladmin) {
+                    let target = crate::snapshot::mysql::target(&intent, f)?;
+                    crate::snapshot::mysql::take(&store, target, &intent, &host, &env.name)
                 } else {
                     let target = dump_target(&intent, f)?;
                     crate::snapshot::db::take(&store, target, &intent.text, &host, &env.name)
+                        .map(Some)
                 }
             });
         match saved {
-            Ok(id) => {
+            Ok(None) => {
+                eprintln!("gardefou: nothing to snapshot: none of what this command touches exists")
+            }
+            Ok(Some(id)) => {
                 eprintln!(
                     "gardefou: snapshot {id} saved what this command touches; undo with: gardefou snapshot restore {id}"
                 );
                 snapshot_id = Some(id);
             }
-            Err(e) => (run, outcome) = snapshot_failed(&loaded.policy, &env, &host, &v, &e),
+            Err(e) => {
+                (run, outcome) =
+                    snapshot_failed(&loaded.policy, &env, &host, &v, &e, CHANGED_NOTHING)
+            }
         }
     }
     record(

@@ -35,8 +35,10 @@ fn user(intent: &SqlIntent) -> String {
 /// it (the shim reads it before deciding); without it, SQL on standard input is noted as
 /// unchecked here.
 pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
-    if intent.tool == DbTool::RedisCli {
-        return probe_redis(intent, stdin);
+    match intent.tool {
+        DbTool::RedisCli => return probe_redis(intent, stdin),
+        DbTool::Mysql | DbTool::Mysqladmin => return probe_mysql(intent, stdin),
+        _ => {}
     }
     let mut f = SqlFacts {
         database: intent
@@ -61,6 +63,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
             line: 0,
             cascade: false,
             by_keywords: false,
+            database: None,
         }),
         DbTool::PgDropcluster => {
             f.whole_cluster = true;
@@ -74,9 +77,10 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 line: 0,
                 cascade: true,
                 by_keywords: false,
+                database: None,
             });
         }
-        DbTool::RedisCli => {}
+        DbTool::RedisCli | DbTool::Mysql | DbTool::Mysqladmin => {}
         DbTool::Psql => {
             for src in &intent.sources {
                 let c: Classified = match src {
@@ -85,8 +89,8 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                         Ok(sql) => classify(&sql, &p.display().to_string()),
                         Err(e) => Classified {
                             found: vec![Found::unknown(0, None, true)],
-                            statements: 0,
                             notes: vec![format!("cannot read {}: {e}", p.display())],
+                            ..Classified::default()
                         },
                     },
                     Source::Stdin => match stdin {
@@ -121,7 +125,7 @@ fn probe_redis(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
         database: intent.database.clone().unwrap_or_else(|| "0".into()),
         ..SqlFacts::default()
     };
-    for words in &intent.redis {
+    for words in &intent.words {
         f.found
             .extend(crate::intent::redis::classify_words(words, 0));
     }
@@ -165,5 +169,58 @@ fn probe_redis(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 | SqlStatement::ConfigSet
         )
     });
+    f
+}
+
+/// A mysql or mysqladmin command. The database is `-D` or the argument; without one it is
+/// empty (the server's default, or an option file's: every rule's `database` matches it).
+/// After a `USE`, unqualified objects are in the database it names.
+fn probe_mysql(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
+    use crate::intent::mysql::{classify_admin, classify_mysql};
+    let mut f = SqlFacts {
+        engine: Engine::Mysql,
+        database: intent.database.clone().unwrap_or_default(),
+        ..SqlFacts::default()
+    };
+    if intent.tool == DbTool::Mysqladmin {
+        f.found
+            .extend(intent.words.iter().filter_map(|w| classify_admin(w)));
+    }
+    let delimiter = intent.delimiter.as_deref();
+    let mut current: Option<String> = None;
+    for src in &intent.sources {
+        let c = match src {
+            Source::Command(sql) => classify_mysql(sql, "-e", delimiter),
+            Source::File(p) => Classified {
+                found: vec![Found::unknown(0, None, true)],
+                notes: vec![format!("{} is not read by mysql", p.display())],
+                ..Classified::default()
+            },
+            Source::Stdin => match stdin {
+                Some(sql) => classify_mysql(sql, "standard input", delimiter),
+                None => {
+                    f.notes.push(
+                        "SQL from standard input is checked by the mysql shim when it runs".into(),
+                    );
+                    continue;
+                }
+            },
+        };
+        let mut uses = c.uses.into_iter().peekable();
+        for (n, mut found) in c.found.into_iter().enumerate() {
+            while let Some((_, db)) = uses.next_if(|(at, _)| *at <= n) {
+                current = Some(db);
+            }
+            if found.database.is_none() {
+                found.database.clone_from(&current);
+            }
+            f.found.push(found);
+        }
+        if let Some((_, db)) = uses.last() {
+            current = Some(db);
+        }
+        f.notes.extend(c.notes);
+    }
+    f.whole_cluster = f.found.iter().any(|x| x.kind == SqlStatement::Shutdown);
     f
 }

@@ -223,11 +223,14 @@ fn classify(
     let rest = |i: usize| args.get(i..).unwrap_or(&[]);
     match name.as_str() {
         "rm" => out.push(Intent::Rm(rm_intent(shell, args, Via::Rm))),
-        "psql" | "dropdb" | "pg_dropcluster" => {
+        "psql" | "dropdb" | "pg_dropcluster" | "mysql" | "mariadb" | "mysqladmin"
+        | "mariadb-admin" => {
             let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();
             match known {
                 Some(known) => out.push(Intent::Sql(match name.as_str() {
                     "psql" => super::sql::parse_psql(&known),
+                    "mysql" | "mariadb" => super::mysql::parse_mysql(&name, &known),
+                    "mysqladmin" | "mariadb-admin" => super::mysql::parse_mysqladmin(&name, &known),
                     "dropdb" => super::sql::parse_drop(super::sql::DbTool::Dropdb, &known),
                     _ => super::sql::parse_drop(super::sql::DbTool::PgDropcluster, &known),
                 })),
@@ -248,7 +251,7 @@ fn classify(
             let intent = super::redis::parse_redis_cli(&words);
             // A word computed at run time among the options or as the command name: what it
             // sends cannot be known (keys computed at run time are fine: `xargs redis-cli del`).
-            let command_at = words.len() - intent.redis.first().map_or(0, Vec::len);
+            let command_at = words.len() - intent.words.first().map_or(0, Vec::len);
             match rest(1).iter().position(|a| a.known().is_none()) {
                 Some(u) if u <= command_at => out.push(Intent::Opaque {
                     text: text_of(args),

@@ -6,6 +6,7 @@
 pub mod apt;
 pub mod lex;
 pub mod line;
+pub mod mysql;
 pub mod redis;
 pub mod rm;
 pub mod sql;

@@ -63,8 +63,6 @@ pub struct RedisMode {
     pub cluster: bool,
     /// `--scan`, `--bigkeys`, `--stat`, `--latency`, `--rdb`…: reads only.
     pub read_only_mode: bool,
-    /// The password given with `-a`/`--pass` (never logged; used to snapshot).
-    pub password: Option<String>,
 }
 
 fn s(a: &OsString) -> String {
@@ -72,7 +70,7 @@ fn s(a: &OsString) -> String {
 }
 
 /// `redis://[user[:password]@]host[:port][/db]` (also `rediss://`).
-fn parse_uri(uri: &str, i: &mut SqlIntent, mode: &mut RedisMode) {
+fn parse_uri(uri: &str, i: &mut SqlIntent) {
     let Some(rest) = uri
         .strip_prefix("redis://")
         .or_else(|| uri.strip_prefix("rediss://"))
@@ -87,7 +85,7 @@ fn parse_uri(uri: &str, i: &mut SqlIntent, mode: &mut RedisMode) {
                 i.user = Some(u.to_owned());
             }
             if !p.is_empty() {
-                mode.password = Some(p.to_owned());
+                i.password = Some(p.to_owned());
             }
             h
         }
@@ -146,9 +144,9 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
             "-p" => i.port = Some(v),
             "-s" => i.socket = Some(v),
             "-n" => i.database = Some(v),
-            "-a" | "--pass" => mode.password = Some(v),
+            "-a" | "--pass" => i.password = Some(v),
             "--user" => i.user = Some(v),
-            "-u" => parse_uri(&v, &mut i, &mut mode),
+            "-u" => parse_uri(&v, &mut i),
             "-X" => mode.stdin_argument = true,
             "--eval" => mode.eval = Some(v),
             "--rdb" | "--functions-rdb" | "--lru-test" | "--intrinsic-latency" => {
@@ -164,7 +162,7 @@ pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {
         i.sources.push(Source::Command(words.join(" ")));
     } else if !words.is_empty() {
         i.sources.push(Source::Command(words.join(" ")));
-        i.redis = vec![words];
+        i.words = vec![words];
     } else if !mode.read_only_mode && !mode.cluster && !i.info_only {
         i.sources.push(Source::Stdin);
     }
@@ -250,6 +248,7 @@ pub fn classify_words(words: &[String], line: usize) -> Option<Found> {
             line,
             cascade: false,
             by_keywords: false,
+            database: None,
         })
     };
     match first.as_str() {
@@ -322,8 +321,8 @@ mod tests {
         assert_eq!(i.host.as_deref(), Some("db1"));
         assert_eq!(i.port.as_deref(), Some("6380"));
         assert_eq!(i.database.as_deref(), Some("3"));
-        assert_eq!(i.redis_mode.password.as_deref(), Some("s3cret"));
-        assert_eq!(i.redis, vec![vec!["del", "-h", "k"]]);
+        assert_eq!(i.password.as_deref(), Some("s3cret"));
+        assert_eq!(i.words, vec![vec!["del", "-h", "k"]]);
         assert_eq!(i.text, "redis-cli -h db1 -p 6380 -n 3 -a *** del -h k");
         assert!(!i.text.contains("s3cret"));
     }
@@ -336,7 +335,7 @@ mod tests {
             (Some("cache"), Some("6390"), Some("2"))
         );
         assert_eq!(i.user.as_deref(), Some("app"));
-        assert_eq!(i.redis_mode.password.as_deref(), Some("pw"));
+        assert_eq!(i.password.as_deref(), Some("pw"));
         assert!(!i.text.contains("pw@"));
     }
 
@@ -349,7 +348,7 @@ mod tests {
         assert!(i.sources.is_empty() && i.redis_mode.read_only_mode);
         let i = parse_redis_cli(&os(&["-x", "set", "k"]));
         assert!(i.redis_mode.stdin_argument);
-        assert_eq!(i.redis, vec![vec!["set", "k"]]);
+        assert_eq!(i.words, vec![vec!["set", "k"]]);
         let i = parse_redis_cli(&os(&["--pipe"]));
         assert!(i.redis_mode.pipe);
     }

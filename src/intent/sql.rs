@@ -11,8 +11,10 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use sqlparser::ast::{AlterTableOperation, FromTable, ObjectType, Statement, TableFactor};
-use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::ast::{
+    AlterTableOperation, FromTable, ObjectName, ObjectType, Statement, TableFactor, Use,
+};
+use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
@@ -33,6 +35,10 @@ pub enum DbTool {
     Dropdb,
     PgDropcluster,
     RedisCli,
+    /// `mysql`, `mariadb`.
+    Mysql,
+    /// `mysqladmin`, `mariadb-admin`.
+    Mysqladmin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +53,15 @@ pub struct SqlIntent {
     /// redis-cli `-s`: a Unix socket.
     pub socket: Option<String>,
     pub sources: Vec<Source>,
-    /// redis-cli: the command given as arguments (one), as words.
-    pub redis: Vec<Vec<String>>,
+    /// Commands given as argument words: redis-cli's command (one), mysqladmin's commands.
+    pub words: Vec<Vec<String>>,
+    /// The password given on the command line (never logged or stored; used to snapshot).
+    pub password: Option<String>,
+    /// MySQL: the connection options (host, port, socket, user, TLS, option files), as
+    /// `--name=value`, for mysqldump and mysql at snapshot and restore; never the password.
+    pub connection: Vec<String>,
+    /// MySQL: the statement delimiter at start (`--delimiter`).
+    pub delimiter: Option<String>,
     /// redis-cli: its modes and password.
     pub redis_mode: super::redis::RedisMode,
     /// `pg_dropcluster VERSION NAME`: the cluster.
@@ -69,6 +82,9 @@ pub struct Found {
     pub cascade: bool,
     /// Found by the keyword scan because the parser could not read the statement.
     pub by_keywords: bool,
+    /// The database the object is in when the SQL says so (MySQL: `db.table`, or after
+    /// `USE db`); else the one the command connects to.
+    pub database: Option<String>,
 }
 
 impl Found {
@@ -81,6 +97,7 @@ impl Found {
             line,
             cascade: false,
             by_keywords,
+            database: None,
         }
     }
 }
@@ -92,6 +109,25 @@ pub struct Classified {
     /// What the reader should know: statements read by keywords only, psql meta-commands that
     /// run SQL this check cannot see.
     pub notes: Vec<String>,
+    /// MySQL `USE db`: from `found[index]` on, unqualified objects are in `db`.
+    pub uses: Vec<(usize, String)>,
+}
+
+/// Which SQL a text is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Postgresql,
+    /// MySQL and MariaDB: `SCHEMA` is a synonym of `DATABASE`, `db.table` names a database.
+    Mysql,
+}
+
+impl Flavor {
+    fn dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
+        match self {
+            Flavor::Postgresql => Box::new(PostgreSqlDialect {}),
+            Flavor::Mysql => Box::new(MySqlDialect {}),
+        }
+    }
 }
 
 fn s(a: &OsString) -> String {
@@ -100,17 +136,38 @@ fn s(a: &OsString) -> String {
 
 /// A command line as it may be shown, logged and kept in a manifest: passwords (`-a`/`--pass` values, the password
 /// of a `scheme://user:password@host` URI, `password=` in a connection string) become `***`.
+///
+/// `argv[0]` names the program: for the mysql family, `-pSECRET` (also in a bundle) too.
 pub fn redacted(argv: &[OsString]) -> Vec<OsString> {
+    let program = argv
+        .first()
+        .map(|a| {
+            let b = a.as_bytes();
+            String::from_utf8_lossy(b.rsplit(|&c| c == b'/').next().unwrap_or(b)).into_owned()
+        })
+        .unwrap_or_default();
+    let mysql = match program.as_str() {
+        "mysql" | "mariadb" | "mysqldump" | "mariadb-dump" => Some(false),
+        "mysqladmin" | "mariadb-admin" => Some(true),
+        _ => None,
+    };
     let mut out = Vec::with_capacity(argv.len());
     let mut hide_next = false;
-    for a in argv {
+    for (n, a) in argv.iter().enumerate() {
         let text = String::from_utf8_lossy(a.as_bytes());
         if hide_next {
             out.push("***".into());
             hide_next = false;
             continue;
         }
-        hide_next = text == "-a" || text == "--pass";
+        hide_next = mysql.is_none() && (text == "-a" || text == "--pass");
+        if n > 0
+            && let Some(admin) = mysql
+            && let Some(hidden) = super::mysql::redact_short_password(admin, &text)
+        {
+            out.push(hidden.into());
+            continue;
+        }
         let mut t = text.into_owned();
         if let Some(scheme_end) = t.find("://")
             && let Some(at) = t[scheme_end + 3..].find('@').map(|x| x + scheme_end + 3)
@@ -133,10 +190,10 @@ pub fn redacted(argv: &[OsString]) -> Vec<OsString> {
 
 /// `NAME ARGS…` as text, passwords hidden.
 pub fn shown(name: &str, args: &[OsString]) -> String {
-    std::iter::once(name.to_owned())
-        .chain(redacted(args).iter().map(s))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let argv: Vec<OsString> = std::iter::once(OsString::from(name))
+        .chain(args.iter().cloned())
+        .collect();
+    redacted(&argv).iter().map(s).collect::<Vec<_>>().join(" ")
 }
 
 /// `postgresql://user@host:port/dbname?…` → (user, host, port, dbname).
@@ -194,7 +251,10 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         user: None,
         socket: None,
         sources: Vec::new(),
-        redis: Vec::new(),
+        words: Vec::new(),
+        password: None,
+        connection: Vec::new(),
+        delimiter: None,
         redis_mode: Default::default(),
         cluster: None,
         info_only: false,
@@ -367,22 +427,54 @@ pub fn parse_drop(tool: DbTool, args: &[OsString]) -> SqlIntent {
     i
 }
 
-fn table_of(f: &TableFactor) -> Option<String> {
+/// How an object name is reported: as written (PostgreSQL, where `a.b` is schema and table),
+/// or, for MySQL, the object's own name with the database of a `db.table` apart.
+fn name_of(flavor: Flavor, name: &ObjectName) -> (String, Option<String>) {
+    if flavor == Flavor::Mysql {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| match p.as_ident() {
+                Some(i) => i.value.clone(),
+                None => p.to_string(),
+            })
+            .collect();
+        if let [db, object] = parts.as_slice() {
+            return (object.clone(), Some(db.clone()));
+        }
+        if let Some(last) = parts.last() {
+            return (last.clone(), None);
+        }
+    }
+    (name.to_string(), None)
+}
+
+fn table_of(flavor: Flavor, f: &TableFactor) -> Option<(String, Option<String>)> {
     match f {
-        TableFactor::Table { name, .. } => Some(name.to_string()),
+        TableFactor::Table { name, .. } => Some(name_of(flavor, name)),
         _ => None,
     }
 }
 
-/// The destructive kinds in one parsed statement.
-fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) {
-    let mut push = |kind, object: Option<String>, cascade| {
+/// The destructive kinds in one parsed statement; a MySQL `USE` is returned.
+fn classify_statement(
+    flavor: Flavor,
+    st: &Statement,
+    line: usize,
+    out: &mut Vec<Found>,
+) -> Option<String> {
+    let mut push = |kind, named: Option<(String, Option<String>)>, cascade| {
+        let (object, database) = match named {
+            Some((o, d)) => (Some(o), d),
+            None => (None, None),
+        };
         out.push(Found {
             kind,
             object,
             line,
             cascade,
             by_keywords: false,
+            database,
         })
     };
     match st {
@@ -396,29 +488,53 @@ fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) {
                 ObjectType::Table | ObjectType::View | ObjectType::MaterializedView => {
                     Some(SqlStatement::DropTable)
                 }
+                // MySQL: SCHEMA is a synonym of DATABASE.
+                ObjectType::Schema if flavor == Flavor::Mysql => Some(SqlStatement::DropDatabase),
                 ObjectType::Schema => Some(SqlStatement::DropSchema),
                 ObjectType::Database => Some(SqlStatement::DropDatabase),
                 _ => None,
             };
             if let Some(kind) = kind {
                 for n in names {
-                    push(kind, Some(n.to_string()), *cascade);
+                    let named = if kind == SqlStatement::DropDatabase {
+                        // The database is the object itself.
+                        let (o, _) = name_of(flavor, n);
+                        (o.clone(), (flavor == Flavor::Mysql).then_some(o))
+                    } else {
+                        name_of(flavor, n)
+                    };
+                    push(kind, Some(named), *cascade);
                 }
             }
         }
         Statement::Truncate(t) => {
             for n in &t.table_names {
-                push(SqlStatement::Truncate, Some(n.name.to_string()), false);
+                push(
+                    SqlStatement::Truncate,
+                    Some(name_of(flavor, &n.name)),
+                    false,
+                );
             }
         }
         Statement::Delete(d) if d.selection.is_none() => {
+            if !d.tables.is_empty() {
+                // MySQL's multi-table form: `DELETE t1, t2 FROM t1 JOIN t2 …`.
+                for n in &d.tables {
+                    push(
+                        SqlStatement::DeleteWithoutWhere,
+                        Some(name_of(flavor, n)),
+                        false,
+                    );
+                }
+                return None;
+            }
             let tables = match &d.from {
                 FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
             };
             for t in tables {
                 push(
                     SqlStatement::DeleteWithoutWhere,
-                    table_of(&t.relation),
+                    table_of(flavor, &t.relation),
                     false,
                 );
             }
@@ -426,7 +542,7 @@ fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) {
         Statement::Update(u) if u.selection.is_none() => {
             push(
                 SqlStatement::UpdateWithoutWhere,
-                table_of(&u.table.relation),
+                table_of(flavor, &u.table.relation),
                 false,
             );
         }
@@ -437,16 +553,24 @@ fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) {
         {
             push(
                 SqlStatement::AlterDropColumn,
-                Some(a.name.to_string()),
+                Some(name_of(flavor, &a.name)),
                 false,
             );
         }
+        // A procedure or a prepared statement may do anything.
+        Statement::Call(_) | Statement::Execute { .. } => push(SqlStatement::Unknown, None, false),
+        Statement::Use(Use::Object(n) | Use::Database(n) | Use::Schema(n))
+            if flavor == Flavor::Mysql =>
+        {
+            return Some(name_of(flavor, n).0);
+        }
         _ => {}
     }
+    None
 }
 
 /// The keyword scan for a statement the parser could not read.
-fn scan_keywords(text: &str, line: usize, out: &mut Vec<Found>) {
+fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut Vec<Found>) {
     let upper = text.to_uppercase();
     let words: Vec<&str> = upper
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '"'))
@@ -467,15 +591,22 @@ fn scan_keywords(text: &str, line: usize, out: &mut Vec<Found>) {
             line,
             cascade: has("CASCADE"),
             by_keywords: true,
+            database: None,
         })
     };
     let first = words.first().copied().unwrap_or("");
-    if first == "DO" || has("EXECUTE") || has("PERFORM") {
+    if first == "DO" || first == "CALL" || has("EXECUTE") || has("PERFORM") {
         push(SqlStatement::Unknown, None);
+    }
+    if flavor == Flavor::Mysql && first == "SHUTDOWN" {
+        push(SqlStatement::Shutdown, None);
     }
     if has("DROP") {
         match after("DROP").as_deref() {
             Some("database") => push(SqlStatement::DropDatabase, after("DATABASE")),
+            Some("schema") if flavor == Flavor::Mysql => {
+                push(SqlStatement::DropDatabase, after("SCHEMA"))
+            }
             Some("schema") => push(SqlStatement::DropSchema, after("SCHEMA")),
             Some("table") => push(SqlStatement::DropTable, after("TABLE")),
             Some("column") => push(SqlStatement::AlterDropColumn, after("TABLE")),
@@ -540,16 +671,29 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
         text.push_str(line);
         text.push('\n');
     }
-    let dialect = PostgreSqlDialect {};
-    let tokens = match Tokenizer::new(&dialect, &text).tokenize_with_location() {
+    classify_text(Flavor::Postgresql, &text, origin, 1, &mut out);
+    out
+}
+
+/// Classifies plain SQL (statements separated by `;`, client commands already taken out) whose
+/// first line is line `first_line` of its source, adding to `out`.
+pub(crate) fn classify_text(
+    flavor: Flavor,
+    text: &str,
+    origin: &str,
+    first_line: usize,
+    out: &mut Classified,
+) {
+    let dialect = flavor.dialect();
+    let tokens = match Tokenizer::new(dialect.as_ref(), text).tokenize_with_location() {
         Ok(t) => t,
         Err(e) => {
             out.notes.push(format!(
                 "{origin}: the SQL could not be tokenized ({e}): checked by keywords only"
             ));
-            scan_keywords(&text, 1, &mut out.found);
-            out.statements = 1;
-            return out;
+            scan_keywords(flavor, text, first_line, &mut out.found);
+            out.statements += 1;
+            return;
         }
     };
     // One statement's tokens at a time (whitespace and comments left out), parsed without
@@ -566,23 +710,26 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
     if !group.is_empty() {
         groups.push(group);
     }
-    out.statements = groups.len();
+    out.statements += groups.len();
     let one = |tokens: Vec<TokenWithSpan>, part: &mut Classified| {
-        let line = tokens[0].span.start.line as usize;
+        let line = tokens[0].span.start.line as usize + first_line - 1;
         let from = tokens[0].span.start;
         let to = tokens[tokens.len() - 1].span.end;
-        match Parser::new(&PostgreSqlDialect {})
+        let dialect = flavor.dialect();
+        match Parser::new(dialect.as_ref())
             .with_tokens_with_locations(tokens)
             .parse_statements()
         {
             Ok(stmts) => {
                 for st in &stmts {
-                    classify_statement(st, line, &mut part.found);
+                    if let Some(db) = classify_statement(flavor, st, line, &mut part.found) {
+                        part.uses.push((part.found.len(), db));
+                    }
                 }
             }
             Err(_) => {
                 let before = part.found.len();
-                scan_keywords(&slice(&text, from, to), line, &mut part.found);
+                scan_keywords(flavor, &slice(text, from, to), line, &mut part.found);
                 let what = if part.found.len() > before {
                     "found by keywords"
                 } else {
@@ -621,17 +768,19 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
                 // A parser that panicked read nothing: its statements are of unknown effect.
                 h.join().unwrap_or_else(|_| Classified {
                     found: vec![Found::unknown(0, None, true)],
-                    statements: 0,
                     notes: vec![format!("{origin}: the SQL parser failed on part of it")],
+                    ..Classified::default()
                 })
             })
             .collect()
     });
     for p in parts {
+        let base = out.found.len();
+        out.uses
+            .extend(p.uses.into_iter().map(|(at, db)| (at + base, db)));
         out.found.extend(p.found);
         out.notes.extend(p.notes);
     }
-    out
 }
 
 #[cfg(test)]

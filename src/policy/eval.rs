@@ -316,10 +316,14 @@ fn statement_words(k: SqlStatement) -> &'static str {
 fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Environment) {
     v.notes.extend(facts.notes.iter().cloned());
     for found in &facts.found {
+        // The database the statement acts in: named by the SQL (MySQL `db.t`, `USE`), else
+        // the one the command connects to; unknown (empty) matches every rule.
+        let database = found.database.as_deref().unwrap_or(&facts.database);
         for rule in &policy.sql {
             let db_matches = facts.whole_cluster
+                || database.is_empty()
                 || globset::Glob::new(&rule.database)
-                    .map_or(true, |g| g.compile_matcher().is_match(&facts.database));
+                    .map_or(true, |g| g.compile_matcher().is_match(database));
             if rule.engine != facts.engine
                 || !applies_in(&rule.environments, &env.name)
                 || !db_matches
@@ -353,8 +357,10 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
                     | SqlStatement::Replicaof
             ) {
                 String::new()
+            } else if database.is_empty() {
+                " in the default database (none named)".to_owned()
             } else {
-                format!(" in database {}", facts.database)
+                format!(" in database {database}")
             };
             let what = format!(
                 "`{text}` {}{object}{cascade}{place_db}{place}{keywords}: {why}",
@@ -373,8 +379,8 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
                     v.raise(Decision::Allow, &id, format!("{what} (snapshot first)"));
                 }
             }
-            if v.target.is_none() {
-                v.target = Some(facts.database.clone());
+            if v.target.is_none() && !database.is_empty() {
+                v.target = Some(database.to_owned());
             }
         }
     }

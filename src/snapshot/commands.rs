@@ -314,11 +314,12 @@ fn restore(
         })
         .collect::<Result<_>>()?;
     // A database snapshot is replayed into its server, after its dump is checked.
-    if let Some(t) = m
-        .targets
-        .iter()
-        .find(|t| matches!(t.method, Method::PgDump | Method::RedisDump))
-    {
+    if let Some(t) = m.targets.iter().find(|t| {
+        matches!(
+            t.method,
+            Method::PgDump | Method::RedisDump | Method::Mysqldump
+        )
+    }) {
         if to.is_some() || !paths.is_empty() {
             return Err(Error::Usage(format!(
                 "snapshot {id} is a database dump: it is restored into its database, without --to or paths"
@@ -334,10 +335,10 @@ fn restore(
         let db = t.database.as_ref().ok_or_else(|| {
             Error::Snapshot(format!("snapshot {id}: the manifest names no database"))
         })?;
-        let done = if t.method == Method::RedisDump {
-            super::redis::restore(db, &store.dir(id), &t.data)?
-        } else {
-            super::db::restore(db, &store.dir(id), &t.data)?
+        let done = match t.method {
+            Method::RedisDump => super::redis::restore(db, &store.dir(id), &t.data)?,
+            Method::Mysqldump => super::mysql::restore(db, &store.dir(id), &t.data)?,
+            _ => super::db::restore(db, &store.dir(id), &t.data)?,
         };
         eprintln!("gardefou: snapshot {id}: {done}; the snapshot is kept");
         return Ok(0);

@@ -88,6 +88,10 @@ pub enum Method {
     /// configuration a `CONFIG SET` changes: `data/N/keys.dump`.
     #[serde(rename = "redis_dump")]
     RedisDump,
+    /// MySQL/MariaDB dumps (`mysqldump`, SQL text) of the tables at risk, or of whole
+    /// databases: `data/N/db-K.sql`, `data/N/tables-K.sql`, replayed with `mysql`.
+    #[serde(rename = "mysqldump")]
+    Mysqldump,
 }
 
 /// What a database snapshot saved, and how to reach the server again to restore it.
@@ -121,6 +125,9 @@ pub struct DbTarget {
     /// Redis: the configuration a `CONFIG SET` changes, as it was before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<(String, String)>,
+    /// MySQL: the client's connection options (`--name=value`, never the password).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connection: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod db;
 pub mod fs;
 pub mod manifest;
+pub mod mysql;
 pub mod redis;
 pub mod store;
 

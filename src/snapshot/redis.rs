@@ -191,7 +191,7 @@ pub fn take(
     host: &str,
     environment: &str,
 ) -> Result<String> {
-    let mut con = connect(&target, intent.redis_mode.password.as_deref())?;
+    let mut con = connect(&target, intent.password.as_deref())?;
     for (param, value) in &mut target.config {
         let got: Vec<String> = redis::cmd("CONFIG")
             .arg("GET")
