@@ -82,25 +82,7 @@ fn setup(rules: &str) -> Env {
     let lock = DPKG.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
-    let out = Command::new(common::bin())
-        .arg("install")
-        .args(common::install_dirs(&root))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{:?}", common::text(&out));
-    let audit = root.join("audit.jsonl");
-    let store = root.join("store");
-    std::fs::create_dir(&store).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let policy = common::write_policy(
-        &root,
-        &format!(
-            "[host]\nenvironment = \"production\"\n{rules}\n[snapshot]\nstore = \"{}\"\n[audit]\nfile = \"{}\"\n",
-            store.display(),
-            audit.display()
-        ),
-    );
+    let common::Installed { policy, audit, .. } = common::install_production(&root, rules);
     let e = Env {
         _lock: lock,
         _dir: dir,

@@ -37,10 +37,7 @@ fn as_postgres(program: &Path) -> Command {
     c
 }
 
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{:?}", common::text(&out));
-    out
-}
+use common::ok;
 
 impl Drop for Cluster {
     fn drop(&mut self) {
@@ -330,30 +327,18 @@ fn an_interactive_psql_in_production_shows_the_environment_and_needs_an_explicit
         "DELETE FROM t;",
         "\\\\q",
     ];
-    let feeder: String = typed
-        .iter()
-        .map(|l| format!("sleep 1; printf '{l}\\r'; "))
-        .chain(["sleep 1".to_owned()])
-        .collect();
-    let mut feed = Command::new("sh")
-        .args(["-c", &feeder])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = Command::new("script")
-        .args(["-qec", "psql -d shop", "/dev/null"])
-        .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
-        .env("GARDEFOU_POLICY", &c.policy)
-        .env("PGHOST", &c.root)
-        .env("PGPORT", PORT)
-        .env("PGUSER", "postgres")
-        .env("NO_COLOR", "1")
-        .env_remove("SUDO_USER")
-        .current_dir(&c.root)
-        .stdin(feed.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    feed.wait().unwrap();
+    let out = common::typed_on_tty(
+        Command::new("script")
+            .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
+            .env("GARDEFOU_POLICY", &c.policy)
+            .env("PGHOST", &c.root)
+            .env("PGPORT", PORT)
+            .env("PGUSER", "postgres")
+            .env("NO_COLOR", "1")
+            .current_dir(&c.root),
+        "psql -d shop",
+        &typed,
+    );
     let (shown, err) = common::text(&out);
     let local = format!("[PRODUCTION] postgres@[local:{}]/shop", c.root.display());
     assert!(shown.contains(&format!("{local}=# ")), "{shown}{err}");

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "pw-for-tests";
@@ -19,20 +19,10 @@ struct Server {
     policy: PathBuf,
     audit: PathBuf,
     store: PathBuf,
-    child: Child,
+    _server: common::KillOnDrop,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{:?}", common::text(&out));
-    out
-}
+use common::ok;
 
 /// A running server holding, in database 0: `a`, `b` (strings), `h` (hash), `l` (list),
 /// `u:1`, `u:2`, `u:3` (strings), `t` (string expiring in 10 minutes); in database 1: `other`.
@@ -64,33 +54,21 @@ fn start(rules: &str) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server is installed (.ci/run installs Debian's redis-server)");
-    ok(Command::new(common::bin())
-        .arg("install")
-        .args(common::install_dirs(&root))
-        .output()
-        .unwrap());
-    let audit = root.join("audit.jsonl");
-    let store = root.join("store");
-    std::fs::create_dir(&store).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let policy = common::write_policy(
-        &root,
-        &format!(
-            "[host]\nenvironment = \"production\"\n{rules}\n[snapshot]\nstore = \"{}\"\n[audit]\nfile = \"{}\"\n",
-            store.display(),
-            audit.display()
-        ),
-    );
+    let common::Installed {
+        bin,
+        policy,
+        audit,
+        store,
+    } = common::install_production(&root, rules);
     let s = Server {
         _dir: dir,
-        bin: root.join("prefix/bin"),
+        bin,
         root,
         socket,
         policy,
         audit,
         store,
-        child,
+        _server: common::KillOnDrop(child),
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while s.real(&["ping"]).trim() != "PONG" {

@@ -149,13 +149,25 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         if matches!(tool, DbTool::Psql | DbTool::Mysql) && !intent.info_only {
             let loaded = load_failsafe(None);
             let (env, _) = environment(&loaded.policy, &hostname(), None);
-            let mut hardening = if tool == DbTool::Psql {
+            let hardening = if tool == DbTool::Psql {
                 psql_hardening(&env, std::env::var_os("NO_COLOR").is_some())
             } else {
                 mysql_hardening(&env)
             };
-            hardening.extend(args);
-            args = hardening;
+            // mysql wants its option-file options (`--no-defaults`, `--defaults-file=`…)
+            // before any other.
+            let at = args
+                .iter()
+                .take_while(|a| {
+                    tool == DbTool::Mysql && {
+                        let a = a.to_string_lossy();
+                        a.starts_with("--defaults")
+                            || a == "--no-defaults"
+                            || a == "--print-defaults"
+                    }
+                })
+                .count();
+            args.splice(at..at, hardening);
         }
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, &args));
         return 126;

@@ -71,23 +71,30 @@ pub fn install_dirs(root: &Path) -> Vec<std::ffi::OsString> {
 /// Runs a shell command under `script` (a real pseudo-terminal, so /dev/tty works) in `cwd`
 /// with `env` added, typing `answer` and Enter after a second.
 pub fn on_tty(cwd: &Path, env: &[(&str, std::ffi::OsString)], cmd: &str, answer: &str) -> Output {
-    use std::process::Stdio;
-    let feeder = format!("sleep 1; printf '%s\\r' '{answer}'; sleep 1");
-    let mut feed = Command::new("sh")
-        .args(["-c", &feeder])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = Command::new("script")
-        .args(["-qec", cmd, "/dev/null"])
-        .current_dir(cwd)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env_remove("SUDO_USER")
-        .stdin(feed.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    feed.wait().unwrap();
+    let literal = answer.replace('\\', "\\\\").replace('%', "%%");
+    typed_on_tty(
+        Command::new("script")
+            .current_dir(cwd)
+            .envs(env.iter().map(|(k, v)| (k, v))),
+        cmd,
+        &[&literal],
+    )
+}
+
+/// Asserts that a command succeeded (its output in the message if not), and returns its output.
+pub fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "{:?}", text(&out));
     out
+}
+
+/// A server process a test started: killed and reaped when the test ends, however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The audit log's entries, parsed (none when the file does not exist).
@@ -122,4 +129,68 @@ pub fn output_with_stdin(cmd: &mut Command, stdin: Option<&str>) -> Output {
             .unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// What `install_production` set up under a test's root.
+pub struct Installed {
+    /// The shims' directory (to put first on PATH).
+    pub bin: PathBuf,
+    pub policy: PathBuf,
+    pub audit: PathBuf,
+    pub store: PathBuf,
+}
+
+/// `gardefou install` under `root` (shims in `root/prefix/bin`), a snapshot store `root/store`
+/// (0700) and a production policy with `rules`, that store and an audit log `root/audit.jsonl`.
+pub fn install_production(root: &Path, rules: &str) -> Installed {
+    use std::os::unix::fs::PermissionsExt;
+    let out = Command::new(bin())
+        .arg("install")
+        .args(install_dirs(root))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let audit = root.join("audit.jsonl");
+    let store = root.join("store");
+    std::fs::create_dir(&store).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let policy = write_policy(
+        root,
+        &format!(
+            "[host]\nenvironment = \"production\"\n{rules}\n[snapshot]\nstore = \"{}\"\n[audit]\nfile = \"{}\"\n",
+            store.display(),
+            audit.display()
+        ),
+    );
+    Installed {
+        bin: root.join("prefix/bin"),
+        policy,
+        audit,
+        store,
+    }
+}
+
+/// Runs the shell command `line` under `script` (a real pseudo-terminal) with `cmd`'s
+/// environment and directory, typing `typed` a line a second (Enter is `\r`, as a terminal
+/// sends it). `typed` goes through printf: a backslash is written `\\\\`.
+pub fn typed_on_tty(cmd: &mut Command, line: &str, typed: &[&str]) -> Output {
+    use std::process::Stdio;
+    let feeder: String = typed
+        .iter()
+        .map(|l| format!("sleep 1; printf '{l}\\r'; "))
+        .chain(["sleep 1".to_owned()])
+        .collect();
+    let mut feed = Command::new("sh")
+        .args(["-c", &feeder])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = cmd
+        .args(["-qec", line, "/dev/null"])
+        .env_remove("SUDO_USER")
+        .stdin(feed.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    feed.wait().unwrap();
+    out
 }

@@ -1,0 +1,370 @@
+//! The mysql/mysqladmin guard against a real MariaDB server: each test starts its own
+//! `mariadbd` (Debian's mariadb-server: `mariadb-install-db` into a temp directory, no TCP
+//! port, a Unix socket), runs `mysql`/`mysqladmin` by name through the shims that `gardefou
+//! install` put in a temp prefix, without a terminal, and looks at the data with the real
+//! client. Databases: `shop` with table `t` (3 rows), `inv` with table `x` (1 row); user `app`
+//! with password `secret` (root logs in by socket authentication).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "secret";
+
+struct Server {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    socket: String,
+    bin: PathBuf,
+    policy: PathBuf,
+    audit: PathBuf,
+    _server: common::KillOnDrop,
+}
+
+use common::ok;
+
+fn start(rules: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    ok(Command::new("chown")
+        .arg("mysql:mysql")
+        .arg(&root)
+        .output()
+        .unwrap());
+    let data = root.join("data");
+    ok(Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .args([
+            "--user=mysql",
+            "--skip-test-db",
+            "--auth-root-authentication-method=socket",
+        ])
+        .output()
+        .expect("mariadb-install-db is installed (.ci/run installs Debian's mariadb-server)"));
+    let socket = root.join("mysql.sock").display().to_string();
+    let child = Command::new("/usr/sbin/mariadbd")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={socket}"))
+        .arg(format!("--pid-file={}", root.join("mysqld.pid").display()))
+        .arg(format!("--log-error={}", root.join("mysqld.log").display()))
+        .args([
+            "--user=mysql",
+            "--skip-networking",
+            "--innodb-buffer-pool-size=16M",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let common::Installed {
+        bin, policy, audit, ..
+    } = common::install_production(&root, rules);
+    let s = Server {
+        _dir: dir,
+        bin,
+        root,
+        socket,
+        policy,
+        audit,
+        _server: common::KillOnDrop(child),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.try_real("SELECT 1").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "mariadbd did not start: {}",
+            std::fs::read_to_string(s.root.join("mysqld.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.real(
+        "CREATE DATABASE shop; CREATE TABLE shop.t (id int primary key, v text); \
+         INSERT INTO shop.t VALUES (1,'a'),(2,'b'),(3,'c'); \
+         CREATE DATABASE inv; CREATE TABLE inv.x (n int); INSERT INTO inv.x VALUES (7); \
+         CREATE USER app@localhost IDENTIFIED BY 'secret'; GRANT ALL ON *.* TO app@localhost",
+    );
+    s
+}
+
+impl Server {
+    fn try_real(&self, sql: &str) -> Option<String> {
+        let out = Command::new("/usr/bin/mariadb")
+            .args(["--no-defaults", "--batch", "--skip-column-names", "-uroot"])
+            .arg(format!("--socket={}", self.socket))
+            .args(["-e", sql])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// The real client (not the shim) as root, for setting up and looking.
+    fn real(&self, sql: &str) -> String {
+        self.try_real(sql)
+            .unwrap_or_else(|| panic!("real mariadb failed on {sql}"))
+    }
+
+    /// Every row of shop.t, as text.
+    fn shop(&self) -> String {
+        self.real("SELECT id, v FROM shop.t ORDER BY id")
+    }
+
+    fn tables(&self, db: &str) -> String {
+        self.real(&format!(
+            "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}'"
+        ))
+    }
+
+    /// `PROGRAM ARGS` by name through the shims, no terminal, as user app with its password
+    /// on the command line.
+    fn shim(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let cmd = &mut Command::new("setsid");
+        cmd.args(["-w", program, "--no-defaults"])
+            .arg(format!("--socket={}", self.socket))
+            .args(["-uapp", &format!("-p{PASSWORD}")])
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env_remove("MYSQL_PWD")
+            .env_remove("SUDO_USER")
+            .current_dir(&self.root);
+        common::output_with_stdin(cmd, stdin)
+    }
+
+    fn gardefou(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(common::bin())
+            .args(args)
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env("PATH", "/usr/bin:/bin")
+            .envs(env.iter().copied())
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
+    }
+
+    fn snapshot_ids(&self) -> Vec<String> {
+        let out = ok(self.gardefou(&["snapshot", "list", "--json"], &[]));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+const CONFIRM: &str = r#"
+[[protect.sql]]
+engine = "mysql"
+database = "*"
+statements = ["drop_database", "drop_table", "truncate", "delete_without_where", "update_without_where", "alter_drop_column"]
+action = "confirm"
+reason = "production data"
+"#;
+
+#[test]
+fn drop_table_is_refused_without_a_terminal_and_the_password_stays_out_of_the_log() {
+    let s = start(CONFIRM);
+    let before = s.shop();
+    let out = s.shim("mysql", &["shop", "-e", "DROP TABLE t"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("drops the table t in database shop"), "{err}");
+    assert!(err.contains("production data"), "{err}");
+    assert_eq!(s.shop(), before, "the table was dropped");
+    // Abbreviated options and bundles are read as mysql reads them.
+    let out = s.shim("mysql", &["-BNe", "TRUNCATE t", "--datab=shop"], None);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(s.shop(), before);
+    // A DELETE that names its rows runs.
+    let out = ok(s.shim("mysql", &["shop", "-e", "DELETE FROM t WHERE id = 2"], None));
+    assert!(common::text(&out).1.is_empty(), "{:?}", common::text(&out));
+    assert_eq!(s.shop(), "1\ta\n3\tc");
+    let audit = common::audit_lines(&s.audit);
+    assert_eq!(audit.len(), 3);
+    assert_eq!(audit[0]["decision"], "confirm");
+    assert_eq!(audit[0]["outcome"], "refused-no-terminal");
+    assert_eq!(audit[2]["outcome"], "executed");
+    let log = std::fs::read_to_string(&s.audit).unwrap();
+    assert!(!log.contains(PASSWORD), "{log}");
+    assert!(log.contains("-p***"), "{log}");
+}
+
+#[test]
+fn sql_on_standard_input_is_checked_before_any_of_it_runs() {
+    let s = start(CONFIRM);
+    let mut script = String::from("SET @n = 0;\nINSERT INTO t VALUES (10, 'new');\n");
+    for n in 3..40 {
+        script.push_str(&format!("SELECT {n};\n"));
+    }
+    script.push_str("DROP TABLE t;\n");
+    let out = s.shim("mysql", &["shop"], Some(&script));
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(line 40)"), "{err}");
+    assert_eq!(s.shop(), "1\ta\n2\tb\n3\tc", "part of the script ran");
+    // Client commands: USE switches the database, DELIMITER changes what ends a statement.
+    let script = "USE inv\nDELIMITER //\nSELECT COUNT(*) FROM x//\nDELIMITER ;\nSELECT 'done';\n";
+    let out = ok(s.shim("mysql", &["--batch", "--skip-column-names"], Some(script)));
+    assert_eq!(common::text(&out).0, "1\ndone\n");
+    let out = s.shim("mysql", &[], Some("use inv\nDELETE FROM x\\G\n"));
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("every row") && err.contains("in database inv"),
+        "{err}"
+    );
+    assert_eq!(s.real("SELECT COUNT(*) FROM inv.x"), "1");
+}
+
+#[test]
+fn the_rule_of_the_database_each_statement_acts_in() {
+    let s = start(
+        r#"
+[[protect.sql]]
+engine = "mysql"
+database = "shop"
+statements = ["drop_table", "truncate"]
+action = "deny"
+reason = "shop is the live database"
+"#,
+    );
+    // Connected to inv, but the table is shop's.
+    let out = s.shim("mysql", &["inv", "-e", "DROP TABLE shop.t"], None);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(s.tables("shop"), "t");
+    // Connected to shop, but the table is inv's after USE.
+    ok(s.shim("mysql", &["shop", "-e", "USE inv; DROP TABLE x"], None));
+    assert_eq!(s.tables("inv"), "NULL");
+    assert_eq!(s.tables("shop"), "t");
+    // The same as `gardefou check` reads it.
+    let argv =
+        |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };
+    let (code, decision, v) = common::check_json(
+        &s.policy,
+        &s.root,
+        &argv(&["mysql", "-e", "TRUNCATE TABLE `shop`.`t`"]),
+    );
+    assert_eq!((code, decision.as_str()), (4, "deny"), "{v}");
+    // The engine must match: a PostgreSQL rule does not fire for mysql.
+    let (code, decision, _) = common::check_json(
+        &s.policy,
+        &s.root,
+        &argv(&["psql", "-d", "shop", "-c", "TRUNCATE t"]),
+    );
+    assert_eq!((code, decision.as_str()), (0, "allow"));
+}
+
+#[test]
+fn snapshot_then_drop_then_restore() {
+    let s = start(
+        r#"
+[[protect.sql]]
+engine = "mysql"
+database = "*"
+statements = ["drop_database", "drop_table", "delete_without_where"]
+action = "snapshot"
+"#,
+    );
+    s.real("INSERT INTO shop.t VALUES (4, 'it''s \\\\ quoted\\n')");
+    let before = s.shop();
+    let out = ok(s.shim("mysql", &["shop", "-e", "DROP TABLE t"], None));
+    let (_, err) = common::text(&out);
+    assert!(err.contains("snapshot"), "{err}");
+    assert_eq!(s.tables("shop"), "NULL", "the table was not dropped");
+    let ids = s.snapshot_ids();
+    assert_eq!(ids.len(), 1);
+    let manifest =
+        std::fs::read_to_string(s.root.join("store").join(&ids[0]).join("manifest.json")).unwrap();
+    assert!(!manifest.contains(PASSWORD), "{manifest}");
+    // The restore needs app's password, from the environment as for mysql itself.
+    let out = s.gardefou(&["snapshot", "restore", &ids[0]], &[]);
+    assert!(!out.status.success(), "restored without a password?");
+    ok(s.gardefou(
+        &["snapshot", "restore", &ids[0]],
+        &[("MYSQL_PWD", PASSWORD)],
+    ));
+    assert_eq!(s.shop(), before);
+
+    // Nothing to save: runs without a snapshot.
+    let out = ok(s.shim(
+        "mysql",
+        &["shop", "-e", "DROP TABLE IF EXISTS nosuch"],
+        None,
+    ));
+    assert!(common::text(&out).1.contains("nothing to snapshot"));
+    assert_eq!(s.snapshot_ids().len(), 1);
+
+    // A whole database, dropped by mysqladmin (its own question skipped by -f).
+    ok(s.shim("mysqladmin", &["-f", "drop", "inv"], None));
+    assert_eq!(s.real("SHOW DATABASES LIKE 'inv'"), "");
+    let ids = s.snapshot_ids();
+    assert_eq!(ids.len(), 2);
+    ok(s.gardefou(&["snapshot", "verify", &ids[1]], &[]));
+    ok(s.gardefou(
+        &["snapshot", "restore", &ids[1]],
+        &[("MYSQL_PWD", PASSWORD)],
+    ));
+    assert_eq!(s.real("SELECT n FROM inv.x"), "7");
+}
+
+#[test]
+fn a_failed_snapshot_refuses() {
+    let s = start(
+        r#"
+[[protect.sql]]
+engine = "mysql"
+statements = ["truncate"]
+action = "snapshot"
+"#,
+    );
+    // The server cannot be asked what exists with a wrong password: nothing runs.
+    let cmd = &mut Command::new("setsid");
+    cmd.args(["-w", "mysql", "--no-defaults"])
+        .arg(format!("--socket={}", s.socket))
+        .args(["-uapp", "-pwrong", "shop", "-e", "TRUNCATE t"])
+        .env("PATH", format!("{}:/usr/bin:/bin", s.bin.display()))
+        .env("GARDEFOU_POLICY", &s.policy)
+        .env_remove("SUDO_USER");
+    let out = common::output_with_stdin(cmd, None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("snapshot") && err.contains("Nothing was run"),
+        "{err}"
+    );
+    assert_eq!(s.shop(), "1\ta\n2\tb\n3\tc");
+}
+
+#[test]
+fn an_interactive_mysql_in_production_shows_the_environment_and_has_safe_updates() {
+    let s = start(CONFIRM);
+    // Typed at a real terminal (script's pseudo-terminal), a line a second.
+    let typed = ["DELETE FROM t;", "DELETE FROM t WHERE id = 1;", "quit"];
+    let line = format!(
+        "mysql --no-defaults --socket={} -uapp -p{PASSWORD} shop",
+        s.socket
+    );
+    let out = common::typed_on_tty(
+        Command::new("script")
+            .env("PATH", format!("{}:/usr/bin:/bin", s.bin.display()))
+            .env("GARDEFOU_POLICY", &s.policy)
+            .current_dir(&s.root),
+        &line,
+        &typed,
+    );
+    let (shown, err) = common::text(&out);
+    assert!(
+        shown.contains("[PRODUCTION] app@localhost [shop]> "),
+        "{shown}{err}"
+    );
+    // --safe-updates: the server refuses a DELETE that names no rows (error 1175).
+    assert!(shown.contains("1175"), "{shown}");
+    assert_eq!(s.shop(), "2\tb\n3\tc", "{shown}");
+}
