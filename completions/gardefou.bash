@@ -229,13 +229,17 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__check)
-            opts="-h --json --line --policy --env --help"
+            opts="-h --json --line --input --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --line)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --input)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,6 +39,7 @@ complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "install" -d 'Inst
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "uninstall" -d 'Remove what `install` created (the audit log stays)'
 complete -c gardefou -n "__fish_gardefou_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l line -d 'A shell line to evaluate, as an interactive shell would run it' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l input -d 'What the command would read on standard input (`-`: gardefou\'s own), checked as it would read it: SQL for psql and mysql, commands for redis-cli' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l json -d 'Print one JSON object: {"decision", "snapshot", "reasons": [{"rule", "message"}]}'

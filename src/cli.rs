@@ -69,6 +69,10 @@ pub struct CheckArgs {
     /// A shell line to evaluate, as an interactive shell would run it
     #[arg(long, value_name = "SHELL LINE", conflicts_with = "command")]
     pub line: Option<OsString>,
+    /// What the command would read on standard input (`-`: gardefou's own), checked as it
+    /// would read it: SQL for psql and mysql, commands for redis-cli
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
     /// The command and its arguments, after `--`
     #[arg(last = true, value_name = "COMMAND", required_unless_present = "line")]
     pub command: Vec<OsString>,

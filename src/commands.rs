@@ -55,7 +55,25 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
     };
     let mut intents = intents;
     crate::act::apt::add_purge_deletions(&mut intents, &loaded.policy);
-    let probed = probe_all(&intents, &loaded.policy);
+    let input = match &args.input {
+        None => None,
+        Some(p) => {
+            let read = if p.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map(|_| buf)
+            } else {
+                std::fs::read(p)
+            };
+            match read {
+                Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) => {
+                    eprintln!("gardefou: cannot read --input {}: {e}", p.display());
+                    return 2;
+                }
+            }
+        }
+    };
+    let probed = probe_all(&intents, &loaded.policy, input.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, None);
     if args.json {
         match serde_json::to_string(&v) {

@@ -156,3 +156,53 @@ fn a_purge_is_checked_as_a_deletion_of_the_data_its_rule_lists() {
     let (code, d, v) = common::check_json(&policy, &root, &args("dpkg -r gfcheck-server"));
     assert_eq!((code, d.as_str()), (0, "allow"), "{v}");
 }
+
+#[test]
+fn input_gives_check_what_a_database_command_would_read_on_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let mut script = String::from("BEGIN;\n");
+    for n in 2..40 {
+        script.push_str(&format!("INSERT INTO t VALUES ({n});\n"));
+    }
+    script.push_str("DELETE FROM accounts;\nCOMMIT;\n");
+    std::fs::write(root.join("script.sql"), &script).unwrap();
+    let check = |input: &str, stdin: &str, cmd: &[&str]| {
+        let mut c = Command::new(common::bin());
+        c.args(["check", "--env", "production", "--policy"])
+            .arg(shipped())
+            .args(["--input", input, "--"])
+            .args(cmd)
+            .current_dir(&root)
+            .env_remove("SUDO_USER");
+        common::output_with_stdin(&mut c, Some(stdin))
+    };
+    // From a file, and from check's own standard input (`-`).
+    for (input, stdin) in [("script.sql", ""), ("-", script.as_str())] {
+        let out = check(input, stdin, &["psql", "-d", "shop"]);
+        let (shown, _) = common::text(&out);
+        assert_eq!(out.status.code(), Some(3), "{shown}");
+        assert!(
+            shown.contains("accounts") && shown.contains("(line 40)"),
+            "{shown}"
+        );
+        let out = check(input, stdin, &["mysql", "shop"]);
+        assert_eq!(out.status.code(), Some(3), "{:?}", common::text(&out));
+    }
+    // Without --input, psql's standard input is left to the shim, and check says so.
+    let out = Command::new(common::bin())
+        .args(["check", "--env", "production", "--policy"])
+        .arg(shipped())
+        .args(["--", "psql", "-d", "shop"])
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        common::text(&out).0.contains("--input"),
+        "{:?}",
+        common::text(&out)
+    );
+    let out = check("nosuch.sql", "", &["psql"]);
+    assert_eq!(out.status.code(), Some(2));
+}

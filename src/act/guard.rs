@@ -52,8 +52,13 @@ pub fn environment(
     }
 }
 
-/// Probes the facts every intent needs.
-pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> {
+/// Probes the facts every intent needs. `stdin`: what a database command would read on its
+/// standard input, when known.
+pub fn probe_all<'a>(
+    intents: &'a [Intent],
+    policy: &Policy,
+    stdin: Option<&str>,
+) -> Vec<Probed<'a>> {
     intents
         .iter()
         .map(|intent| Probed {
@@ -67,7 +72,7 @@ pub fn probe_all<'a>(intents: &'a [Intent], policy: &Policy) -> Vec<Probed<'a>> 
                 _ => None,
             },
             sql: match intent {
-                Intent::Sql(q) if !q.info_only => Some(crate::facts::db::probe(q, None)),
+                Intent::Sql(q) if !q.info_only => Some(crate::facts::db::probe(q, stdin)),
                 _ => None,
             },
         })
@@ -211,7 +216,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
-    let probed = probe_all(&intents, &loaded.policy);
+    let probed = probe_all(&intents, &loaded.policy, None);
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, error);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
@@ -323,7 +328,7 @@ pub fn override_command(
     let (env, env_error) = environment(&loaded.policy, &host, forced_env);
     let mut shell = crate::intent::line::Shell::from_process();
     let intents = crate::intent::line::parse_argv(cmd, &mut shell);
-    let probed = probe_all(&intents, &loaded.policy);
+    let probed = probe_all(&intents, &loaded.policy, None);
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, error);
     let text = args_text(cmd);

@@ -97,7 +97,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                         Some(sql) => classify(sql, "standard input"),
                         None => {
                             f.notes.push(
-                                "SQL from standard input is checked by the psql shim when it runs"
+                                "SQL from standard input is checked by the psql shim when it runs (or give it with --input)"
                                     .into(),
                             );
                             continue;
@@ -151,7 +151,7 @@ fn probe_redis(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
             f.notes.extend(c.notes);
         } else {
             f.notes.push(
-                "commands on standard input are checked by the redis-cli shim when it runs".into(),
+                "commands on standard input are checked by the redis-cli shim when it runs (or give them with --input)".into(),
             );
         }
     }
@@ -200,7 +200,7 @@ fn probe_mysql(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 Some(sql) => classify_mysql(sql, "standard input", delimiter),
                 None => {
                     f.notes.push(
-                        "SQL from standard input is checked by the mysql shim when it runs".into(),
+                        "SQL from standard input is checked by the mysql shim when it runs (or give it with --input)".into(),
                     );
                     continue;
                 }

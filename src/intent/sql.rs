@@ -12,7 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use sqlparser::ast::{
-    AlterTableOperation, FromTable, ObjectName, ObjectType, Statement, TableFactor, Use,
+    AlterTableOperation, FromTable, ObjectName, ObjectType, Query, SetExpr, Statement, TableFactor,
+    Use,
 };
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
@@ -456,6 +457,20 @@ fn table_of(flavor: Flavor, f: &TableFactor) -> Option<(String, Option<String>)>
     }
 }
 
+/// The data-modifying statements of a query: in its CTEs and its body.
+fn classify_query(flavor: Flavor, q: &Query, line: usize, out: &mut Vec<Found>) {
+    for cte in q.with.iter().flat_map(|w| &w.cte_tables) {
+        classify_query(flavor, &cte.query, line, out);
+    }
+    match q.body.as_ref() {
+        SetExpr::Delete(st) | SetExpr::Update(st) => {
+            classify_statement(flavor, st, line, out);
+        }
+        SetExpr::Query(inner) => classify_query(flavor, inner, line, out),
+        _ => {}
+    }
+}
+
 /// The destructive kinds in one parsed statement; a MySQL `USE` is returned.
 fn classify_statement(
     flavor: Flavor,
@@ -557,8 +572,24 @@ fn classify_statement(
                 false,
             );
         }
+        // `WITH d AS (DELETE FROM t RETURNING *) SELECT …` (PostgreSQL) deletes too.
+        Statement::Query(q) => classify_query(flavor, q, line, out),
         // A procedure or a prepared statement may do anything.
         Statement::Call(_) | Statement::Execute { .. } => push(SqlStatement::Unknown, None, false),
+        // EXPLAIN ANALYZE runs the statement it explains.
+        Statement::Explain {
+            analyze,
+            options,
+            statement,
+            ..
+        } if *analyze
+            || options.as_ref().is_some_and(|o| {
+                o.iter()
+                    .any(|x| x.name.value.eq_ignore_ascii_case("analyze"))
+            }) =>
+        {
+            return classify_statement(flavor, statement, line, out);
+        }
         Statement::Use(Use::Object(n) | Use::Database(n) | Use::Schema(n))
             if flavor == Flavor::Mysql =>
         {
@@ -567,6 +598,55 @@ fn classify_statement(
         _ => {}
     }
     None
+}
+
+/// A statement that `classify_statement` would find nothing in, told from its tokens without
+/// parsing it (most of a long script): one that begins with a keyword whose statements are
+/// never among the destructive kinds, or a DELETE/UPDATE with a WHERE of its own (outside
+/// parentheses). Anything else (WITH, which may hold a DELETE; EXPLAIN, which may run one…) is
+/// parsed.
+fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
+    use sqlparser::keywords::Keyword;
+    let Some(Token::Word(first)) = tokens.first().map(|t| &t.token) else {
+        return false;
+    };
+    match first.keyword {
+        Keyword::SELECT
+        | Keyword::INSERT
+        | Keyword::VALUES
+        | Keyword::CREATE
+        | Keyword::GRANT
+        | Keyword::REVOKE
+        | Keyword::SET
+        | Keyword::SHOW
+        | Keyword::BEGIN
+        | Keyword::START
+        | Keyword::COMMIT
+        | Keyword::ROLLBACK
+        | Keyword::SAVEPOINT
+        | Keyword::RELEASE
+        | Keyword::COMMENT
+        | Keyword::ANALYZE
+        | Keyword::LISTEN
+        | Keyword::NOTIFY
+        | Keyword::PREPARE => true,
+        Keyword::DELETE | Keyword::UPDATE => {
+            let mut depth = 0i32;
+            tokens.iter().any(|t| match &t.token {
+                Token::LParen => {
+                    depth += 1;
+                    false
+                }
+                Token::RParen => {
+                    depth -= 1;
+                    false
+                }
+                Token::Word(w) => depth == 0 && w.keyword == Keyword::WHERE,
+                _ => false,
+            })
+        }
+        _ => false,
+    }
 }
 
 /// The keyword scan for a statement the parser could not read.
@@ -712,6 +792,9 @@ pub(crate) fn classify_text(
     }
     out.statements += groups.len();
     let one = |tokens: Vec<TokenWithSpan>, part: &mut Classified| {
+        if cannot_be_destructive(&tokens) {
+            return;
+        }
         let line = tokens[0].span.start.line as usize + first_line - 1;
         let from = tokens[0].span.start;
         let to = tokens[tokens.len() - 1].span.end;
@@ -847,6 +930,30 @@ mod tests {
         );
         assert_eq!(kinds("UPDATE t SET x = 1")[0].0, UpdateWithoutWhere);
         assert_eq!(kinds("ALTER TABLE t DROP COLUMN c")[0].0, AlterDropColumn);
+        // Not skipped by the shortcut: a WHERE inside parentheses is not the statement's, a
+        // CTE may delete, EXPLAIN ANALYZE runs what it explains.
+        assert_eq!(
+            kinds("UPDATE t SET x = (SELECT y FROM u WHERE u.id = 1)")[0].0,
+            UpdateWithoutWhere
+        );
+        assert_eq!(
+            kinds("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"),
+            [(DeleteWithoutWhere, Some("t".into()), 1)]
+        );
+        assert_eq!(
+            kinds("WITH s AS (SELECT 1) UPDATE t SET x = 2")[0].0,
+            UpdateWithoutWhere
+        );
+        assert_eq!(
+            kinds("EXPLAIN ANALYZE DELETE FROM t")[0].0,
+            DeleteWithoutWhere
+        );
+        assert_eq!(
+            kinds("EXPLAIN (ANALYZE, BUFFERS) TRUNCATE t")
+                .first()
+                .map(|k| k.0),
+            kinds("TRUNCATE t").first().map(|k| k.0)
+        );
         for ok in [
             "SELECT * FROM t",
             "INSERT INTO t VALUES (1)",
@@ -855,6 +962,8 @@ mod tests {
             "SELECT 'DROP TABLE t; DELETE FROM t'",
             "-- DROP TABLE t\nSELECT 1",
             "SELECT $$ DROP TABLE t $$",
+            "EXPLAIN DELETE FROM t",
+            "DELETE FROM t WHERE id IN (SELECT id FROM u)",
         ] {
             assert!(kinds(ok).is_empty(), "{ok}: {:?}", kinds(ok));
         }
