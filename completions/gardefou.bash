@@ -28,6 +28,9 @@ _gardefou() {
             gardefou,help)
                 cmd="gardefou__subcmd__help"
                 ;;
+            gardefou,init)
+                cmd="gardefou__subcmd__init"
+                ;;
             gardefou,install)
                 cmd="gardefou__subcmd__install"
                 ;;
@@ -39,6 +42,9 @@ _gardefou() {
                 ;;
             gardefou,policy)
                 cmd="gardefou__subcmd__policy"
+                ;;
+            gardefou,shell)
+                cmd="gardefou__subcmd__shell"
                 ;;
             gardefou,snapshot)
                 cmd="gardefou__subcmd__snapshot"
@@ -58,6 +64,9 @@ _gardefou() {
             gardefou__subcmd__help,help)
                 cmd="gardefou__subcmd__help__subcmd__help"
                 ;;
+            gardefou__subcmd__help,init)
+                cmd="gardefou__subcmd__help__subcmd__init"
+                ;;
             gardefou__subcmd__help,install)
                 cmd="gardefou__subcmd__help__subcmd__install"
                 ;;
@@ -69,6 +78,9 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help,policy)
                 cmd="gardefou__subcmd__help__subcmd__policy"
+                ;;
+            gardefou__subcmd__help,shell)
+                cmd="gardefou__subcmd__help__subcmd__shell"
                 ;;
             gardefou__subcmd__help,snapshot)
                 cmd="gardefou__subcmd__help__subcmd__snapshot"
@@ -185,7 +197,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall help"
+            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall shell init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,7 +293,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall help"
+            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall shell init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +349,20 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -423,6 +449,20 @@ _gardefou() {
         gardefou__subcmd__help__subcmd__policy__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__shell)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -567,6 +607,28 @@ _gardefou() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__init)
+            opts="-h --policy --env --help bash zsh fish"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -783,6 +845,32 @@ _gardefou() {
                 return 0
             fi
             case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__shell)
+            opts="-c -l -h --login --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

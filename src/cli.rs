@@ -59,6 +59,28 @@ pub enum Command {
     Install(InstallArgs),
     /// Remove what `install` created (the audit log stays)
     Uninstall(InstallArgs),
+    /// The guarded shell: every line checked before it runs, then run by bash with the shims
+    /// first on PATH
+    ///
+    /// Also started as a login shell (argv[0] beginning with `-`, or `gardefou -l`), and as
+    /// `gardefou -c LINE`, the way sshd, scp, sftp and rsync run commands.
+    Shell(ShellArgs),
+    /// Print the snippet that gives bash, zsh or fish the environment's prompt badge and a check
+    /// of each line before it runs: eval "$(gardefou init bash)"
+    Init {
+        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        shell: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Check and run one line, then exit with its status
+    #[arg(short = 'c', value_name = "LINE")]
+    pub command: Option<String>,
+    /// Start as a login shell: read the environment /etc/profile and the user's profile set up
+    #[arg(short = 'l', long)]
+    pub login: bool,
 }
 
 #[derive(Debug, Args)]

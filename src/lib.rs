@@ -15,6 +15,7 @@ pub mod install;
 pub mod intent;
 pub mod policy;
 pub mod render;
+pub mod shell;
 pub mod snapshot;
 
 pub use error::Error;

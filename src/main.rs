@@ -38,6 +38,20 @@ fn main() {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::apt::shim(tool, &argv));
     }
+    // A login shell (`-gardefou`), or the shell sshd runs commands with (`gardefou -c LINE`,
+    // `gardefou -l`).
+    let login_name = name.as_encoded_bytes().starts_with(b"-");
+    let first = argv.get(1).and_then(|a| a.to_str());
+    if login_name || matches!(first, Some("-c" | "-l" | "--login")) {
+        let args: Vec<OsString> = std::iter::once(OsString::from("gardefou"))
+            .chain(std::iter::once(OsString::from("shell")))
+            .chain(argv.iter().skip(1).cloned())
+            .collect();
+        let cli = Cli::parse_from(args);
+        if let Command::Shell(s) = &cli.command {
+            std::process::exit(shell(s, login_name));
+        }
+    }
     let cli = Cli::parse_from(argv);
     render::init_colors(std::io::stderr().is_terminal());
     let policy = cli.policy.as_deref();
@@ -49,6 +63,22 @@ fn main() {
         Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
         Command::AptHook => act::apt::apt_hook(policy, env),
+        Command::Shell(s) => shell(s, false),
+        Command::Init { shell } => {
+            let loaded = act::guard::load_failsafe(policy);
+            let host = act::hostname();
+            let (e, _) = act::guard::environment(&loaded.policy, &host, env);
+            let bin = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "gardefou".into());
+            match gardefou::shell::init::snippet(shell, &e, &host, &bin) {
+                Some(text) => {
+                    print!("{text}");
+                    0
+                }
+                None => 2,
+            }
+        }
         Command::DpkgHook => act::apt::dpkg_hook(policy, env),
         Command::Install(i) => match install::install(i) {
             Ok(done) => {
@@ -86,4 +116,14 @@ fn main() {
         },
     };
     std::process::exit(code);
+}
+
+/// `gardefou shell`: one line with -c, else the interactive loop. Never refuses to start: a
+/// broken policy gives a degraded, loudly marked session.
+fn shell(args: &gardefou::cli::ShellArgs, login_name: bool) -> i32 {
+    let mut session = gardefou::shell::Session::new(login_name || args.login);
+    match &args.command {
+        Some(line) => session.run_command(line),
+        None => gardefou::shell::interactive(&mut session),
+    }
 }

@@ -1,0 +1,116 @@
+//! `gardefou init bash|zsh|fish`: the snippet that gives an ordinary shell the environment's
+//! colored badge in its prompt and a check of each command line before it runs. A line the
+//! policy denies is not run; the rest runs as typed, and the shims (first on PATH) ask for
+//! confirmations and take snapshots. `eval "$(gardefou init bash)"` in ~/.bashrc or
+//! /etc/bash.bashrc.
+
+use crate::policy::Environment;
+use crate::policy::schema::Color;
+
+/// The ANSI color code of an environment's color.
+fn ansi(color: Color) -> &'static str {
+    match color {
+        Color::Red => "1;31",
+        Color::Yellow => "1;33",
+        Color::Green => "1;32",
+        Color::Blue => "1;34",
+        Color::Magenta => "1;35",
+        Color::Cyan => "1;36",
+        Color::White => "1;37",
+    }
+}
+
+/// Single-quotes `text` for sh.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+pub fn snippet(shell: &str, env: &Environment, host: &str, gardefou: &str) -> Option<String> {
+    let badge = format!("[{} {host}]", env.name.to_uppercase());
+    let code = ansi(env.color);
+    let g = quote(gardefou);
+    Some(match shell {
+        "bash" => format!(
+            r#"# gardefou for bash: environment badge in the prompt, each command checked before it runs.
+__gardefou_bin={g}
+if [ -t 1 ] && [ -z "${{NO_COLOR:-}}" ]; then
+  PS1='\[\e[{code}m\]'{badge}'\[\e[0m\] '"${{PS1:-\\u@\\h:\\w\\$ }}"
+else
+  PS1={badge}' '"${{PS1:-\\u@\\h:\\w\\$ }}"
+fi
+__gardefou_preexec() {{
+  # Not for completion, the prompt's own commands, or this function.
+  [ -n "${{COMP_LINE:-}}" ] && return 0
+  case "$BASH_COMMAND" in __gardefou_*|"$PROMPT_COMMAND") return 0 ;; esac
+  "$__gardefou_bin" check --line "$BASH_COMMAND" >/dev/null 2>&1
+  if [ $? -eq 4 ]; then
+    "$__gardefou_bin" check --line "$BASH_COMMAND" >&2
+    return 1   # with extdebug, a DEBUG trap that fails skips the command
+  fi
+  return 0
+}}
+shopt -s extdebug
+trap '__gardefou_preexec' DEBUG
+"#,
+            badge = quote(&badge),
+        ),
+        "zsh" => format!(
+            r#"# gardefou for zsh: environment badge in the prompt, each line checked before it runs.
+typeset -g __gardefou_bin={g}
+if [[ -t 1 && -z ${{NO_COLOR:-}} ]]; then
+  PROMPT=$'%{{\e[{code}m%}}'{badge}$'%{{\e[0m%}} '"${{PROMPT:-%n@%m:%~%# }}"
+else
+  PROMPT={badge}' '"${{PROMPT:-%n@%m:%~%# }}"
+fi
+__gardefou_accept_line() {{
+  if [[ -n $BUFFER ]]; then
+    "$__gardefou_bin" check --line "$BUFFER" >/dev/null 2>&1
+    if (( $? == 4 )); then
+      print -s -- "$BUFFER"
+      zle -I
+      "$__gardefou_bin" check --line "$BUFFER" >&2
+      BUFFER=''
+      zle reset-prompt
+      return 0
+    fi
+  fi
+  zle .accept-line
+}}
+zle -N accept-line __gardefou_accept_line
+"#,
+            badge = quote(&badge),
+        ),
+        "fish" => format!(
+            r#"# gardefou for fish: environment badge in the prompt, each line checked before it runs.
+set -g __gardefou_bin {g}
+functions -q __gardefou_orig_prompt; or functions -c fish_prompt __gardefou_orig_prompt
+function fish_prompt
+    if isatty stdout; and not set -q NO_COLOR
+        printf '\e[{code}m%s\e[0m ' {badge}
+    else
+        printf '%s ' {badge}
+    end
+    __gardefou_orig_prompt
+end
+function __gardefou_execute
+    set -l line (commandline)
+    if test -n "$line"
+        $__gardefou_bin check --line "$line" >/dev/null 2>&1
+        if test $status -eq 4
+            echo
+            $__gardefou_bin check --line "$line" >&2
+            commandline ''
+            commandline -f repaint
+            return
+        end
+    end
+    commandline -f execute
+end
+bind \r __gardefou_execute
+bind \n __gardefou_execute
+"#,
+            badge = quote(&badge),
+        ),
+        _ => return None,
+    })
+}

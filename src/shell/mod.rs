@@ -1,0 +1,560 @@
+//! `gardefou shell`: a login shell for production hosts.
+//!
+//! Every line goes through the same Intent → Verdict pipeline as `gardefou check --line`
+//! before any of it runs: a denied line does not run at all. The others run in the system
+//! shell (`/bin/bash -c`) with the shim directory first on PATH, so whatever they start
+//! (scripts, `xargs`, `find -exec`, aliases) is still guarded, and the shims ask for
+//! confirmation and take snapshots as they do anywhere. What a line changes in the shell
+//! itself — the directory, exported and plain variables, aliases, the umask — is read back from
+//! bash after it ran, so `cd`, `export`, `x=1`, `alias` and `source env.sh` persist between
+//! lines, in compound lines too (`cd /srv && ls`).
+//!
+//! Not supported: job control (Ctrl-Z does nothing; `cmd &` runs in the background of that
+//! line's bash and is not listed by a later `jobs`), shell functions and shell options
+//! (`set -o`, `shopt`) persisting between lines.
+
+pub mod editor;
+pub mod init;
+pub mod prompt;
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io::IsTerminal;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::act::guard::{Loaded, carry_out, environment, load_failsafe, probe_all};
+use crate::act::hostname;
+use crate::intent::line::{Shell, parse_line};
+use crate::policy::eval::evaluate;
+use crate::policy::{Decision, Environment};
+
+const RAN_NOTHING: &str = "Nothing was run.";
+
+/// The state of one shell session.
+pub struct Session {
+    pub cwd: PathBuf,
+    /// Exported variables: the environment of every line.
+    pub vars: BTreeMap<OsString, OsString>,
+    /// Plain (not exported) variables, as `declare -- NAME="VALUE"` lines bash printed.
+    pub locals: Vec<(OsString, OsString, String)>,
+    /// `alias -p` as bash printed it.
+    pub aliases: String,
+    pub umask: Option<String>,
+    pub status: i32,
+    pub host: String,
+    pub loaded: Loaded,
+    pub env: Environment,
+    /// The policy (or the environment rules) could not be read: the shell runs, loudly marked.
+    pub broken: Option<String>,
+    pub real_shell: PathBuf,
+    /// Where the shims are (first on every line's PATH).
+    pub shims: Option<PathBuf>,
+    pub user: String,
+}
+
+/// The directory of the shims: the one this binary is in, when `gardefou install` put an `rm`
+/// shim beside it.
+fn shim_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.to_path_buf();
+    dir.join("rm").exists().then_some(dir)
+}
+
+/// `PATH` with `dir` first (once).
+fn path_with(dir: &Path, path: Option<&OsStr>) -> OsString {
+    let mut out = dir.as_os_str().to_owned();
+    if let Some(path) = path {
+        for p in std::env::split_paths(path) {
+            if p != dir {
+                out.push(":");
+                out.push(p.as_os_str());
+            }
+        }
+    }
+    out
+}
+
+impl Session {
+    /// A session in this process's directory and environment. `login`: read the environment a
+    /// login bash would have (`/etc/profile` and the user's profile).
+    pub fn new(login: bool) -> Session {
+        let loaded = load_failsafe(None);
+        let host = hostname();
+        let (env, env_error) = environment(&loaded.policy, &host, None);
+        let broken = loaded.error.clone().or(env_error);
+        let real_shell = ["/bin/bash", "/usr/bin/bash", "/bin/sh"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+        let mut vars: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+        if login && let Some(profile) = login_environment(&real_shell) {
+            vars = profile;
+        }
+        let shims = shim_dir();
+        if let Some(dir) = &shims {
+            let path = path_with(dir, vars.get(OsStr::new("PATH")).map(OsString::as_os_str));
+            vars.insert("PATH".into(), path);
+        }
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+        let cwd = std::env::current_dir()
+            .ok()
+            .or_else(|| vars.get(OsStr::new("HOME")).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Session {
+            cwd,
+            vars,
+            locals: Vec::new(),
+            aliases: String::new(),
+            umask: None,
+            status: 0,
+            host,
+            loaded,
+            env,
+            broken,
+            real_shell,
+            shims,
+            user,
+        }
+    }
+
+    /// The shell state the line parser expands words with.
+    fn parser_state(&self) -> Shell {
+        let mut vars: std::collections::HashMap<OsString, OsString> =
+            self.vars.clone().into_iter().collect();
+        for (name, value, _) in &self.locals {
+            vars.insert(name.clone(), value.clone());
+        }
+        Shell {
+            cwd: Some(self.cwd.clone()),
+            vars,
+        }
+    }
+
+    /// Checks `line` and runs it unless refused; returns its exit status.
+    pub fn run_line(&mut self, line: &str) -> i32 {
+        let status = match self.check(line) {
+            Ok(()) => self.execute(line),
+            Err(code) => code,
+        };
+        self.status = status;
+        status
+    }
+
+    /// The verdict on a line: Ok to run it, else the exit status of the refusal.
+    fn check(&self, line: &str) -> Result<(), i32> {
+        let mut state = self.parser_state();
+        let mut intents = match parse_line(line.as_bytes(), &mut state) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("gardefou: cannot read this line ({e}): not run");
+                return Err(2);
+            }
+        };
+        let policy = &self.loaded.policy;
+        crate::act::apt::add_purge_deletions(&mut intents, policy);
+        let probed = probe_all(&intents, policy, None);
+        let v = evaluate(&probed, policy, &self.env, self.broken.as_deref());
+        let argv = [OsString::from("gardefou-shell"), "-c".into(), line.into()];
+        let record = |outcome: &str| {
+            crate::act::guard::record(
+                policy,
+                &self.host,
+                &self.env,
+                &argv,
+                &v,
+                crate::act::guard::Outcome {
+                    what: outcome,
+                    override_reason: None,
+                    snapshot_id: None,
+                },
+            )
+        };
+        match v.decision {
+            Decision::Allow => Ok(()),
+            Decision::Deny => {
+                carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
+                record("refused");
+                Err(1)
+            }
+            // The shims ask when the command reaches them by name; a guarded command given by
+            // its path (`/bin/rm`) does not reach its shim, so the shell asks here.
+            Decision::Confirm if names_guarded_by_path(line) => {
+                let (run, outcome) = carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
+                record(&outcome);
+                if run { Ok(()) } else { Err(1) }
+            }
+            Decision::Confirm => Ok(()),
+        }
+    }
+
+    /// Runs `line` in bash with this session's state, and reads back what it changed.
+    fn execute(&mut self, line: &str) -> i32 {
+        let state_file = match StateFile::new() {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("gardefou: {e}");
+                return 1;
+            }
+        };
+        let mut script = String::new();
+        if !self.aliases.is_empty() {
+            script.push_str("shopt -s expand_aliases\n");
+            script.push_str(&self.aliases);
+            script.push('\n');
+        }
+        for (_, _, decl) in &self.locals {
+            script.push_str(decl);
+            script.push('\n');
+        }
+        if let Some(mask) = &self.umask {
+            script.push_str(&format!("umask {mask}\n"));
+        }
+        // The status of the previous line is `$?` on the first line of this one.
+        script.push_str(&format!("(exit {})\n", self.status));
+        script.push_str(line);
+        script.push_str(
+            "\n__gf_s=$?\n{ builtin printf '%s\\0%s\\0' \"$PWD\" \"$(builtin umask)\"; builtin alias -p; builtin printf '\\0'; builtin declare -p; builtin printf '\\0'; command env -0; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n",
+        );
+        let mut cmd = Command::new(&self.real_shell);
+        cmd.arg("-c")
+            .arg(&script)
+            .env_clear()
+            .envs(&self.vars)
+            .env("GARDEFOU_STATE_FILE", &state_file.path)
+            .current_dir(&self.cwd);
+        let status = run_foreground(&mut cmd);
+        if let Ok(bytes) = std::fs::read(&state_file.path) {
+            self.read_state(&bytes);
+        }
+        status
+    }
+
+    /// Takes back the directory, umask, aliases, plain variables and environment bash wrote.
+    fn read_state(&mut self, bytes: &[u8]) {
+        let mut parts = bytes.splitn(6, |&b| b == 0);
+        let (Some(pwd), Some(mask), Some(aliases), Some(decls), Some(env)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next().map(|first| {
+                // env -0 entries: the first one, then the rest.
+                let mut all = first.to_vec();
+                if let Some(rest) = parts.next() {
+                    all.push(0);
+                    all.extend_from_slice(rest);
+                }
+                all
+            }),
+        ) else {
+            return;
+        };
+        let pwd = PathBuf::from(OsString::from_vec(pwd.to_vec()));
+        if pwd.is_dir() {
+            self.cwd = pwd;
+        }
+        let mask = String::from_utf8_lossy(mask).trim().to_owned();
+        if !mask.is_empty() {
+            self.umask = Some(mask);
+        }
+        self.aliases = String::from_utf8_lossy(aliases).into_owned();
+        self.locals = plain_variables(&String::from_utf8_lossy(decls));
+        let mut vars = BTreeMap::new();
+        for entry in env.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            if let Some(eq) = entry.iter().position(|&b| b == b'=') {
+                let name = OsString::from_vec(entry[..eq].to_vec());
+                if matches!(
+                    name.as_bytes(),
+                    b"_" | b"SHLVL" | b"GARDEFOU_STATE_FILE" | b"OLDPWD"
+                ) {
+                    continue;
+                }
+                vars.insert(name, OsString::from_vec(entry[eq + 1..].to_vec()));
+            }
+        }
+        if let Some(old) = self.vars.get(OsStr::new("SHLVL")) {
+            vars.insert("SHLVL".into(), old.clone());
+        }
+        if !vars.is_empty() {
+            self.vars = vars;
+        }
+    }
+
+    /// `gardefou shell -c LINE`: check, then hand the line to bash (exec: its exit status and
+    /// signals are bash's own).
+    pub fn run_command(&mut self, line: &str) -> i32 {
+        if let Err(code) = self.check(line) {
+            return code;
+        }
+        use std::os::unix::process::CommandExt;
+        let err = Command::new(&self.real_shell)
+            .arg("-c")
+            .arg(line)
+            .env_clear()
+            .envs(&self.vars)
+            .current_dir(&self.cwd)
+            .exec();
+        eprintln!("gardefou: cannot run {}: {err}", self.real_shell.display());
+        126
+    }
+}
+
+/// Runs a child in the foreground and returns its exit status (128 + the signal when one
+/// killed it). The shell has handlers for Ctrl-C, Ctrl-\\ and Ctrl-Z (`catch_job_signals`), which
+/// a child does not inherit: the child gets them, the shell stays. A child stopped by Ctrl-Z is
+/// continued (no job control here), and told so.
+fn run_foreground(cmd: &mut Command) -> i32 {
+    use nix::sys::signal::{Signal, kill};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gardefou: cannot run the line: {e}");
+            return 126;
+        }
+    };
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(WaitStatus::Stopped(_, _)) => {
+                eprintln!("\ngardefou: this shell has no job control: the command goes on");
+                let _ = kill(pid, Signal::SIGCONT);
+            }
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                eprintln!("gardefou: cannot wait for the line: {e}");
+                return 126;
+            }
+        }
+    }
+}
+
+/// Ctrl-C, Ctrl-\\ and Ctrl-Z do not stop the shell itself (a handler, which the lines it runs
+/// do not inherit: they get the default behaviour).
+pub fn catch_job_signals() {
+    use signal_hook::consts::{SIGINT, SIGQUIT, SIGTSTP};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for s in [SIGINT, SIGQUIT, SIGTSTP] {
+        if let Err(e) = signal_hook::flag::register(s, flag.clone()) {
+            eprintln!("gardefou: warning: cannot catch signal {s}: {e}");
+        }
+    }
+}
+
+/// The environment a login bash sets up (`/etc/profile`, the user's profile), or None.
+fn login_environment(shell: &Path) -> Option<BTreeMap<OsString, OsString>> {
+    let out = Command::new(shell)
+        .args(["-l", "-c", "command env -0"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let vars: BTreeMap<OsString, OsString> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter_map(|e| {
+            let eq = e.iter().position(|&b| b == b'=')?;
+            let name = &e[..eq];
+            (!matches!(name, b"_" | b"SHLVL")).then(|| {
+                (
+                    OsString::from_vec(name.to_vec()),
+                    OsString::from_vec(e[eq + 1..].to_vec()),
+                )
+            })
+        })
+        .collect();
+    (!vars.is_empty()).then_some(vars)
+}
+
+/// Bash's own variables, never carried from one line to the next.
+fn is_bash_internal(name: &str) -> bool {
+    name.starts_with("BASH")
+        || name.starts_with("__gf")
+        || name.starts_with("COMP_")
+        || matches!(
+            name,
+            "HOSTNAME"
+                | "HOSTTYPE"
+                | "MACHTYPE"
+                | "OSTYPE"
+                | "IFS"
+                | "PS4"
+                | "OPTARG"
+                | "OPTIND"
+                | "OPTERR"
+                | "COLUMNS"
+                | "LINES"
+                | "HISTFILE"
+                | "HISTSIZE"
+                | "HISTFILESIZE"
+                | "_"
+        )
+}
+
+/// The plain variables (`declare -- NAME="VALUE"`) in `declare -p` output: (name, value,
+/// the line to replay).
+fn plain_variables(decls: &str) -> Vec<(OsString, OsString, String)> {
+    let mut out = Vec::new();
+    let mut rest = decls;
+    while let Some(start) = rest.find("declare -- ") {
+        rest = &rest[start + "declare -- ".len()..];
+        let Some(eq) = rest.find(['=', '\n']) else {
+            break;
+        };
+        let name = &rest[..eq];
+        if rest.as_bytes()[eq] == b'\n' {
+            // Declared without a value.
+            rest = &rest[eq..];
+            continue;
+        }
+        let body = &rest[eq + 1..];
+        // bash prints the value double-quoted, with \ " $ ` escaped.
+        let Some(quoted) = body.strip_prefix('"') else {
+            rest = body;
+            continue;
+        };
+        let mut value = String::new();
+        let mut chars = quoted.char_indices();
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        if !matches!(n, '\\' | '"' | '$' | '`') {
+                            value.push('\\');
+                        }
+                        value.push(n);
+                    }
+                }
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => value.push(c),
+            }
+        }
+        let Some(end) = end else { break };
+        let decl = format!("declare -- {name}=\"{}\"", &quoted[..end]);
+        rest = &quoted[end + 1..];
+        if is_bash_internal(name) || name.is_empty() {
+            continue;
+        }
+        out.push((name.into(), value.into(), decl));
+    }
+    out
+}
+
+/// Whether the line names a guarded command by a path (`/bin/rm`, `./psql`): such a command
+/// does not go through its shim.
+fn names_guarded_by_path(line: &str) -> bool {
+    line.split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '`'))
+        .filter(|w| w.contains('/'))
+        .filter_map(|w| w.trim_matches(['"', '\'']).rsplit('/').next())
+        .any(|name| crate::install::SHIMS.contains(&name))
+}
+
+/// A file bash writes the session's state into, removed when dropped.
+struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    fn new() -> crate::error::Result<StateFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(std::env::temp_dir);
+        for n in 0..100u32 {
+            let path = dir.join(format!(".gardefou-shell-{}-{n}", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => return Ok(StateFile { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(crate::Error::io(
+                        format!("cannot create a state file in {}", dir.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(crate::Error::Usage(format!(
+            "cannot create a state file in {}",
+            dir.display()
+        )))
+    }
+}
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The interactive loop. Returns the exit status of the shell.
+pub fn interactive(session: &mut Session) -> i32 {
+    catch_job_signals();
+    crate::render::init_colors(std::io::stdout().is_terminal());
+    if let Some(why) = &session.broken {
+        eprintln!(
+            "{}",
+            crate::render::paint(
+                &format!(
+                    "gardefou: DEGRADED: the policy is broken ({why}); the built-in defaults guard this shell. Fix it: gardefou policy check"
+                ),
+                crate::policy::schema::Color::Red,
+            )
+        );
+    }
+    let mut ed = match editor::Editor::new(session) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gardefou: cannot start the line editor: {e}");
+            return 1;
+        }
+    };
+    loop {
+        let p = prompt::prompt(session);
+        match ed.read(&p, session) {
+            editor::Read::Line(line) => {
+                let trimmed = line.trim();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                if matches!(trimmed, "exit" | "logout") || trimmed.starts_with("exit ") {
+                    let code = trimmed
+                        .strip_prefix("exit")
+                        .and_then(|c| c.trim().parse().ok())
+                        .unwrap_or(session.status);
+                    ed.save();
+                    return code;
+                }
+                session.run_line(&line);
+            }
+            editor::Read::Interrupted => {
+                session.status = 130;
+            }
+            editor::Read::Eof => {
+                ed.save();
+                return session.status;
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The guarded shell, driven through a real pseudo-terminal (`script`): typed lines, the
+//! prompt's colors, refusals, state kept between lines, history, Ctrl-C; `-c` as sshd runs it;
+//! a broken policy; and `gardefou init bash` in a real interactive bash.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+struct Host {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    bin: PathBuf,
+    policy: PathBuf,
+    home: PathBuf,
+}
+
+/// gardefou installed in a temp prefix, a protected directory `vital` (deny) with a file in
+/// it, a home directory, and `environment` as the host's environment.
+fn host(environment: &str) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(root.join("vital/data")).unwrap();
+    std::fs::write(root.join("vital/data/f"), "keep").unwrap();
+    std::fs::create_dir_all(root.join("home/sub")).unwrap();
+    let rules = format!(
+        "[[protect.path]]\npath = \"{}/vital\"\naction = \"deny\"\nreason = \"vital test data\"\n",
+        root.display()
+    );
+    let installed = common::install_production(&root, &rules);
+    let policy = installed.policy;
+    if environment != "production" {
+        let text = std::fs::read_to_string(&policy).unwrap().replace(
+            "environment = \"production\"",
+            &format!("environment = \"{environment}\""),
+        );
+        std::fs::write(&policy, text).unwrap();
+    }
+    Host {
+        _dir: dir,
+        bin: installed.bin,
+        home: root.join("home"),
+        root,
+        policy,
+    }
+}
+
+impl Host {
+    fn shell_cmd(&self) -> Command {
+        let mut c = Command::new("script");
+        c.env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env("HOME", &self.home)
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("NO_COLOR")
+            .current_dir(&self.home);
+        c
+    }
+
+    /// `gardefou LINE…` without a terminal.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(self.bin.join("gardefou"))
+            .args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env("HOME", &self.home)
+            .env_remove("SUDO_USER")
+            .current_dir(&self.home)
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn typed_lines_are_checked_and_the_shell_keeps_its_state() {
+    let h = host("production");
+    let vital = h.root.join("vital");
+    // By its path, /bin/rm would not reach the rm shim: the shell's own check stops the line,
+    // before its harmless first half runs.
+    let rm = format!("echo not-$((1+1)); /bin/rm -rf {}", vital.display());
+    let typed = [
+        "echo hello-$((6*7))",
+        rm.as_str(),
+        "echo refused-status=$?",
+        "cd sub && export KEPT=yes && n=5",
+        "pwd; echo KEPT=$KEPT n=$n",
+        "sleep 30",
+        "\\003",
+        "echo alive-after-ctrl-c",
+        "exit 3",
+    ];
+    let out = common::typed_on_tty(&mut h.shell_cmd(), "gardefou shell", &typed);
+    let (shown, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(3), "{shown}{err}");
+    // The production badge in red, bold.
+    assert!(
+        shown.contains("\x1b[1;31m[PRODUCTION "),
+        "no red badge: {shown:?}"
+    );
+    assert!(shown.contains("hello-42"), "{shown}");
+    assert!(
+        shown.contains("DENY") && shown.contains("vital test data"),
+        "{shown}"
+    );
+    assert!(shown.contains("refused-status=1"), "{shown}");
+    assert!(
+        !shown.contains("not-2"),
+        "part of a refused line ran: {shown}"
+    );
+    assert!(vital.join("data/f").exists(), "the protected file is gone");
+    assert!(
+        shown.contains(&format!("{}/sub", h.home.display())) && shown.contains("KEPT=yes n=5"),
+        "{shown}"
+    );
+    assert!(shown.contains("alive-after-ctrl-c"), "{shown}");
+    // The prompt shows the status of the interrupted line.
+    assert!(shown.contains("[130]"), "{shown}");
+    let history = h.home.join(".local/state/gardefou/history");
+    let text = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        text.contains("echo hello-$((6*7))") && text.contains(&rm),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&history).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn minus_c_runs_one_line_as_sshd_runs_it() {
+    let h = host("production");
+    let out = h.run(&["-c", "echo one; exit 7"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(common::text(&out).0, "one\n");
+    // A guarded command inside `ssh host 'rm -rf …'` is refused before anything runs.
+    let line = format!("echo first; rm -rf {}", h.root.join("vital").display());
+    let out = h.run(&["-c", &line]);
+    let (shown, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}{err}");
+    assert!(shown.is_empty(), "part of the line ran: {shown}");
+    assert!(err.contains("vital test data"), "{err}");
+    assert!(h.root.join("vital/data/f").exists());
+    // Started as a login shell by name (`-gardefou`), as login and sshd start it.
+    let out = Command::new(h.bin.join("gardefou"))
+        .arg0("-gardefou")
+        .args(["-c", "echo login-ok"])
+        .env("GARDEFOU_POLICY", &h.policy)
+        .env("HOME", &h.home)
+        .output()
+        .unwrap();
+    assert_eq!(
+        common::text(&out).0,
+        "login-ok\n",
+        "{:?}",
+        common::text(&out)
+    );
+    // What the line runs is guarded by the shims, first on its PATH.
+    let out = h.run(&["-c", "command -v rm"]);
+    assert_eq!(
+        common::text(&out).0.trim(),
+        h.bin.join("rm").display().to_string()
+    );
+}
+
+#[test]
+fn environment_colors_and_no_color() {
+    let h = host("staging");
+    let out = common::typed_on_tty(&mut h.shell_cmd(), "gardefou shell", &["exit"]);
+    let (shown, _) = common::text(&out);
+    assert!(shown.contains("\x1b[1;33m[STAGING "), "{shown:?}");
+    let out = common::typed_on_tty(
+        h.shell_cmd().env("NO_COLOR", "1"),
+        "gardefou shell",
+        &["exit"],
+    );
+    let (shown, _) = common::text(&out);
+    assert!(shown.contains("[STAGING "), "{shown:?}");
+    assert!(!shown.contains("\x1b[1;33m"), "{shown:?}");
+}
+
+#[test]
+fn a_broken_policy_never_locks_the_operator_out() {
+    let h = host("production");
+    std::fs::write(&h.policy, "version = 1\n[[protect.path]\nbroken").unwrap();
+    let out = common::typed_on_tty(
+        &mut h.shell_cmd(),
+        "gardefou shell",
+        &["echo still-here", "exit 0"],
+    );
+    let (shown, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}{err}");
+    assert!(shown.contains("DEGRADED"), "{shown}");
+    assert!(shown.contains("[POLICY BROKEN]"), "{shown}");
+    assert!(shown.contains("still-here"), "{shown}");
+    let out = h.run(&["-c", "echo via-c"]);
+    assert_eq!(common::text(&out).0, "via-c\n", "{:?}", common::text(&out));
+}
+
+#[test]
+fn init_bash_checks_each_command_of_a_real_interactive_bash() {
+    let h = host("production");
+    let out = h.run(&["init", "bash"]);
+    let snippet = common::ok(out).stdout;
+    let rc = h.root.join("bashrc");
+    std::fs::write(&rc, snippet).unwrap();
+    // By its path, so that the rm shim is not what stops it.
+    let rm = format!("/bin/rm -rf {}", h.root.join("vital").display());
+    let typed = ["echo plain-ok", rm.as_str(), "echo after", "exit"];
+    let line = format!("bash --noprofile --rcfile {} -i", rc.display());
+    let out = common::typed_on_tty(&mut h.shell_cmd(), &line, &typed);
+    let (shown, err) = common::text(&out);
+    assert!(
+        shown.contains("plain-ok") && shown.contains("after"),
+        "{shown}{err}"
+    );
+    assert!(shown.contains("vital test data"), "{shown}");
+    assert!(h.root.join("vital/data/f").exists(), "bash ran the rm");
+    assert!(shown.contains("\x1b[1;31m[PRODUCTION "), "{shown:?}");
+    for shell in ["zsh", "fish"] {
+        let out = common::ok(h.run(&["init", shell]));
+        assert!(common::text(&out).0.contains("check --line"));
+    }
+}
