@@ -637,7 +637,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__install)
-            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --shells-file --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -656,6 +656,10 @@ _gardefou() {
                     return 0
                     ;;
                 --dpkg-conf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shells-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1233,7 +1237,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__uninstall)
-            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --shells-file --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1252,6 +1256,10 @@ _gardefou() {
                     return 0
                     ;;
                 --dpkg-conf-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shells-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

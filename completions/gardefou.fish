@@ -136,15 +136,19 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l prefix -d 
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l etc -d 'Where the policy goes' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l apt-conf-dir -d 'Where apt\'s hook configuration goes (05gardefou)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l dpkg-conf-dir -d 'Where dpkg\'s hook configuration goes (gardefou)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l shells-file -d 'The list of login shells (`uninstall` removes gardefou from it)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l shell -d 'Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -s h -l help -d 'Print help'
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l etc -d 'Where the policy goes' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l apt-conf-dir -d 'Where apt\'s hook configuration goes (05gardefou)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l dpkg-conf-dir -d 'Where dpkg\'s hook configuration goes (gardefou)' -r -F
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l shells-file -d 'The list of login shells (`uninstall` removes gardefou from it)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l shell -d 'Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c gardefou -n "__fish_gardefou_using_subcommand shell" -s c -d 'Check and run one line, then exit with its status' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand shell" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F

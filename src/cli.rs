@@ -204,6 +204,12 @@ pub struct InstallArgs {
     /// Where dpkg's hook configuration goes (gardefou)
     #[arg(long, default_value = "/etc/dpkg/dpkg.cfg.d", value_name = "DIR")]
     pub dpkg_conf_dir: PathBuf,
+    /// Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)
+    #[arg(long)]
+    pub shell: bool,
+    /// The list of login shells (`uninstall` removes gardefou from it)
+    #[arg(long, default_value = "/etc/shells", value_name = "FILE")]
+    pub shells_file: PathBuf,
 }
 
 /// The clap command, for generating completions and man pages.

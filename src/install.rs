@@ -182,7 +182,51 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
     let (apt, dpkg) = hook_files(args);
     write_owned(&apt, &apt_conf(&target, &apt), &mut done)?;
     write_owned(&dpkg, &dpkg_conf(&target, &dpkg), &mut done)?;
+    if args.shell {
+        set_shell_listed(&args.shells_file, &target, true, &mut done)?;
+    }
     Ok(done)
+}
+
+/// Adds `shell` to (or removes it from) the login shells file, as add-shell and remove-shell
+/// do: one path per line, written beside and renamed into place.
+fn set_shell_listed(file: &Path, shell: &Path, listed: bool, done: &mut Vec<String>) -> Result<()> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !listed => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("reading {}", file.display()), e)),
+    };
+    let entry = shell.display().to_string();
+    let present = text.lines().any(|l| l.trim() == entry);
+    if present == listed {
+        return Ok(());
+    }
+    let new = if listed {
+        let mut t = text.clone();
+        if !t.is_empty() && !t.ends_with('\n') {
+            t.push('\n');
+        }
+        t.push_str(&entry);
+        t.push('\n');
+        t
+    } else {
+        text.lines()
+            .filter(|l| l.trim() != entry)
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let tmp = file.with_extension("gardefou-new");
+    std::fs::write(&tmp, new).map_err(io(format!("writing {}", tmp.display())))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+        .map_err(io(format!("chmod {}", tmp.display())))?;
+    std::fs::rename(&tmp, file).map_err(io(format!("installing {}", file.display())))?;
+    done.push(if listed {
+        format!("{entry} listed in {} (a login shell)", file.display())
+    } else {
+        format!("{entry} removed from {}", file.display())
+    });
+    Ok(())
 }
 
 /// Warnings about PATH order: a shim directory behind /usr/bin guards nothing.
@@ -238,6 +282,7 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
     remove_owned(&apt, &mut done)?;
     remove_owned(&dpkg, &mut done)?;
     let bin = prefix.join("bin");
+    set_shell_listed(&args.shells_file, &bin.join("gardefou"), false, &mut done)?;
     for name in SHIMS {
         let link = bin.join(name);
         if std::fs::read_link(&link).is_ok_and(|t| t == Path::new("gardefou")) {

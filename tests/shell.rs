@@ -222,3 +222,195 @@ fn init_bash_checks_each_command_of_a_real_interactive_bash() {
         assert!(common::text(&out).0.contains("check --line"));
     }
 }
+
+/// A user removed when the test ends, however it ends.
+struct User(&'static str);
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(self.0).output();
+    }
+}
+
+#[test]
+fn as_the_login_shell_over_ssh_commands_scp_and_sftp_work_and_stay_guarded() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let name = "gftest-sh";
+    let _ = Command::new("userdel").arg(name).output();
+    let home = root.join("home");
+    let vital = root.join("vital");
+    let rules = format!(
+        "[[protect.path]]\npath = \"{}\"\naction = \"deny\"\nreason = \"vital test data\"\n",
+        vital.display()
+    );
+    // Installed with --shell: listed in the shells file.
+    let out = Command::new(common::bin())
+        .arg("install")
+        .args(common::install_dirs(&root))
+        .arg("--shell")
+        .output()
+        .unwrap();
+    let out = common::ok(out);
+    let gardefou = root.join("prefix/bin/gardefou");
+    let shells = std::fs::read_to_string(root.join("etc/shells")).unwrap();
+    assert!(
+        shells.lines().any(|l| l == gardefou.display().to_string()),
+        "{:?}",
+        common::text(&out)
+    );
+    let policy = common::write_policy(
+        &root,
+        &format!("[host]\nenvironment = \"production\"\n{rules}"),
+    );
+    common::ok(
+        Command::new("useradd")
+            // `*`: no password, but not a locked account (which sshd refuses without PAM).
+            .args(["-M", "-p", "*", "-d"])
+            .arg(&home)
+            .arg("-s")
+            .arg(&gardefou)
+            .arg(name)
+            .output()
+            .unwrap(),
+    );
+    let _user = User(name);
+    std::fs::create_dir_all(vital.join("data")).unwrap();
+    std::fs::write(vital.join("data/f"), "keep").unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    for p in [&home, &vital, &vital.join("data"), &vital.join("data/f")] {
+        common::ok(Command::new("chown").arg(name).arg(p).output().unwrap());
+    }
+    // Keys, and sshd on a free loopback port.
+    for key in ["host", "client"] {
+        common::ok(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(root.join(key))
+                .output()
+                .unwrap(),
+        );
+    }
+    std::fs::copy(root.join("client.pub"), root.join("authorized_keys")).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = root.join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {r}/host\nPidFile {r}/sshd.pid\n\
+             AuthorizedKeysFile {r}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             UsePAM no\nStrictModes no\nSubsystem sftp /usr/lib/openssh/sftp-server\n\
+             SetEnv GARDEFOU_POLICY={p}\n",
+            r = root.display(),
+            p = policy.display()
+        ),
+    )
+    .unwrap();
+    let _sshd = common::KillOnDrop(
+        Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sshd is installed (.ci/run installs openssh-server)"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "sshd did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let opts = |c: &mut Command| {
+        c.arg("-i").arg(root.join("client")).args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ]);
+    };
+    let ssh = |line: &str| {
+        let mut c = Command::new("ssh");
+        opts(&mut c);
+        c.args(["-p", &port.to_string()])
+            .arg(format!("{name}@127.0.0.1"))
+            .arg(line)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // `ssh host CMD` runs CMD through `gardefou -c`, with its exit status.
+    let out = ssh("echo via-ssh $(id -un) $SHELL; exit 5");
+    assert_eq!(out.status.code(), Some(5), "{:?}", common::text(&out));
+    assert_eq!(
+        common::text(&out).0,
+        format!("via-ssh {name} {}\n", gardefou.display())
+    );
+    // A guarded rm in it is refused, and nothing of the line runs.
+    let out = ssh(&format!("echo first; rm -rf {}", vital.display()));
+    let (shown, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}{err}");
+    assert!(
+        !shown.contains("first") && err.contains("vital test data"),
+        "{shown}{err}"
+    );
+    assert!(vital.join("data/f").exists());
+    // scp, in both its protocols (SFTP by default, the old one with -O), and sftp.
+    std::fs::write(root.join("payload"), "payload\n").unwrap();
+    for (flag, dest) in [(None, "a"), (Some("-O"), "b")] {
+        let mut c = Command::new("scp");
+        opts(&mut c);
+        c.args(["-P", &port.to_string()]).args(flag);
+        let out = c
+            .arg(root.join("payload"))
+            .arg(format!("{name}@127.0.0.1:{dest}"))
+            .output()
+            .unwrap();
+        common::ok(out);
+        assert_eq!(
+            std::fs::read_to_string(home.join(dest)).unwrap(),
+            "payload\n"
+        );
+    }
+    // rsync over ssh (`rsync --server …` through `gardefou -c`).
+    let e = format!(
+        "ssh -i {} -p {port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        root.join("client").display()
+    );
+    let out = Command::new("rsync")
+        .args(["-a", "-e", &e])
+        .arg(root.join("payload"))
+        .arg(format!("{name}@127.0.0.1:c"))
+        .output()
+        .unwrap();
+    common::ok(out);
+    assert_eq!(
+        std::fs::read_to_string(home.join("c")).unwrap(),
+        "payload\n"
+    );
+    std::fs::write(root.join("batch"), "ls\nrm b\n").unwrap();
+    let mut c = Command::new("sftp");
+    opts(&mut c);
+    let out = c
+        .args(["-P", &port.to_string(), "-b"])
+        .arg(root.join("batch"))
+        .arg(format!("{name}@127.0.0.1"))
+        .output()
+        .unwrap();
+    let out = common::ok(out);
+    assert!(
+        common::text(&out).0.contains('a'),
+        "{:?}",
+        common::text(&out)
+    );
+    assert!(!home.join("b").exists());
+}

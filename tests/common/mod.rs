@@ -61,6 +61,7 @@ pub fn install_dirs(root: &Path) -> Vec<std::ffi::OsString> {
         ("--etc", "etc/gardefou"),
         ("--apt-conf-dir", "etc/apt/apt.conf.d"),
         ("--dpkg-conf-dir", "etc/dpkg/dpkg.cfg.d"),
+        ("--shells-file", "etc/shells"),
     ] {
         out.push(opt.into());
         out.push(root.join(dir).into_os_string());
