@@ -20,7 +20,7 @@ pub mod prompt;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::IsTerminal;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -216,10 +216,13 @@ impl Session {
             script.push_str(&format!("umask {mask}\n"));
         }
         // The status of the previous line is `$?` on the first line of this one.
-        script.push_str(&format!("(exit {})\n", self.status));
+        script.push_str(&format!(
+            "__gf_status() {{ return {}; }}; __gf_status\n",
+            self.status
+        ));
         script.push_str(line);
         script.push_str(
-            "\n__gf_s=$?\n{ builtin printf '%s\\0%s\\0' \"$PWD\" \"$(builtin umask)\"; builtin alias -p; builtin printf '\\0'; builtin declare -p; builtin printf '\\0'; command env -0; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n",
+            "\n__gf_s=$?\n{ builtin printf '%s\\0' \"$PWD\"; builtin umask; builtin printf '\\0'; builtin alias -p; builtin printf '\\0'; builtin declare -p; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n",
         );
         let mut cmd = Command::new(&self.real_shell);
         cmd.arg("-c")
@@ -235,24 +238,12 @@ impl Session {
         status
     }
 
-    /// Takes back the directory, umask, aliases, plain variables and environment bash wrote.
+    /// Takes back the directory, umask, aliases and variables (plain and exported) bash wrote.
     fn read_state(&mut self, bytes: &[u8]) {
-        let mut parts = bytes.splitn(6, |&b| b == 0);
-        let (Some(pwd), Some(mask), Some(aliases), Some(decls), Some(env)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next().map(|first| {
-                // env -0 entries: the first one, then the rest.
-                let mut all = first.to_vec();
-                if let Some(rest) = parts.next() {
-                    all.push(0);
-                    all.extend_from_slice(rest);
-                }
-                all
-            }),
-        ) else {
+        let mut parts = bytes.splitn(4, |&b| b == 0);
+        let (Some(pwd), Some(mask), Some(aliases), Some(decls)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return;
         };
         let pwd = PathBuf::from(OsString::from_vec(pwd.to_vec()));
@@ -264,19 +255,11 @@ impl Session {
             self.umask = Some(mask);
         }
         self.aliases = String::from_utf8_lossy(aliases).into_owned();
-        self.locals = plain_variables(&String::from_utf8_lossy(decls));
-        let mut vars = BTreeMap::new();
-        for entry in env.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-            if let Some(eq) = entry.iter().position(|&b| b == b'=') {
-                let name = OsString::from_vec(entry[..eq].to_vec());
-                if matches!(
-                    name.as_bytes(),
-                    b"_" | b"SHLVL" | b"GARDEFOU_STATE_FILE" | b"OLDPWD"
-                ) {
-                    continue;
-                }
-                vars.insert(name, OsString::from_vec(entry[eq + 1..].to_vec()));
-            }
+        let decls = String::from_utf8_lossy(decls);
+        self.locals = plain_variables(&decls);
+        let mut vars = exported_variables(&decls);
+        for internal in ["_", "SHLVL", "GARDEFOU_STATE_FILE", "OLDPWD"] {
+            vars.remove(OsStr::new(internal));
         }
         if let Some(old) = self.vars.get(OsStr::new("SHLVL")) {
             vars.insert("SHLVL".into(), old.clone());
@@ -403,57 +386,187 @@ fn is_bash_internal(name: &str) -> bool {
         )
 }
 
-/// The plain variables (`declare -- NAME="VALUE"`) in `declare -p` output: (name, value,
-/// the line to replay).
-fn plain_variables(decls: &str) -> Vec<(OsString, OsString, String)> {
+/// One variable in `declare -p` output.
+struct Declared {
+    /// The attribute flags: `--`, `-x`, `-ir`, `-a`…
+    flags: String,
+    name: String,
+    /// The value (None: declared without one, or an array).
+    value: Option<Vec<u8>>,
+    /// The entry as bash printed it, to replay.
+    text: String,
+}
+
+/// A double-quoted bash value (after its `"`): the bytes, and the length through the quote.
+fn double_quoted(text: &str) -> Option<(Vec<u8>, usize)> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut rest = decls;
-    while let Some(start) = rest.find("declare -- ") {
-        rest = &rest[start + "declare -- ".len()..];
-        let Some(eq) = rest.find(['=', '\n']) else {
-            break;
-        };
-        let name = &rest[..eq];
-        if rest.as_bytes()[eq] == b'\n' {
-            // Declared without a value.
-            rest = &rest[eq..];
-            continue;
-        }
-        let body = &rest[eq + 1..];
-        // bash prints the value double-quoted, with \ " $ ` escaped.
-        let Some(quoted) = body.strip_prefix('"') else {
-            rest = body;
-            continue;
-        };
-        let mut value = String::new();
-        let mut chars = quoted.char_indices();
-        let mut end = None;
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '\\' => {
-                    if let Some((_, n)) = chars.next() {
-                        if !matches!(n, '\\' | '"' | '$' | '`') {
-                            value.push('\\');
-                        }
-                        value.push(n);
-                    }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Some((out, i + 1)),
+            b'\\' if i + 1 < b.len() => {
+                if !matches!(b[i + 1], b'\\' | b'"' | b'$' | b'`') {
+                    out.push(b'\\');
                 }
-                '"' => {
-                    end = Some(i);
-                    break;
-                }
-                _ => value.push(c),
+                out.push(b[i + 1]);
+                i += 2;
+            }
+            c => {
+                out.push(c);
+                i += 1;
             }
         }
-        let Some(end) = end else { break };
-        let decl = format!("declare -- {name}=\"{}\"", &quoted[..end]);
-        rest = &quoted[end + 1..];
-        if is_bash_internal(name) || name.is_empty() {
-            continue;
-        }
-        out.push((name.into(), value.into(), decl));
+    }
+    None
+}
+
+/// Every variable in `declare -p` output, read in order (values may span lines).
+fn declared(text: &str) -> Vec<Declared> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(body) = rest.strip_prefix("declare ") {
+        let Some((flags, after)) = body.split_once(' ') else {
+            break;
+        };
+        let name_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..name_end];
+        let tail = &after[name_end..];
+        let (value, used) = if let Some(v) = tail.strip_prefix("=\"") {
+            match double_quoted(v) {
+                Some((bytes, n)) => (Some(bytes), 2 + n),
+                None => break,
+            }
+        } else if let Some(v) = tail.strip_prefix("=$'") {
+            match ansi_c_quoted(v) {
+                Some((bytes, n)) => (Some(bytes), 3 + n),
+                None => break,
+            }
+        } else if let Some(v) = tail.strip_prefix("=(") {
+            // An array: skip its elements, quotes respected.
+            let b = v.as_bytes();
+            let mut i = 0;
+            let mut closed = None;
+            while i < b.len() {
+                match b[i] {
+                    b')' => {
+                        closed = Some(i + 1);
+                        break;
+                    }
+                    b'"' => i += 1 + double_quoted(&v[i + 1..]).map_or(b.len(), |(_, n)| n),
+                    b'$' if b.get(i + 1) == Some(&b'\'') => {
+                        i += 2 + ansi_c_quoted(&v[i + 2..]).map_or(b.len(), |(_, n)| n)
+                    }
+                    _ => i += 1,
+                }
+            }
+            match closed {
+                Some(n) => (None, 2 + n),
+                None => break,
+            }
+        } else {
+            (None, 0)
+        };
+        let end = tail[used..].find('\n').map_or(tail.len(), |n| used + n);
+        let entry_len = "declare ".len() + flags.len() + 1 + name_end + end;
+        out.push(Declared {
+            flags: flags.to_owned(),
+            name: name.to_owned(),
+            value,
+            text: rest[..entry_len].to_owned(),
+        });
+        rest = rest[entry_len..].trim_start_matches('\n');
     }
     out
+}
+
+/// The plain variables (`declare -- NAME=…`) in `declare -p` output: (name, value, the entry
+/// to replay). Bash's own are left out.
+fn plain_variables(decls: &str) -> Vec<(OsString, OsString, String)> {
+    declared(decls)
+        .into_iter()
+        .filter(|d| d.flags == "--" && !is_bash_internal(&d.name))
+        .filter_map(|d| {
+            let v = d.value?;
+            Some((d.name.into(), OsString::from_vec(v), d.text))
+        })
+        .collect()
+}
+
+/// The exported variables (`declare -x NAME=…`, not arrays) in `declare -p` output.
+fn exported_variables(decls: &str) -> BTreeMap<OsString, OsString> {
+    declared(decls)
+        .into_iter()
+        .filter(|d| d.flags.contains('x') && !d.flags.contains(['a', 'A']))
+        .filter_map(|d| Some((OsString::from(d.name), OsString::from_vec(d.value?))))
+        .collect()
+}
+
+/// Decodes the body of a bash `$'…'` string (after `$'`): its bytes, and the length of the
+/// body through the closing quote. None when it does not close.
+fn ansi_c_quoted(text: &str) -> Option<(Vec<u8>, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => return Some((out, i + 1)),
+            b'\\' if i + 1 < b.len() => {
+                i += 1;
+                let c = b[i];
+                let simple = match c {
+                    b'n' => Some(b'\n'),
+                    b't' => Some(b'\t'),
+                    b'r' => Some(b'\r'),
+                    b'a' => Some(7),
+                    b'b' => Some(8),
+                    b'e' | b'E' => Some(27),
+                    b'f' => Some(12),
+                    b'v' => Some(11),
+                    b'\\' | b'\'' | b'"' | b'?' => Some(c),
+                    _ => None,
+                };
+                if let Some(x) = simple {
+                    out.push(x);
+                    i += 1;
+                } else if c.is_ascii_digit() && c < b'8' {
+                    let digits = b[i..]
+                        .iter()
+                        .take(3)
+                        .take_while(|d| (b'0'..b'8').contains(d))
+                        .count();
+                    let v = u32::from_str_radix(std::str::from_utf8(&b[i..i + digits]).ok()?, 8)
+                        .ok()?;
+                    out.push(v as u8);
+                    i += digits;
+                } else if c == b'x' {
+                    let digits = b[i + 1..]
+                        .iter()
+                        .take(2)
+                        .take_while(|d| d.is_ascii_hexdigit())
+                        .count();
+                    let v = u8::from_str_radix(
+                        std::str::from_utf8(&b[i + 1..i + 1 + digits]).ok()?,
+                        16,
+                    )
+                    .ok()?;
+                    out.push(v);
+                    i += 1 + digits;
+                } else {
+                    out.push(b'\\');
+                    out.push(c);
+                    i += 1;
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    None
 }
 
 /// Whether the line names a guarded command by a path (`/bin/rm`, `./psql`): such a command
@@ -556,5 +669,33 @@ pub fn interactive(session: &mut Session) -> i32 {
                 return session.status;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_variables_from_declare_p() {
+        let text = "declare -a A=([0]=\"x)\" [1]=$'y)')\ndeclare -x HOME=\"/root\"\ndeclare -x EMPTY\ndeclare -- n=\"5\"\ndeclare -- q=\"a\\\"b\\$c\"\ndeclare -- m=$'x\\ny\\001\\'z'\ndeclare -- BASH=\"/bin/bash\"\ndeclare -ir PPID=\"1\"\ndeclare -- multi=\"l1\nl2\"\n";
+        let got: Vec<(String, Vec<u8>)> = plain_variables(text)
+            .into_iter()
+            .map(|(n, v, _)| (n.to_string_lossy().into_owned(), v.into_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("n".to_owned(), b"5".to_vec()),
+                ("q".to_owned(), b"a\"b$c".to_vec()),
+                ("m".to_owned(), b"x\ny\x01'z".to_vec()),
+                ("multi".to_owned(), b"l1\nl2".to_vec()),
+            ]
+        );
+        let env = exported_variables(text);
+        assert_eq!(env.len(), 1);
+        assert_eq!(env[OsStr::new("HOME")], "/root");
+        assert!(names_guarded_by_path("cd /x && /bin/rm -rf y"));
+        assert!(!names_guarded_by_path("rm -rf /srv/x"));
     }
 }
