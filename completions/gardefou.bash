@@ -37,11 +37,17 @@ _gardefou() {
             gardefou,log)
                 cmd="gardefou__subcmd__log"
                 ;;
+            gardefou,maintenance)
+                cmd="gardefou__subcmd__maintenance"
+                ;;
             gardefou,override)
                 cmd="gardefou__subcmd__override"
                 ;;
             gardefou,policy)
                 cmd="gardefou__subcmd__policy"
+                ;;
+            gardefou,preflight)
+                cmd="gardefou__subcmd__preflight"
                 ;;
             gardefou,shell)
                 cmd="gardefou__subcmd__shell"
@@ -73,11 +79,17 @@ _gardefou() {
             gardefou__subcmd__help,log)
                 cmd="gardefou__subcmd__help__subcmd__log"
                 ;;
+            gardefou__subcmd__help,maintenance)
+                cmd="gardefou__subcmd__help__subcmd__maintenance"
+                ;;
             gardefou__subcmd__help,override)
                 cmd="gardefou__subcmd__help__subcmd__override"
                 ;;
             gardefou__subcmd__help,policy)
                 cmd="gardefou__subcmd__help__subcmd__policy"
+                ;;
+            gardefou__subcmd__help,preflight)
+                cmd="gardefou__subcmd__help__subcmd__preflight"
                 ;;
             gardefou__subcmd__help,shell)
                 cmd="gardefou__subcmd__help__subcmd__shell"
@@ -87,6 +99,15 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help,uninstall)
                 cmd="gardefou__subcmd__help__subcmd__uninstall"
+                ;;
+            gardefou__subcmd__help__subcmd__maintenance,finish)
+                cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__finish"
+                ;;
+            gardefou__subcmd__help__subcmd__maintenance,start)
+                cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__start"
+                ;;
+            gardefou__subcmd__help__subcmd__maintenance,status)
+                cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__status"
                 ;;
             gardefou__subcmd__help__subcmd__policy,check)
                 cmd="gardefou__subcmd__help__subcmd__policy__subcmd__check"
@@ -117,6 +138,30 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help__subcmd__snapshot,verify)
                 cmd="gardefou__subcmd__help__subcmd__snapshot__subcmd__verify"
+                ;;
+            gardefou__subcmd__maintenance,finish)
+                cmd="gardefou__subcmd__maintenance__subcmd__finish"
+                ;;
+            gardefou__subcmd__maintenance,help)
+                cmd="gardefou__subcmd__maintenance__subcmd__help"
+                ;;
+            gardefou__subcmd__maintenance,start)
+                cmd="gardefou__subcmd__maintenance__subcmd__start"
+                ;;
+            gardefou__subcmd__maintenance,status)
+                cmd="gardefou__subcmd__maintenance__subcmd__status"
+                ;;
+            gardefou__subcmd__maintenance__subcmd__help,finish)
+                cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__finish"
+                ;;
+            gardefou__subcmd__maintenance__subcmd__help,help)
+                cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__help"
+                ;;
+            gardefou__subcmd__maintenance__subcmd__help,start)
+                cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__start"
+                ;;
+            gardefou__subcmd__maintenance__subcmd__help,status)
+                cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__status"
                 ;;
             gardefou__subcmd__policy,check)
                 cmd="gardefou__subcmd__policy__subcmd__check"
@@ -197,7 +242,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall shell init help"
+            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,7 +338,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall shell init help"
+            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,6 +449,62 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__help__subcmd__maintenance)
+            opts="start finish status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__maintenance__subcmd__finish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__maintenance__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__maintenance__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__help__subcmd__override)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -449,6 +550,20 @@ _gardefou() {
         gardefou__subcmd__help__subcmd__policy__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__preflight)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -716,6 +831,168 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__maintenance)
+            opts="-h --policy --env --help start finish status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__finish)
+            opts="-h --switch-back --yes --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__help)
+            opts="start finish status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__help__subcmd__finish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__start)
+            opts="-h --reason --yes --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__status)
+            opts="-h --json --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__override)
             opts="-h --reason --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -845,6 +1122,28 @@ _gardefou() {
         gardefou__subcmd__policy__subcmd__show)
             opts="-h --json --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__preflight)
+            opts="-h --json --drill --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

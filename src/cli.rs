@@ -65,11 +65,58 @@ pub enum Command {
     /// Also started as a login shell (argv[0] beginning with `-`, or `gardefou -l`), and as
     /// `gardefou -c LINE`, the way sshd, scp, sftp and rsync run commands.
     Shell(ShellArgs),
+    /// The pre-maintenance checklist: environment, cluster role, peers and their lag, backup
+    /// age, snapshot space, pending packages, logged-in users, the host's own checks
+    ///
+    /// Each item is ✔ (passed), ! (a warning) or ✘ (a stop). Exit status: 0 no ✘, 1 any ✘.
+    Preflight {
+        /// Print one JSON object: {"ok", "items": [{"name", "mark", "detail"}]}
+        #[arg(long)]
+        json: bool,
+        /// Also rehearse the failover path without changing anything: reach every API and
+        /// command a switchover would use
+        #[arg(long)]
+        drill: bool,
+    },
+    /// Risky maintenance: move the primary role away first (through the cluster daemon), mark
+    /// the host, and undo it afterwards
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Print the snippet that gives bash, zsh or fish the environment's prompt badge and a check
     /// of each line before it runs: eval "$(gardefou init bash)"
     Init {
         #[arg(value_parser = ["bash", "zsh", "fish"])]
         shell: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Run the checklist; if this node is primary, ask the cluster to switch over to a healthy,
+    /// in-sync standby (typed confirmation), wait until this node is secondary, then mark the
+    /// host in maintenance
+    Start {
+        /// Why: kept in the mark and the audit log
+        #[arg(long)]
+        reason: Option<String>,
+        /// Do not ask before the switchover (for scripts; the checklist still decides)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Check the cluster, release what start did (leave standby, …), optionally switch the
+    /// primary role back, and clear the mark
+    Finish {
+        /// Move the primary role back to this node (typed confirmation)
+        #[arg(long)]
+        switch_back: bool,
+        /// Do not ask before switching back
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show the maintenance mark and this node's role. Exit status: 0 in maintenance, 1 not
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 

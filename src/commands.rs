@@ -1,4 +1,4 @@
-//! The subcommands that report rather than act: check, policy, log. Each returns an exit status.
+//! The subcommands that report rather than act: check, policy, log, preflight. Each returns an exit status.
 
 use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
@@ -9,7 +9,6 @@ use crate::audit;
 use crate::cli::{CheckArgs, LogArgs, PolicyCommand};
 use crate::intent::display_bytes;
 use crate::intent::line::{Shell, parse_argv, parse_line};
-use crate::policy::eval::evaluate;
 use crate::policy::load::{self, Source};
 use crate::render;
 
@@ -74,7 +73,7 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
         }
     };
     let probed = probe_all(&intents, &loaded.policy, input.as_deref());
-    let v = evaluate(&probed, &loaded.policy, &env, None);
+    let v = crate::act::guard::verdict_here(&probed, &loaded.policy, &env, None, &host);
     if args.json {
         match serde_json::to_string(&v) {
             Ok(s) => println!("{s}"),
@@ -242,4 +241,37 @@ pub fn log(args: &LogArgs, explicit: Option<&std::path::Path>) -> i32 {
         }
     }
     i32::from(bad > 0)
+}
+
+/// `gardefou preflight [--json] [--drill]`: exit 0 when no item is ✘, 1 otherwise.
+pub fn preflight(
+    policy: Option<&std::path::Path>,
+    forced_env: Option<&str>,
+    json: bool,
+    drill: bool,
+) -> i32 {
+    let loaded = load_failsafe(policy);
+    let host = hostname();
+    let (env, env_error) = environment(&loaded.policy, &host, forced_env);
+    let error = loaded.error.as_deref().or(env_error.as_deref());
+    let report = crate::preflight::run(&crate::preflight::Context {
+        policy: &loaded.policy,
+        env: &env,
+        host: &host,
+        policy_error: error,
+        drill,
+    });
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("gardefou: {e}");
+                return 2;
+            }
+        }
+    } else {
+        render::init_colors(std::io::stdout().is_terminal());
+        print!("{}", crate::preflight::render(&report.items));
+    }
+    if report.ok { 0 } else { 1 }
 }

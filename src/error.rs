@@ -38,6 +38,8 @@ pub enum Error {
     Usage(String),
     #[error("snapshot: {0}")]
     Snapshot(String),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 impl Error {

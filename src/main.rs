@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use clap::Parser;
-use gardefou::cli::{Cli, Command};
+use gardefou::cli::{Cli, Command, MaintenanceCommand};
 use gardefou::intent::apt::Tool;
 use gardefou::intent::sql::DbTool;
 use gardefou::{act, commands, install, render};
@@ -80,6 +80,16 @@ fn main() {
             }
         }
         Command::DpkgHook => act::apt::dpkg_hook(policy, env),
+        Command::Preflight { json, drill } => commands::preflight(policy, env, *json, *drill),
+        Command::Maintenance(m) => match m {
+            MaintenanceCommand::Start { reason, yes } => {
+                act::maintenance::start(policy, env, reason.as_deref(), *yes)
+            }
+            MaintenanceCommand::Finish { switch_back, yes } => {
+                act::maintenance::finish(policy, env, *switch_back, *yes)
+            }
+            MaintenanceCommand::Status { json } => act::maintenance::status(policy, env, *json),
+        },
         Command::Install(i) => match install::install(i) {
             Ok(done) => {
                 for d in &done {

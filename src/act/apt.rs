@@ -20,7 +20,7 @@ use crate::facts::apt::{self as apt_facts, PackageFacts};
 use crate::facts::fs::probe_rm;
 use crate::intent::apt::{self as apt_intent, AptIntent, Tool};
 use crate::intent::{Arg, Intent, RmIntent, RmOptions, Via};
-use crate::policy::eval::{Probed, evaluate, snapshot_targets};
+use crate::policy::eval::{Probed, snapshot_targets};
 use crate::policy::{Environment, Policy};
 use crate::snapshot::{self, Planned, Request, store::Store};
 
@@ -197,7 +197,7 @@ fn decide(
             sql: None,
         });
     }
-    let v = evaluate(&probed, policy, env, policy_error);
+    let v = super::guard::verdict_here(&probed, policy, env, policy_error, host);
     let (mut run, mut outcome) = carry_out(&v, env, host, &intent.text, REMOVED_NOTHING);
     let mut id = None;
     if run && v.snapshot {

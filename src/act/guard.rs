@@ -79,6 +79,47 @@ pub fn probe_all<'a>(
         .collect()
 }
 
+/// The verdict on what a command would do on this host: the rules' verdict, then, for a
+/// command that a rule fired on, what the cluster says — a primary not in maintenance gets
+/// `[cluster] on_primary`. An allowed command with no reason never asks the cluster anything.
+pub fn verdict_here(
+    probed: &[Probed],
+    policy: &Policy,
+    env: &Environment,
+    policy_error: Option<&str>,
+    host: &str,
+) -> Verdict {
+    let mut v = evaluate(probed, policy, env, policy_error);
+    if (v.reasons.is_empty() && !v.snapshot) || policy.cluster.is_none() {
+        return v;
+    }
+    let settings = crate::cluster::Settings::of(policy.cluster.as_ref());
+    match crate::act::maintenance::current(&settings.state_file) {
+        Ok(Some(state)) => {
+            v.notes.push(state.describe());
+            return v;
+        }
+        Ok(None) => {}
+        Err(e) => v.notes.push(e.to_string()),
+    }
+    match crate::cluster::from_policy(policy.cluster.as_ref(), host).and_then(|a| match a {
+        Some(a) => a.status().map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(status)) => {
+            if let Some((decision, why)) = crate::cluster::on_primary(&status, settings.on_primary)
+            {
+                v.raise(decision, crate::cluster::ON_PRIMARY_RULE, why);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => v
+            .notes
+            .push(format!("the cluster's role of this node is unknown: {e}")),
+    }
+    v
+}
+
 pub(crate) fn args_text(args: &[OsString]) -> String {
     args.iter()
         .map(|a| display_bytes(a.as_bytes()))
@@ -218,7 +259,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let (env, env_error) = environment(&loaded.policy, &host, None);
     let probed = probe_all(&intents, &loaded.policy, None);
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let v = evaluate(&probed, &loaded.policy, &env, error);
+    let v = verdict_here(&probed, &loaded.policy, &env, error, &host);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
     let mut run_args = args.to_vec();
     let mut snapshot_id = None;

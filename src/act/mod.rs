@@ -6,6 +6,7 @@ pub mod apt;
 pub mod confirm;
 pub mod exec;
 pub mod guard;
+pub mod maintenance;
 pub mod save;
 pub mod sql;
 

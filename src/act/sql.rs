@@ -13,7 +13,7 @@ use super::{exec, hostname};
 use crate::facts::db;
 use crate::intent::Intent;
 use crate::intent::sql::{self, DbTool, Source};
-use crate::policy::eval::{Probed, evaluate};
+use crate::policy::eval::Probed;
 use crate::policy::schema::SqlStatement;
 use crate::snapshot::manifest::DbTarget;
 
@@ -194,7 +194,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         sql: Some(facts),
     }];
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let v = evaluate(&probed, &loaded.policy, &env, error);
+    let v = crate::act::guard::verdict_here(&probed, &loaded.policy, &env, error, &host);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &intent.text, CHANGED_NOTHING);
     let mut snapshot_id = None;
     if run && v.snapshot {

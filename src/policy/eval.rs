@@ -61,7 +61,8 @@ impl Verdict {
         }
     }
 
-    fn raise(&mut self, decision: Decision, rule: &str, message: String) {
+    /// Adds a reason, raising the decision to at least `decision`.
+    pub fn raise(&mut self, decision: Decision, rule: &str, message: String) {
         self.decision = self.decision.max(decision);
         self.reasons.push(Reason {
             rule: rule.to_owned(),

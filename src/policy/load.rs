@@ -7,7 +7,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::schema::{Action, PolicyFile, SnapshotSection};
+use super::schema::{Action, PolicyFile, PreflightSection, SnapshotSection};
 use super::{DetectRule, PackageRule, PathRule, Policy, SqlRule};
 use crate::error::{Error, Result};
 
@@ -266,7 +266,19 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
         };
     }
     if let Some(c) = file.cluster {
-        policy.cluster = Some(c.adapter);
+        policy.cluster = Some(c);
+    }
+    if let Some(p) = file.preflight {
+        let old = std::mem::take(&mut policy.preflight);
+        let mut check = old.check;
+        check.extend(p.check);
+        policy.preflight = PreflightSection {
+            backup: p.backup.or(old.backup),
+            max_backup_age_hours: p.max_backup_age_hours.or(old.max_backup_age_hours),
+            min_snapshot_free: p.min_snapshot_free.or(old.min_snapshot_free),
+            pending_packages: p.pending_packages.or(old.pending_packages),
+            check,
+        };
     }
     if let Some(a) = file.audit {
         policy.audit_file = a.file.or(policy.audit_file.take());
@@ -335,6 +347,21 @@ pub fn lint(policy: &Policy) -> Vec<String> {
             "[snapshot] store = {:?} is not an absolute path",
             store.display()
         ));
+    }
+    if let Some(c) = &policy.cluster {
+        problems.extend(crate::cluster::lint(c));
+    }
+    if let Some(size) = &policy.preflight.min_snapshot_free
+        && crate::snapshot::parse_size(size).is_none()
+    {
+        problems.push(format!(
+            "[preflight] min_snapshot_free = {size:?} is not a size such as \"1G\""
+        ));
+    }
+    if let Some(glob) = &policy.preflight.backup
+        && let Err(e) = glob::Pattern::new(glob)
+    {
+        problems.push(format!("[preflight] backup = {glob:?} is not a glob: {e}"));
     }
     problems
 }

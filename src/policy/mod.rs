@@ -78,7 +78,10 @@ pub struct Policy {
     pub packages: Vec<PackageRule>,
     pub sql: Vec<SqlRule>,
     pub snapshot: SnapshotSection,
-    pub cluster: Option<schema::Adapter>,
+    /// The last `[cluster]` section loaded, whole.
+    pub cluster: Option<schema::ClusterSection>,
+    /// The last `[preflight]` section's settings; checks accumulate from every file.
+    pub preflight: schema::PreflightSection,
     pub audit_file: Option<PathBuf>,
     pub audit_log_allowed: Option<bool>,
 }

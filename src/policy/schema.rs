@@ -18,6 +18,7 @@ pub struct PolicyFile {
     pub protect: ProtectSection,
     pub snapshot: Option<SnapshotSection>,
     pub cluster: Option<ClusterSection>,
+    pub preflight: Option<PreflightSection>,
     pub audit: Option<AuditSection>,
 }
 
@@ -223,10 +224,139 @@ pub enum Adapter {
     Command,
 }
 
+/// What a risky command on a primary that is not in maintenance becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnPrimary {
+    /// Only a reason in the verdict; the decision is the rules'.
+    Warn,
+    /// At least a typed confirmation.
+    Confirm,
+    /// Refused: run `gardefou maintenance start` first.
+    Deny,
+}
+
+/// `[cluster]`: which cluster daemon this host runs and how gardefou talks to it. gardefou never
+/// implements a cluster; it drives the one the host has.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSection {
     pub adapter: Adapter,
+    /// Never switch over to a standby lagging more than this ("1M", "16MB"; default 1 MiB).
+    #[serde(default)]
+    pub max_lag: Option<String>,
+    /// How long `maintenance start` waits for this node to become secondary (default 120 s).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// How often it asks the cluster while waiting (default and maximum 250 ms).
+    #[serde(default)]
+    pub poll_ms: Option<u64>,
+    /// A risky command (one that a rule fired on) on a primary not in maintenance.
+    #[serde(default)]
+    pub on_primary: Option<OnPrimary>,
+    /// The maintenance state file (default /var/lib/gardefou/maintenance.json).
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+    #[serde(default)]
+    pub patroni: Option<PatroniSpec>,
+    #[serde(default)]
+    pub pacemaker: Option<PacemakerSpec>,
+    #[serde(default)]
+    pub safekit: Option<SafekitSpec>,
+    #[serde(default)]
+    pub keepalived: Option<KeepalivedSpec>,
+    #[serde(default)]
+    pub command: Option<CommandSpec>,
+}
+
+/// Patroni's REST API.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatroniSpec {
+    /// This member's REST API (default http://127.0.0.1:8008).
+    pub url: Option<String>,
+    /// This member's name (default: the one whose api_url is `url` in GET /cluster).
+    pub member: Option<String>,
+    /// The member to switch over to (default: the healthy replica with the least lag).
+    pub candidate: Option<String>,
+}
+
+/// Pacemaker, through its command-line tools (crm_mon, crm_standby).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PacemakerSpec {
+    /// The resource (a promotable clone, or a plain resource) whose placement makes a primary.
+    pub resource: String,
+    /// This node's name in the cluster (default: the hostname).
+    pub node: Option<String>,
+}
+
+/// SafeKit, through its `safekit` command.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SafekitSpec {
+    /// The application module (`-m AM`).
+    pub module: String,
+    /// The safekit command (default `safekit` on PATH, then /opt/safekit/safekit).
+    pub command: Option<PathBuf>,
+}
+
+/// keepalived, which has no state command: its notify script writes the state to a file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeepalivedSpec {
+    /// The VRRP instance (`VI_1`).
+    pub instance: String,
+    /// Where the notify script writes its last line (`INSTANCE "VI_1" MASTER 100`).
+    pub state_file: PathBuf,
+    /// A `track_file` of the instance (weight 0): gardefou writes 1 to demote this node (FAULT),
+    /// 0 to let it take the address again.
+    pub track_file: PathBuf,
+}
+
+/// A cluster driven by the operator's own commands (run with `sh -c`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommandSpec {
+    /// Prints this node's role as its first word: primary, secondary, alone or unknown.
+    pub role: String,
+    /// Exit 0 when a healthy standby in sync exists; its output is shown. Optional: then
+    /// `switchover` itself must refuse an unhealthy standby.
+    pub health: Option<String>,
+    /// Asks the cluster to move the primary role away from this node.
+    pub switchover: String,
+    /// After maintenance: lets this node take the primary role again. Optional.
+    pub release: Option<String>,
+}
+
+/// `[preflight]`: what the pre-maintenance checklist checks besides the cluster.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PreflightSection {
+    /// A glob of backup files (`/var/backups/pg/*.dump`): the newest must be recent enough.
+    pub backup: Option<String>,
+    /// How old the newest backup may be, in hours (default 26).
+    pub max_backup_age_hours: Option<u64>,
+    /// Free space the snapshot store's filesystem must have (default "1G").
+    pub min_snapshot_free: Option<String>,
+    /// Also list packages an upgrade would change (`apt-get -s upgrade`; default true).
+    pub pending_packages: Option<bool>,
+    /// The host's own checks.
+    pub check: Vec<PreflightCheck>,
+}
+
+/// One `[[preflight.check]]`: a command run with `sh -c`; exit 0 passes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightCheck {
+    pub name: String,
+    pub command: String,
+    /// A failure is only a warning (`!`), not a stop (`✘`).
+    #[serde(default)]
+    pub warn_only: bool,
+    /// Seconds before the command is killed and the check fails (default 10).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

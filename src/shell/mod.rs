@@ -27,7 +27,6 @@ use std::process::Command;
 use crate::act::guard::{Loaded, carry_out, environment, load_failsafe, probe_all};
 use crate::act::hostname;
 use crate::intent::line::{Shell, parse_line};
-use crate::policy::eval::evaluate;
 use crate::policy::{Decision, Environment};
 
 const RAN_NOTHING: &str = "Nothing was run.";
@@ -159,7 +158,13 @@ impl Session {
         let policy = &self.loaded.policy;
         crate::act::apt::add_purge_deletions(&mut intents, policy);
         let probed = probe_all(&intents, policy, None);
-        let v = evaluate(&probed, policy, &self.env, self.broken.as_deref());
+        let v = crate::act::guard::verdict_here(
+            &probed,
+            policy,
+            &self.env,
+            self.broken.as_deref(),
+            &self.host,
+        );
         let argv = [OsString::from("gardefou-shell"), "-c".into(), line.into()];
         let record = |outcome: &str| {
             crate::act::guard::record(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::fs::{conflicts, restore_target, verify_target};
 use super::manifest::{Kind, Manifest, Method, State};
 use super::store::{Store, valid_id};
-use super::{Planned, Request, finish_id, human, parse_size, take};
+use super::{Planned, Request, finish_id, human_size, parse_size, take};
 use crate::act::guard::{environment, load_failsafe};
 use crate::act::hostname;
 use crate::cli::SnapshotCommand;
@@ -141,7 +141,7 @@ fn list(store: &Store, json: bool) -> Result<i32> {
                 "{id}  {:<8}  {}  {:>10}  {}  {}",
                 state_name(m.state),
                 m.time,
-                human(m.bytes()),
+                human_size(m.bytes()),
                 m.user,
                 m.command
             ),
@@ -183,8 +183,8 @@ fn show_one(store: &Store, id: &str, json: bool) -> Result<i32> {
     println!("  command  {}", m.command);
     println!(
         "  size     {} ({} on disk)",
-        human(m.bytes()),
-        human(m.disk_bytes())
+        human_size(m.bytes()),
+        human_size(m.disk_bytes())
     );
     for t in &m.targets {
         println!(
@@ -272,7 +272,7 @@ fn take_paths(store: &Store, policy: &Policy, env: Option<&str>, paths: &[PathBu
     println!("{id}");
     eprintln!(
         "gardefou: snapshot {id}: {} in {} entries, hashed",
-        human(m.bytes()),
+        human_size(m.bytes()),
         m.targets.iter().map(|t| t.entries.len()).sum::<usize>()
     );
     Ok(0)
@@ -530,12 +530,16 @@ fn prune(store: &Store, policy: &Policy, yes: bool) -> Result<i32> {
         let (id, time, bytes) = &complete[i];
         if yes {
             super::fs::remove_tree(&store.dir(id))?;
-            println!("removed {id}  ({}, {})", time.to_rfc3339(), human(*bytes));
+            println!(
+                "removed {id}  ({}, {})",
+                time.to_rfc3339(),
+                human_size(*bytes)
+            );
         } else {
             println!(
                 "would remove {id}  ({}, {})",
                 time.to_rfc3339(),
-                human(*bytes)
+                human_size(*bytes)
             );
         }
     }
@@ -545,7 +549,7 @@ fn prune(store: &Store, policy: &Policy, yes: bool) -> Result<i32> {
         gone.len(),
         complete.len(),
         if yes { "removed" } else { "to remove" },
-        human(freed),
+        human_size(freed),
         s.keep_days.map_or("unset".into(), |d| d.to_string()),
         s.max_bytes.as_deref().unwrap_or("unset"),
     );

@@ -147,12 +147,12 @@ fn unescape_mountinfo(field: &[u8]) -> Vec<u8> {
     out
 }
 
-fn human(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     indicatif::HumanBytes(bytes).to_string()
 }
 
 /// Free space for the caller on the store's filesystem.
-fn available(dir: &Path) -> Result<u64> {
+pub fn available(dir: &Path) -> Result<u64> {
     let st = nix::sys::statvfs::statvfs(dir).map_err(|e| {
         Error::io(
             format!("cannot statvfs {}", dir.display()),
@@ -235,9 +235,9 @@ pub fn take(store: &Store, req: &Request) -> Result<Taken> {
         if copy_bytes > free {
             return Err(Error::Snapshot(format!(
                 "{} must be copied and {} has only {} free",
-                human(copy_bytes),
+                human_size(copy_bytes),
                 store.root.display(),
-                human(free)
+                human_size(free)
             )));
         }
         m.write(&dir)?;

@@ -1,0 +1,351 @@
+//! Patroni, through its REST API: `GET /patroni` (this member's role and state), `GET /cluster`
+//! (every member's role, state and lag), `POST /switchover` (`{"leader", "candidate"}`), and
+//! `GET /replica?lag=N` on a candidate for the drill. Patroni 3 says `master`, 4 says
+//! `primary`; both are read. This module only talks HTTP to the URLs it is given.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Cluster, Item, Lag, Mark, Peer, Role, Status};
+use crate::error::{Error, Result};
+use crate::policy::schema::PatroniSpec;
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8008";
+
+pub struct Patroni {
+    url: String,
+    spec: PatroniSpec,
+    max_lag: u64,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status code and body.
+struct Answer {
+    code: u16,
+    body: String,
+}
+
+impl Patroni {
+    pub fn new(spec: PatroniSpec, max_lag: u64) -> Patroni {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        Patroni {
+            url: spec
+                .url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            spec,
+            max_lag,
+            agent,
+        }
+    }
+
+    fn get(&self, url: &str) -> Result<Answer> {
+        let mut r = self
+            .agent
+            .get(url)
+            .call()
+            .map_err(|e| Error::Cluster(format!("GET {url}: {e}")))?;
+        Ok(Answer {
+            code: r.status().as_u16(),
+            body: r
+                .body_mut()
+                .read_to_string()
+                .map_err(|e| Error::Cluster(format!("GET {url}: {e}")))?,
+        })
+    }
+
+    fn get_json(&self, path: &str) -> Result<Value> {
+        let url = format!("{}{path}", self.url);
+        let a = self.get(&url)?;
+        // GET /patroni answers 503 with the same JSON on a member that is not running.
+        serde_json::from_str(&a.body).map_err(|e| {
+            Error::Cluster(format!(
+                "GET {url}: HTTP {} and not JSON ({e}): {}",
+                a.code,
+                a.body.trim()
+            ))
+        })
+    }
+
+    fn post_switchover(&self, leader: &str, candidate: Option<&str>) -> Result<String> {
+        let url = format!("{}/switchover", self.url);
+        let mut body = serde_json::json!({ "leader": leader });
+        if let Some(c) = candidate {
+            body["candidate"] = c.into();
+        }
+        let mut r = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| Error::Cluster(format!("POST {url}: {e}")))?;
+        let code = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        if code == 200 {
+            Ok(text.trim().to_owned())
+        } else {
+            Err(Error::Cluster(format!(
+                "POST {url} {body}: HTTP {code}: {}",
+                text.trim()
+            )))
+        }
+    }
+}
+
+fn role_of(name: &str) -> Role {
+    match name {
+        "master" | "primary" | "leader" | "standby_leader" => Role::Primary,
+        "replica" | "sync_standby" | "quorum_standby" => Role::Secondary,
+        other => Role::Unknown(format!("Patroni role {other:?}")),
+    }
+}
+
+/// Reads `GET /patroni` and `GET /cluster` answers into a status. `url`: this member's API, to
+/// find it in the member list when neither the policy nor Patroni names it. Pure.
+pub fn parse(me: &Value, cluster: &Value, url: &str, member: Option<&str>) -> Result<Status> {
+    let members = cluster["members"]
+        .as_array()
+        .ok_or_else(|| Error::Cluster("GET /cluster has no members list".into()))?;
+    let api = format!("{url}/patroni");
+    let name = member
+        .map(str::to_owned)
+        .or_else(|| me["patroni"]["name"].as_str().map(str::to_owned))
+        .or_else(|| {
+            members
+                .iter()
+                .find(|m| m["api_url"].as_str() == Some(api.as_str()))
+                .and_then(|m| m["name"].as_str().map(str::to_owned))
+        })
+        .ok_or_else(|| {
+            Error::Cluster(format!(
+                "this member is not in GET /cluster (no member has api_url {api}): set [cluster.patroni] member"
+            ))
+        })?;
+    let state = me["state"].as_str().unwrap_or("unknown");
+    let mut role = match me["role"].as_str() {
+        _ if state != "running" => Role::Unknown(format!("PostgreSQL is {state}")),
+        Some(r) => role_of(r),
+        None => Role::Unknown("GET /patroni has no role".into()),
+    };
+    let mut peers = Vec::new();
+    let mut leaders = Vec::new();
+    for m in members {
+        let n = m["name"].as_str().unwrap_or("?").to_owned();
+        let r = m["role"].as_str().unwrap_or("?");
+        if matches!(r, "leader" | "standby_leader") {
+            leaders.push(n.clone());
+        }
+        if n == name {
+            continue;
+        }
+        let st = m["state"].as_str().unwrap_or("unknown");
+        let nofailover = m["tags"]["nofailover"].as_bool() == Some(true);
+        let lag = match &m["lag"] {
+            Value::Number(b) => Lag::Bytes(b.as_u64().unwrap_or(u64::MAX)),
+            _ if role_of(r) == Role::Primary => Lag::Bytes(0),
+            _ => Lag::Unknown,
+        };
+        let mut detail = vec![format!("state {st}")];
+        if nofailover {
+            detail.push("tag nofailover".into());
+        }
+        peers.push(Peer {
+            name: n,
+            role: role_of(r),
+            healthy: matches!(st, "running" | "streaming") && !nofailover,
+            lag,
+            detail: detail.join(", "),
+        });
+    }
+    if role == Role::Primary && peers.is_empty() {
+        role = Role::Alone;
+    }
+    let split_brain = match leaders.len() {
+        1 => None,
+        0 => Some("GET /cluster shows no leader (DCS unreachable, or a failover under way)".into()),
+        _ => Some(format!(
+            "GET /cluster shows {} leaders: {}",
+            leaders.len(),
+            leaders.join(", ")
+        )),
+    };
+    Ok(Status {
+        adapter: "patroni",
+        node: name,
+        role,
+        peers,
+        peers_visible: true,
+        split_brain,
+    })
+}
+
+impl Cluster for Patroni {
+    fn status(&self) -> Result<Status> {
+        let me = self.get_json("/patroni")?;
+        let cluster = self.get_json("/cluster")?;
+        parse(&me, &cluster, &self.url, self.spec.member.as_deref())
+    }
+
+    fn switchover(&self, status: &Status, to: Option<&str>) -> Result<String> {
+        self.post_switchover(&status.node, to)
+    }
+
+    fn release(&self, _status: &Status) -> Result<String> {
+        Ok("nothing to release: Patroni keeps this member a replica until asked".into())
+    }
+
+    fn switch_back(&self, status: &Status) -> Result<String> {
+        let leader = status
+            .peers
+            .iter()
+            .find(|p| p.role == Role::Primary)
+            .ok_or_else(|| Error::Cluster("no leader to switch back from".into()))?;
+        self.post_switchover(&leader.name, Some(&status.node))
+    }
+
+    fn drill(&self, status: Option<&Status>) -> Vec<Item> {
+        let mut items = Vec::new();
+        for path in ["/patroni", "/cluster"] {
+            let url = format!("{}{path}", self.url);
+            items.push(match self.get(&url) {
+                Ok(a) if a.code == 200 => Item::new("reach", Mark::Pass, format!("GET {url}: 200")),
+                Ok(a) => Item::new("reach", Mark::Fail, format!("GET {url}: HTTP {}", a.code)),
+                Err(e) => Item::new("reach", Mark::Fail, e.to_string()),
+            });
+        }
+        let Ok(cluster) = self.get_json("/cluster") else {
+            return items;
+        };
+        let me = status.map(|s| s.node.as_str());
+        for m in cluster["members"].as_array().into_iter().flatten() {
+            let name = m["name"].as_str().unwrap_or("?");
+            if Some(name) == me {
+                continue;
+            }
+            let Some(api) = m["api_url"].as_str() else {
+                items.push(Item::new(
+                    "reach",
+                    Mark::Fail,
+                    format!("{name}: no api_url"),
+                ));
+                continue;
+            };
+            // The replica health check Patroni's own load balancers use, with our max_lag.
+            let base = api.trim_end_matches("/patroni");
+            let url = format!("{base}/replica?lag={}", self.max_lag);
+            let (mark, detail) = match self.get(&url) {
+                Ok(a) if a.code == 200 => (
+                    Mark::Pass,
+                    format!("{name}: GET {url}: 200, could take over"),
+                ),
+                Ok(a)
+                    if m["role"]
+                        .as_str()
+                        .is_some_and(|r| role_of(r) == Role::Primary) =>
+                {
+                    (
+                        Mark::Pass,
+                        format!("{name}: leader, GET {url}: HTTP {}", a.code),
+                    )
+                }
+                Ok(a) => (
+                    Mark::Fail,
+                    format!(
+                        "{name}: GET {url}: HTTP {}: not a replica within max_lag",
+                        a.code
+                    ),
+                ),
+                Err(e) => (Mark::Fail, format!("{name}: {e}")),
+            };
+            items.push(Item::new("candidate", mark, detail));
+        }
+        items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shapes as Patroni 3.0.2 (Debian 12) answers them; see tests/fixtures/patroni/.
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/patroni/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    const URL: &str = "http://127.0.0.1:49247";
+
+    #[test]
+    fn the_leader_sees_its_streaming_replica() {
+        let s = parse(
+            &fixture("leader-patroni.json"),
+            &fixture("cluster.json"),
+            URL,
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.node, "pg0");
+        assert_eq!(s.role, Role::Primary);
+        assert_eq!(s.split_brain, None);
+        assert_eq!(s.peers.len(), 1);
+        assert_eq!(s.peers[0].name, "pg1");
+        assert_eq!(s.peers[0].role, Role::Secondary);
+        assert_eq!(s.peers[0].lag, Lag::Bytes(0));
+        assert!(s.peers[0].healthy);
+    }
+
+    #[test]
+    fn a_replica_knows_it_is_one_and_names_the_leader() {
+        let s = parse(
+            &fixture("replica-patroni.json"),
+            &fixture("cluster.json"),
+            "http://127.0.0.1:47617",
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.node, "pg1");
+        assert_eq!(s.role, Role::Secondary);
+        assert_eq!(s.peers[0].role, Role::Primary);
+    }
+
+    #[test]
+    fn no_leader_is_a_split_brain_and_unknown_lag_is_kept() {
+        let mut c = fixture("cluster.json");
+        c["members"][0]["role"] = "replica".into();
+        c["members"][1]["lag"] = "unknown".into();
+        let s = parse(&fixture("leader-patroni.json"), &c, URL, Some("pg0")).unwrap();
+        assert!(s.split_brain.unwrap().contains("no leader"));
+        assert_eq!(s.peers[0].lag, Lag::Unknown);
+    }
+
+    #[test]
+    fn a_member_not_in_the_list_is_an_error_naming_the_setting() {
+        let e = parse(
+            &fixture("leader-patroni.json"),
+            &fixture("cluster.json"),
+            "http://x:1",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("[cluster.patroni] member"), "{e}");
+    }
+
+    #[test]
+    fn a_stopped_postgres_makes_the_role_unknown() {
+        let mut me = fixture("leader-patroni.json");
+        me["state"] = "stopped".into();
+        let s = parse(&me, &fixture("cluster.json"), URL, None).unwrap();
+        assert!(matches!(s.role, Role::Unknown(_)));
+    }
+}
