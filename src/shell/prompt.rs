@@ -1,6 +1,6 @@
 //! The prompt: `[PRODUCTION host] user:cwd [status]$ ` with the environment's badge in its
-//! color (plain without a terminal or with NO_COLOR), and a loud mark when the policy is
-//! broken. No git, nothing slow.
+//! color (plain without a terminal or with NO_COLOR), a loud mark when the policy is broken,
+//! and `[MAINTENANCE]` while the host is in maintenance. No git, nothing slow.
 
 use super::Session;
 
@@ -31,6 +31,15 @@ pub fn prompt(s: &Session) -> String {
     } else {
         String::new()
     };
+    // Read at every prompt (one small file): another terminal may start or end maintenance.
+    let state_file = crate::cluster::Settings::of(s.loaded.policy.cluster.as_ref()).state_file;
+    let maintenance = match crate::act::maintenance::current(&state_file) {
+        Ok(Some(_)) => format!(
+            " {}",
+            crate::render::paint("[MAINTENANCE]", crate::policy::schema::Color::Yellow)
+        ),
+        _ => String::new(),
+    };
     let status = if s.status != 0 {
         format!(" [{}]", s.status)
     } else {
@@ -42,7 +51,7 @@ pub fn prompt(s: &Session) -> String {
         '$'
     };
     format!(
-        "{broken}{badge} {}:{}{status}{sigil} ",
+        "{broken}{badge}{maintenance} {}:{}{status}{sigil} ",
         s.user,
         short_cwd(s)
     )

@@ -1,0 +1,623 @@
+//! Failover before risky maintenance, against the cluster daemons themselves where they run on
+//! one machine: a real two-member Patroni cluster (tests/cluster/patroni.sh: etcd, two
+//! PostgreSQL clusters, two Patroni processes), Pacemaker's real tools (crm_mon, crm_standby,
+//! and its scheduler through crm_simulate) on a CIB file, and the `command` adapter driven by
+//! real scripts. SafeKit and keepalived cannot run here: stand-ins follow their documented
+//! interfaces (SafeKit's `safekit state -lq` exit codes and `swap`; keepalived's notify lines
+//! and track_file).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Patroni tests share the machine's ports and CPU: one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Host {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    policy: PathBuf,
+    audit: PathBuf,
+    state: PathBuf,
+}
+
+/// A production policy with `cluster` (the `[cluster]` section and its sub-sections, last) and
+/// a protected directory `data` (action snapshot: risky but allowed).
+fn host(cluster: &str) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(root.join("data")).unwrap();
+    std::fs::write(root.join("data/f"), "rows").unwrap();
+    let store = root.join("store");
+    std::fs::create_dir(&store).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let audit = root.join("audit.jsonl");
+    let state = root.join("maintenance.json");
+    // The maintenance mark stays in the test's directory.
+    let cluster = cluster.replacen(
+        "[cluster]\n",
+        &format!("[cluster]\nstate_file = \"{}\"\n", state.display()),
+        1,
+    );
+    let policy = common::write_policy(
+        &root,
+        &format!(
+            "[host]\nenvironment = \"production\"\n\
+             [[protect.path]]\npath = \"{data}\"\naction = \"snapshot\"\nreason = \"database files\"\n\
+             [snapshot]\nstore = \"{store}\"\n[audit]\nfile = \"{audit}\"\n\
+             [preflight]\npending_packages = false\n{cluster}",
+            data = root.join("data").display(),
+            store = store.display(),
+            audit = audit.display(),
+        ),
+    );
+    Host {
+        _dir: dir,
+        root,
+        policy,
+        audit,
+        state,
+    }
+}
+
+impl Host {
+    fn gardefou(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(common::bin())
+            .arg("--policy")
+            .arg(&self.policy)
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap()
+    }
+
+    fn preflight(&self, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
+        let out = self.gardefou(&["preflight", "--json", "--drill"], env);
+        let v = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", common::text(&out)));
+        (out.status.code().unwrap(), v)
+    }
+
+    /// `check --json -- rm -rf DATA`: the decision and the rules that fired.
+    fn check_rm_data(&self, env: &[(&str, &str)]) -> (String, Vec<String>) {
+        let data = self.root.join("data");
+        let out = self.gardefou(
+            &["check", "--json", "--", "rm", "-rf", data.to_str().unwrap()],
+            env,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rules = v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rule"].as_str().unwrap().to_owned())
+            .collect();
+        (v["decision"].as_str().unwrap().to_owned(), rules)
+    }
+
+    fn last_outcome(&self) -> String {
+        common::audit_lines(&self.audit)
+            .last()
+            .map(|e| e["outcome"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The item named `name` in a preflight report: (mark, detail).
+fn item(report: &serde_json::Value, name: &str) -> (String, String) {
+    let i = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("no item {name} in {report}"));
+    (
+        i["mark"].as_str().unwrap().to_owned(),
+        i["detail"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A Patroni cluster from tests/cluster/patroni.sh, stopped when dropped.
+struct Patroni {
+    dir: PathBuf,
+    api0: String,
+    api1: String,
+}
+
+impl Patroni {
+    fn start() -> Patroni {
+        let dir = PathBuf::from(format!("/tmp/gardefou-patroni-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/patroni.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let mut p = Patroni {
+            api0: String::new(),
+            api1: String::new(),
+            dir,
+        };
+        assert!(out.status.success(), "{:?}", common::text(&out));
+        let ports = std::fs::read_to_string(p.dir.join("ports")).unwrap();
+        let port = |name: &str| {
+            ports
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .to_owned()
+        };
+        p.api0 = format!("http://127.0.0.1:{}", port("API0"));
+        p.api1 = format!("http://127.0.0.1:{}", port("API1"));
+        p
+    }
+
+    /// `GET URL/patroni`'s role.
+    fn role(api: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-s", &format!("{api}/patroni")])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        v["role"].as_str().unwrap_or("none").to_owned()
+    }
+}
+
+impl Drop for Patroni {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/patroni.sh");
+        let _ = Command::new("bash")
+            .arg(&script)
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn maintenance_on_a_patroni_leader_switches_over_and_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Patroni::start();
+    assert_eq!(Patroni::role(&p.api0), "master");
+    let cluster = format!(
+        "[cluster]\nadapter = \"patroni\"\non_primary = \"deny\"\n[cluster.patroni]\nurl = \"{}\"\n",
+        p.api0
+    );
+    let h = host(&cluster);
+    let (code, report) = h.preflight(&[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(item(&report, "cluster role").1, "pg0 is primary (patroni)");
+    let (mark, detail) = item(&report, "peer pg1");
+    assert_eq!(mark, "pass", "{detail}");
+    assert!(detail.contains("lag 0 B"), "{detail}");
+    assert!(item(&report, "switchover").1.contains("switch over to pg1"));
+    assert_eq!(item(&report, "drill: candidate").0, "pass", "{report}");
+
+    // On the leader, a risky command is refused: move the primary away first.
+    let (decision, rules) = h.check_rm_data(&[]);
+    assert_eq!(decision, "deny");
+    assert!(
+        rules.iter().any(|r| r == "[cluster] on_primary"),
+        "{rules:?}"
+    );
+
+    // A candidate that is not a member: refused by the checklist, nothing moves.
+    let bad = host(&format!("{cluster}candidate = \"pg9\"\n"));
+    let out = bad.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("pg9 is not a member"));
+    assert_eq!(Patroni::role(&p.api0), "master");
+    assert!(!bad.state.exists());
+    assert_eq!(bad.last_outcome(), "maintenance-refused");
+
+    // Without a terminal and without --yes: nothing is asked, nothing moves.
+    let out = h.gardefou(&["maintenance", "start"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(Patroni::role(&p.api0), "master");
+
+    let out = h.gardefou(
+        &["maintenance", "start", "--yes", "--reason", "kernel"],
+        &[],
+    );
+    let (shown, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}{err}");
+    assert_eq!(Patroni::role(&p.api0), "replica", "{err}");
+    assert_eq!(Patroni::role(&p.api1), "master", "{err}");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&h.state).unwrap()).unwrap();
+    assert_eq!(state["switched_to"], "pg1");
+    assert_eq!(state["reason"], "kernel");
+    let took = state["switchover_ms"].as_u64().unwrap();
+    eprintln!("switchover pg0 -> pg1: {took} ms (request to this node secondary)");
+    assert_eq!(h.last_outcome(), "maintenance-started");
+    // In maintenance (and a replica), the risky command is the rules' alone again.
+    let (decision, rules) = h.check_rm_data(&[]);
+    assert_eq!(decision, "allow");
+    assert!(
+        !rules.iter().any(|r| r == "[cluster] on_primary"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        h.gardefou(&["maintenance", "status"], &[]).status.code(),
+        Some(0)
+    );
+    // Started twice: refused.
+    assert_eq!(
+        h.gardefou(&["maintenance", "start", "--yes"], &[])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    let out = h.gardefou(&["maintenance", "finish", "--switch-back", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(Patroni::role(&p.api0), "master");
+    assert!(!h.state.exists());
+    assert_eq!(h.last_outcome(), "maintenance-finished");
+    assert_eq!(
+        h.gardefou(&["maintenance", "status"], &[]).status.code(),
+        Some(1)
+    );
+}
+
+/// Pacemaker's controller, as far as this test needs it: whenever the CIB asks for a change
+/// (a node put in standby), Pacemaker's own scheduler computes the transition and
+/// crm_simulate applies it to the CIB file, as the executor would on real nodes.
+struct Controller {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Controller {
+    fn start(cib: PathBuf) -> Controller {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let out = cib.with_extension("next.xml");
+            while !flag.load(Ordering::Relaxed) {
+                let before = std::fs::read(&cib).unwrap();
+                let sim = Command::new("crm_simulate")
+                    .arg("-x")
+                    .arg(&cib)
+                    .arg("-S")
+                    .arg("-O")
+                    .arg(&out)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&sim.stdout);
+                // Only a transition with actions changes the CIB; never overwrite a change
+                // made (by gardefou's crm_standby) while the scheduler ran.
+                if text.contains("Resource action") && std::fs::read(&cib).unwrap() == before {
+                    std::fs::rename(&out, &cib).unwrap();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Controller {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn maintenance_on_the_pacemaker_promoted_node_puts_it_in_standby_until_finish() {
+    let h = host(
+        "[cluster]\nadapter = \"pacemaker\"\n[cluster.pacemaker]\nresource = \"pgsql-clone\"\nnode = \"db1\"\n",
+    );
+    let cib = h.root.join("cib.xml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pacemaker/cib.xml"),
+        &cib,
+    )
+    .unwrap();
+    let env = [("CIB_file", cib.to_str().unwrap())];
+    let (code, report) = h.preflight(&env);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        item(&report, "cluster role").1,
+        "db1 is primary (pacemaker)"
+    );
+    assert_eq!(item(&report, "drill: standby").0, "pass", "{report}");
+    let (decision, rules) = h.check_rm_data(&env);
+    assert_eq!(decision, "confirm", "on_primary defaults to confirm");
+    assert!(rules.iter().any(|r| r == "[cluster] on_primary"));
+
+    let _controller = Controller::start(cib.clone());
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let mon = Command::new("crm_mon")
+        .arg("-1")
+        .env("CIB_file", &cib)
+        .output()
+        .unwrap();
+    let mon = common::text(&mon).0;
+    assert!(mon.contains("Node db1: standby"), "{mon}");
+    assert!(mon.contains("Promoted: [ db2 ]"), "{mon}");
+
+    let out = h.gardefou(&["maintenance", "finish"], &env);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let standby = Command::new("crm_standby")
+        .args(["-N", "db1", "-G", "-q"])
+        .env("CIB_file", &cib)
+        .output()
+        .unwrap();
+    assert_eq!(common::text(&standby).0.trim(), "off");
+    // Pacemaker has no "switch back to": said, and the host stays in maintenance.
+    h.gardefou(&["maintenance", "start", "--yes"], &env);
+    let out = h.gardefou(&["maintenance", "finish", "--switch-back", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::text(&out).1.contains("constraints"));
+}
+
+#[test]
+fn pacemaker_without_quorum_refuses_to_move_anything() {
+    let h = host(
+        "[cluster]\nadapter = \"pacemaker\"\n[cluster.pacemaker]\nresource = \"pgsql-clone\"\nnode = \"db1\"\n",
+    );
+    let cib = h.root.join("cib.xml");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pacemaker/cib.xml"),
+    )
+    .unwrap()
+    .replace("have-quorum=\"1\"", "have-quorum=\"0\"");
+    std::fs::write(&cib, text).unwrap();
+    let env = [("CIB_file", cib.to_str().unwrap())];
+    let (code, report) = h.preflight(&env);
+    assert_eq!(code, 1);
+    assert!(item(&report, "quorum").1.contains("no quorum"));
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!h.state.exists());
+    let standby = Command::new("crm_standby")
+        .args(["-N", "db1", "-G", "-q"])
+        .env("CIB_file", &cib)
+        .output()
+        .unwrap();
+    assert_eq!(common::text(&standby).0.trim(), "off");
+}
+
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn the_command_adapter_runs_the_operators_scripts_and_checks_health_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(dir.path()).unwrap();
+    let role = d.join("role");
+    std::fs::write(&role, "primary\n").unwrap();
+    script(&d.join("role.sh"), &format!("cat {}\n", role.display()));
+    // The switchover takes a second, as a real one would.
+    script(
+        &d.join("switch.sh"),
+        &format!(
+            "(sleep 1; echo secondary > {}) >/dev/null 2>&1 &\necho requested\n",
+            role.display()
+        ),
+    );
+    script(
+        &d.join("release.sh"),
+        &format!("touch {}\n", d.join("released").display()),
+    );
+    let health = d.join("healthy");
+    script(
+        &d.join("health.sh"),
+        &format!("test -e {} && echo standby in sync\n", health.display()),
+    );
+    let h = host(&format!(
+        "[cluster]\nadapter = \"command\"\n[cluster.command]\nrole = \"{0}/role.sh\"\nhealth = \"{0}/health.sh\"\nswitchover = \"{0}/switch.sh\"\nrelease = \"{0}/release.sh\"\n",
+        d.display()
+    ));
+    // No healthy standby: refused, nothing run.
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::text(&out).1.contains("standby: not healthy"));
+    assert_eq!(std::fs::read_to_string(&role).unwrap(), "primary\n");
+
+    std::fs::write(&health, "").unwrap();
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &[]);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("command: requested"), "{err}");
+    assert_eq!(std::fs::read_to_string(&role).unwrap(), "secondary\n");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&h.state).unwrap()).unwrap();
+    assert!(state["switchover_ms"].as_u64().unwrap() >= 900, "{state}");
+    let out = h.gardefou(&["maintenance", "finish"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(d.join("released").exists());
+
+    // A switchover that never completes: the wait ends at timeout_secs, no mark is written.
+    std::fs::write(&role, "primary\n").unwrap();
+    script(&d.join("switch.sh"), "echo requested\n");
+    let slow = host(&format!(
+        "[cluster]\nadapter = \"command\"\ntimeout_secs = 1\n[cluster.command]\nrole = \"{0}/role.sh\"\nswitchover = \"{0}/switch.sh\"\n",
+        d.display()
+    ));
+    let out = slow.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::text(&out).1.contains("still primary"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert!(!slow.state.exists());
+    assert_eq!(slow.last_outcome(), "maintenance-switchover-timeout");
+}
+
+#[test]
+fn the_rm_shim_refuses_risky_work_on_a_primary_until_maintenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir(root.join("data")).unwrap();
+    std::fs::write(root.join("data/f"), "rows").unwrap();
+    let role = root.join("role");
+    std::fs::write(&role, "primary\n").unwrap();
+    let state = root.join("maintenance.json");
+    let rules = format!(
+        "[[protect.path]]\npath = \"{}\"\naction = \"snapshot\"\nreason = \"database files\"\n\
+         [cluster]\nadapter = \"command\"\non_primary = \"deny\"\nstate_file = \"{}\"\n\
+         [cluster.command]\nrole = \"cat {}\"\nswitchover = \"echo secondary > {}\"\n",
+        root.join("data").display(),
+        state.display(),
+        role.display(),
+        role.display()
+    );
+    let inst = common::install_production(&root, &rules);
+    let path = format!("{}:/usr/bin:/bin", inst.bin.display());
+    let rm = |target: &Path| {
+        Command::new("rm")
+            .args(["-rf", target.to_str().unwrap()])
+            .env("PATH", &path)
+            .env("GARDEFOU_POLICY", &inst.policy)
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap()
+    };
+    // Nothing protected: the cluster is not asked, rm runs.
+    std::fs::create_dir(root.join("scratch")).unwrap();
+    assert!(rm(&root.join("scratch")).status.success());
+    assert!(!root.join("scratch").exists());
+
+    let out = rm(&root.join("data"));
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("[cluster] on_primary") && err.contains("maintenance start"),
+        "{err}"
+    );
+    assert!(root.join("data/f").exists());
+
+    let out = Command::new(common::bin())
+        .args([
+            "--policy",
+            inst.policy.to_str().unwrap(),
+            "maintenance",
+            "start",
+            "--yes",
+        ])
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = rm(&root.join("data"));
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(
+        !root.join("data").exists(),
+        "snapshot rule: moved into the store"
+    );
+}
+
+#[test]
+fn safekit_and_keepalived_are_driven_through_their_documented_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(dir.path()).unwrap();
+    // SafeKit's CLI: `safekit state -m AM -lq` answers in its exit status (STOP 0, WAIT 1,
+    // ALONE 2, PRIM 3, SECOND 4); `safekit swap -m AM` exchanges PRIM and SECOND.
+    let sk_state = d.join("sk-state");
+    std::fs::write(&sk_state, "PRIM\n").unwrap();
+    script(
+        &d.join("safekit"),
+        &format!(
+            "f={}\n[ \"$2\" = -m ] && [ \"$3\" = pg ] || {{ echo \"module not found\"; exit 1; }}\n\
+             case \"$1\" in\n\
+             state) case $(cat $f) in STOP) exit 0;; WAIT) exit 1;; ALONE) exit 2;; PRIM) exit 3;; SECOND) exit 4;; esac;;\n\
+             swap) s=$(cat $f); [ \"$s\" = PRIM ] && n=SECOND || n=PRIM; (sleep 1; echo $n > $f) >/dev/null 2>&1 & echo \"swap in progress\";;\n\
+             esac\n",
+            sk_state.display()
+        ),
+    );
+    let h = host(&format!(
+        "[cluster]\nadapter = \"safekit\"\n[cluster.safekit]\nmodule = \"pg\"\ncommand = \"{}\"\n",
+        d.join("safekit").display()
+    ));
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read_to_string(&sk_state).unwrap(), "SECOND\n");
+    let out = h.gardefou(&["maintenance", "finish", "--switch-back", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read_to_string(&sk_state).unwrap(), "PRIM\n");
+    std::fs::write(&sk_state, "WAIT\n").unwrap();
+    let (code, report) = h.preflight(&[]);
+    assert_eq!(code, 1);
+    assert!(item(&report, "quorum").1.contains("WAIT"), "{report}");
+    std::fs::write(&sk_state, "ALONE\n").unwrap();
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::text(&out).1.contains("outage"));
+
+    // keepalived: its notify script appends `INSTANCE "VI_1" STATE PRIO`; with the track_file
+    // (weight 0) non-zero the instance goes to FAULT, back to MASTER (preempt) at 0.
+    let notify = d.join("vrrp.state");
+    let track = d.join("track");
+    std::fs::write(
+        &notify,
+        "INSTANCE \"VI_1\" BACKUP 100\nINSTANCE \"VI_1\" MASTER 100\n",
+    )
+    .unwrap();
+    std::fs::write(&track, "0\n").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let keepalived = {
+        let (stop, notify, track) = (stop.clone(), notify.clone(), track.clone());
+        std::thread::spawn(move || {
+            let mut last = "MASTER";
+            while !stop.load(Ordering::Relaxed) {
+                let fault = std::fs::read_to_string(&track)
+                    .map(|t| t.trim() != "0")
+                    .unwrap_or(false);
+                let now = if fault { "FAULT" } else { "MASTER" };
+                if now != last {
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&notify)
+                        .unwrap();
+                    std::io::Write::write_all(
+                        &mut f,
+                        format!("INSTANCE \"VI_1\" {now} 100\n").as_bytes(),
+                    )
+                    .unwrap();
+                    last = now;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    let k = host(&format!(
+        "[cluster]\nadapter = \"keepalived\"\n[cluster.keepalived]\ninstance = \"VI_1\"\nstate_file = \"{}\"\ntrack_file = \"{}\"\n",
+        notify.display(),
+        track.display()
+    ));
+    let out = k.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read_to_string(&track).unwrap(), "1\n");
+    assert!(
+        std::fs::read_to_string(&notify)
+            .unwrap()
+            .ends_with("FAULT 100\n")
+    );
+    let out = k.gardefou(&["maintenance", "finish"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read_to_string(&track).unwrap(), "0\n");
+    stop.store(true, Ordering::Relaxed);
+    keepalived.join().unwrap();
+}
