@@ -75,12 +75,8 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
     let probed = probe_all(&intents, &loaded.policy, input.as_deref());
     let v = crate::act::guard::verdict_here(&probed, &loaded.policy, &env, None, &host);
     if args.json {
-        match serde_json::to_string(&v) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("gardefou: {e}");
-                return 2;
-            }
+        if !print_json(&v) {
+            return 2;
         }
     } else {
         render::init_colors(std::io::stdout().is_terminal());
@@ -262,16 +258,26 @@ pub fn preflight(
         drill,
     });
     if json {
-        match serde_json::to_string(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("gardefou: {e}");
-                return 2;
-            }
+        if !print_json(&report) {
+            return 2;
         }
     } else {
         render::init_colors(std::io::stdout().is_terminal());
         print!("{}", crate::preflight::render(&report.items));
     }
     if report.ok { 0 } else { 1 }
+}
+
+/// Prints `value` as one line of JSON; false (and a message) if it cannot be encoded.
+fn print_json(value: &impl serde::Serialize) -> bool {
+    match serde_json::to_string(value) {
+        Ok(s) => {
+            println!("{s}");
+            true
+        }
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            false
+        }
+    }
 }
