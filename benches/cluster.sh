@@ -34,27 +34,53 @@ state_file = "$work/maintenance.json"
 url = "http://127.0.0.1:$API0"
 EOF
 chmod 644 "$work/policy.toml"
-role() { curl -s "http://127.0.0.1:$1/patroni" | python3 -c 'import json,sys; print(json.load(sys.stdin)["role"])'; }
+role() { curl -s "http://127.0.0.1:$1/patroni" | python3 -c 'import json,sys; print(json.load(sys.stdin)["role"])' 2>/dev/null || echo none; }
 now_ms() { date +%s%3N; }
+# Waits (at most 60 s) until the member behind API port $1 reports role $2.
+wait_role() {
+  for _ in $(seq 600); do [ "$(role "$1")" = "$2" ] && return 0; sleep 0.1; done
+  echo "member on port $1 is not $2 after 60 s" >&2; exit 1
+}
+# POST /switchover until Patroni accepts it (it refuses while the candidate is still catching up).
+switch() {
+  for _ in $(seq 60); do
+    T0=$(now_ms)   # the attempt that is accepted is the one timed
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$API0/switchover" -d "{\"leader\":\"$1\",\"candidate\":\"$2\"}")
+    [ "$code" = 200 ] && return 0
+    sleep 1
+  done
+  echo "switchover $1 -> $2 refused for 60 s" >&2; exit 1
+}
+# pg0 leader and pg1 a replica within 1 MB for 5 s in a row (Patroni restarts a demoted member
+# once more after a switchover): ready for the next one.
+settle() {
+  wait_role "$API0" master
+  ok=0
+  for _ in $(seq 300); do
+    if curl -fs "http://127.0.0.1:$API1/replica?lag=1MB" >/dev/null; then ok=$((ok + 1)); else ok=0; fi
+    [ "$ok" -ge 25 ] && return 0
+    sleep 0.2
+  done
+  echo "pg1 did not settle as a replica" >&2; exit 1
+}
 runs=${RUNS:-5}
 : > "$work/g"; : > "$work/gt"; : > "$work/p"
 for i in $(seq "$runs"); do
+  settle
   t0=$(now_ms)
-  "$g" --policy "$work/policy.toml" maintenance start --yes >/dev/null 2>&1
+  "$g" --policy "$work/policy.toml" maintenance start --yes >"$work/start.log" 2>&1 || { cat "$work/start.log" >&2; echo "maintenance start failed" >&2; exit 1; }
   t1=$(now_ms)
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["switchover_ms"])' "$work/maintenance.json" >> "$work/g"
   echo $((t1 - t0)) >> "$work/gt"
-  "$g" --policy "$work/policy.toml" maintenance finish --switch-back --yes >/dev/null 2>&1
-  [ "$(role "$API0")" = master ] || { echo "pg0 is not leader again" >&2; exit 1; }
   sleep 2
-  t0=$(now_ms)
-  curl -s -X POST "http://127.0.0.1:$API0/switchover" -d '{"leader":"pg0","candidate":"pg1"}' >/dev/null
+  "$g" --policy "$work/policy.toml" maintenance finish --switch-back --yes >"$work/finish.log" 2>&1 || { cat "$work/finish.log" >&2; echo "maintenance finish failed" >&2; exit 1; }
+  settle
+  switch pg0 pg1
   until [ "$(role "$API0")" = replica ]; do sleep 0.02; done
   t1=$(now_ms)
-  echo $((t1 - t0)) >> "$work/p"
-  curl -s -X POST "http://127.0.0.1:$API0/switchover" -d '{"leader":"pg1","candidate":"pg0"}' >/dev/null
-  until [ "$(role "$API0")" = master ]; do sleep 0.1; done
+  echo $((t1 - T0)) >> "$work/p"
   sleep 2
+  switch pg1 pg0
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 g_ms=$(median "$work/g"); gt_ms=$(median "$work/gt"); p_ms=$(median "$work/p")

@@ -152,6 +152,30 @@ impl Run {
         }
     }
 
+    /// Asks to move the primary role back, again every second until `timeout_secs`: a daemon
+    /// refuses while this node, just back from maintenance, is still catching up (Patroni's
+    /// "candidate not healthy").
+    fn switch_back(&self, adapter: &dyn Cluster, status: &Status) -> Result<String> {
+        let start = std::time::Instant::now();
+        let mut said = String::new();
+        loop {
+            match adapter.switch_back(status) {
+                Ok(answer) => return Ok(answer),
+                // Not something this daemon does: asking again would not help.
+                Err(e @ Error::Usage(_)) => return Err(e),
+                Err(e) if start.elapsed() >= self.settings.timeout => return Err(e),
+                Err(e) => {
+                    let text = e.to_string();
+                    if text != said {
+                        eprintln!("gardefou: not yet ({text}); asking again every second");
+                        said = text;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
     /// Waits until this node's role is `want`, showing progress on a terminal.
     fn wait_for(
         &self,
@@ -259,6 +283,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
             run.audit(&["maintenance", "start"], "maintenance-refused", &[what]);
             return 1;
         }
+        let asked = std::time::Instant::now();
         let answer = match adapter.switchover(status, to.as_deref()) {
             Ok(a) => a,
             Err(e) => {
@@ -275,7 +300,9 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
         };
         eprintln!("gardefou: {}: {answer}", status.adapter);
         match run.wait_for(adapter, Role::Secondary) {
-            Ok((_, took)) => {
+            Ok(_) => {
+                // From the request on: some daemons (Patroni) answer only once they moved.
+                let took = asked.elapsed();
                 eprintln!(
                     "gardefou: {} is secondary after {:.1} s",
                     status.node,
@@ -349,24 +376,24 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
         Ok(a) => a,
         Err(code) => return code,
     } {
-        let status = match adapter.status() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("gardefou: cannot read the cluster ({e}): still in maintenance.");
+        // The health check: a cluster that just moved roles may still be restarting this
+        // node; wait (up to timeout_secs) for a known role and no split brain.
+        let healthy = |s: &Status| s.split_brain.is_none() && !matches!(s.role, Role::Unknown(_));
+        let status = match cluster::wait_until(adapter.as_ref(), &run.settings, healthy, |_, _| {})
+        {
+            Ok((s, _)) => s,
+            Err(why) => {
+                let now = adapter.status().map(|s| {
+                    s.split_brain
+                        .unwrap_or_else(|| format!("{} is {}", s.node, s.role))
+                });
+                eprintln!(
+                    "gardefou: the cluster is not healthy ({}): still in maintenance, nothing was changed.",
+                    now.unwrap_or_else(|e| format!("{why}: {e}"))
+                );
                 return 1;
             }
         };
-        if let Some(why) = &status.split_brain {
-            eprintln!("gardefou: {why}: still in maintenance, nothing was changed.");
-            return 1;
-        }
-        if let Role::Unknown(why) = &status.role {
-            eprintln!(
-                "gardefou: {} is not healthy ({why}): still in maintenance, nothing was changed.",
-                status.node
-            );
-            return 1;
-        }
         match adapter.release(&status) {
             Ok(answer) => {
                 eprintln!("gardefou: {}: {answer}", status.adapter);
@@ -385,7 +412,7 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
             if !run.confirmed(&what, yes) {
                 return 1;
             }
-            let answer = adapter.switch_back(&status).and_then(|a| {
+            let answer = run.switch_back(adapter.as_ref(), &status).and_then(|a| {
                 eprintln!("gardefou: {}: {a}", status.adapter);
                 run.wait_for(adapter.as_ref(), Role::Primary)
                     .map_err(Error::Cluster)

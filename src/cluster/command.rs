@@ -91,7 +91,7 @@ impl Cluster for Commands {
     }
 
     fn switch_back(&self, _status: &Status) -> Result<String> {
-        Err(Error::Cluster(
+        Err(Error::Usage(
             "the command adapter has no switch-back command: run your cluster's own".into(),
         ))
     }

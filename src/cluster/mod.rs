@@ -126,7 +126,8 @@ pub trait Cluster {
     fn switchover(&self, status: &Status, to: Option<&str>) -> Result<String>;
     /// After maintenance: lets this node take the primary role again (leave standby, …).
     fn release(&self, status: &Status) -> Result<String>;
-    /// Moves the primary role back to this node.
+    /// Moves the primary role back to this node. `Error::Usage` when the daemon has no such
+    /// request; `Error::Cluster` when it refused this time.
     fn switch_back(&self, status: &Status) -> Result<String>;
     /// Rehearses the failover path without changing anything: every API and command a
     /// switchover would use is reached.

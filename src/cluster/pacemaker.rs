@@ -202,7 +202,7 @@ impl Cluster for Pacemaker {
     }
 
     fn switch_back(&self, _status: &Status) -> Result<String> {
-        Err(Error::Cluster(
+        Err(Error::Usage(
             "Pacemaker places the primary by its constraints: after leaving standby it promotes where they say (crm_resource --move moves it by hand)".into(),
         ))
     }
