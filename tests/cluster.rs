@@ -361,11 +361,31 @@ fn maintenance_on_the_pacemaker_promoted_node_puts_it_in_standby_until_finish() 
         .output()
         .unwrap();
     assert_eq!(common::text(&standby).0.trim(), "off");
+    // Out of standby, the scheduler promotes db1 again (its location constraint prefers it).
+    let promoted_on_db1 = || {
+        let mon = Command::new("crm_mon")
+            .arg("-1")
+            .env("CIB_file", &cib)
+            .output()
+            .unwrap();
+        common::text(&mon).0.contains("Promoted: [ db1 ]")
+    };
+    let mut tries = 0;
+    while !promoted_on_db1() {
+        tries += 1;
+        assert!(
+            tries < 100,
+            "db1 was not promoted again after leaving standby"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // Pacemaker has no "switch back to": said, and the host stays in maintenance.
-    h.gardefou(&["maintenance", "start", "--yes"], &env);
+    let out = h.gardefou(&["maintenance", "start", "--yes"], &env);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     let out = h.gardefou(&["maintenance", "finish", "--switch-back", "--yes"], &env);
     assert_eq!(out.status.code(), Some(1));
     assert!(common::text(&out).1.contains("constraints"));
+    assert!(h.state.exists());
 }
 
 #[test]
