@@ -752,7 +752,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__install)
-            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --shells-file --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --system --shells-file --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1536,7 +1536,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__uninstall)
-            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --shells-file --policy --env --help"
+            opts="-h --prefix --etc --apt-conf-dir --dpkg-conf-dir --shell --system --shells-file --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -142,6 +142,7 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l shells-fil
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l shell -d 'Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand install" -l system -d 'For a package\'s maintainer scripts: link the shims in PREFIX/bin to this executable where it is and write the hooks; no copy of the binary, no policy (the package ships those)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand install" -s h -l help -d 'Print help'
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l prefix -d 'Installation prefix: the binary and shims go to PREFIX/bin' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l etc -d 'Where the policy goes' -r -F
@@ -151,6 +152,7 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l shells-f
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l shell -d 'Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)'
+complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -l system -d 'For a package\'s maintainer scripts: link the shims in PREFIX/bin to this executable where it is and write the hooks; no copy of the binary, no policy (the package ships those)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand uninstall" -s h -l help -d 'Print help'
 complete -c gardefou -n "__fish_gardefou_using_subcommand shell" -s c -d 'Check and run one line, then exit with its status' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand shell" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F

@@ -254,6 +254,10 @@ pub struct InstallArgs {
     /// Also list PREFIX/bin/gardefou in the shells file, so it can be a login shell (chsh, ssh)
     #[arg(long)]
     pub shell: bool,
+    /// For a package's maintainer scripts: link the shims in PREFIX/bin to this executable where
+    /// it is and write the hooks; no copy of the binary, no policy (the package ships those)
+    #[arg(long)]
+    pub system: bool,
     /// The list of login shells (`uninstall` removes gardefou from it)
     #[arg(long, default_value = "/etc/shells", value_name = "FILE")]
     pub shells_file: PathBuf,

@@ -123,27 +123,13 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Installs into `prefix`/bin, `etc` and the apt and dpkg configuration directories; returns a
-/// line per action taken.
-pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
-    let (prefix, etc) = (args.prefix.as_path(), args.etc.as_path());
-    let mut done = Vec::new();
-    let bin = prefix.join("bin");
-    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
-    let target = bin.join("gardefou");
-    let me = std::env::current_exe().map_err(io("finding this executable".into()))?;
-    if !same_file(&me, &target) {
-        let tmp = bin.join(".gardefou.new");
-        std::fs::copy(&me, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(io(format!("chmod {}", tmp.display())))?;
-        std::fs::rename(&tmp, &target).map_err(io(format!("installing {}", target.display())))?;
-        done.push(format!("installed {}", target.display()));
-    }
+/// Links every shim in `bin` to `target` (relative `gardefou` or an absolute path); never
+/// replaces anything else.
+fn link_shims(bin: &Path, target: &Path, done: &mut Vec<String>) -> Result<()> {
     for name in SHIMS {
         let link = bin.join(name);
         match std::fs::read_link(&link) {
-            Ok(t) if t == Path::new("gardefou") => {}
+            Ok(t) if t == target => {}
             Ok(t) => {
                 return Err(Error::Usage(format!(
                     "{} already exists and points to {}: not replacing it",
@@ -158,12 +144,58 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
                 )));
             }
             Err(_) => {
-                symlink("gardefou", &link)
-                    .map_err(io(format!("creating shim {}", link.display())))?;
-                done.push(format!("shim {} -> gardefou", link.display()));
+                symlink(target, &link).map_err(io(format!("creating shim {}", link.display())))?;
+                done.push(format!("shim {} -> {}", link.display(), target.display()));
             }
         }
     }
+    Ok(())
+}
+
+/// Removes the shims in `bin` that link to `target`.
+fn unlink_shims(bin: &Path, target: &Path, done: &mut Vec<String>) -> Result<()> {
+    for name in SHIMS {
+        let link = bin.join(name);
+        if std::fs::read_link(&link).is_ok_and(|t| t == target) {
+            std::fs::remove_file(&link).map_err(io(format!("removing {}", link.display())))?;
+            done.push(format!("removed shim {}", link.display()));
+        }
+    }
+    Ok(())
+}
+
+/// This executable, for `--system` links (/usr/bin/gardefou when the package installed it).
+fn this_exe() -> Result<PathBuf> {
+    std::env::current_exe().map_err(io("finding this executable".into()))
+}
+
+/// Installs into `prefix`/bin, `etc` and the apt and dpkg configuration directories; returns a
+/// line per action taken. With `--system`, only the shims, linked to this executable.
+pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
+    let (prefix, etc) = (args.prefix.as_path(), args.etc.as_path());
+    let mut done = Vec::new();
+    let bin = prefix.join("bin");
+    if args.system {
+        let me = this_exe()?;
+        std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+        link_shims(&bin, &me, &mut done)?;
+        let (apt, dpkg) = hook_files(args);
+        write_owned(&apt, &apt_conf(&me, &apt), &mut done)?;
+        write_owned(&dpkg, &dpkg_conf(&me, &dpkg), &mut done)?;
+        return Ok(done);
+    }
+    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+    let target = bin.join("gardefou");
+    let me = std::env::current_exe().map_err(io("finding this executable".into()))?;
+    if !same_file(&me, &target) {
+        let tmp = bin.join(".gardefou.new");
+        std::fs::copy(&me, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+            .map_err(io(format!("chmod {}", tmp.display())))?;
+        std::fs::rename(&tmp, &target).map_err(io(format!("installing {}", target.display())))?;
+        done.push(format!("installed {}", target.display()));
+    }
+    link_shims(&bin, Path::new("gardefou"), &mut done)?;
     std::fs::create_dir_all(etc.join("policy.d"))
         .map_err(io(format!("creating {}/policy.d", etc.display())))?;
     let policy = etc.join("policy.toml");
@@ -281,15 +313,13 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
     let (apt, dpkg) = hook_files(args);
     remove_owned(&apt, &mut done)?;
     remove_owned(&dpkg, &mut done)?;
+    if args.system {
+        unlink_shims(&prefix.join("bin"), &this_exe()?, &mut done)?;
+        return Ok(done);
+    }
     let bin = prefix.join("bin");
     set_shell_listed(&args.shells_file, &bin.join("gardefou"), false, &mut done)?;
-    for name in SHIMS {
-        let link = bin.join(name);
-        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new("gardefou")) {
-            std::fs::remove_file(&link).map_err(io(format!("removing {}", link.display())))?;
-            done.push(format!("removed shim {}", link.display()));
-        }
-    }
+    unlink_shims(&bin, Path::new("gardefou"), &mut done)?;
     let policy = etc.join("policy.toml");
     match std::fs::read_to_string(&policy) {
         Ok(text) if text == EMBEDDED_TEXT => {

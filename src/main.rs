@@ -102,8 +102,11 @@ fn main() {
                         i.etc.display()
                     );
                 }
-                for w in install::path_warnings(&i.prefix.join("bin")) {
-                    eprintln!("gardefou: warning: {w}");
+                // A package's maintainer script runs with dpkg's PATH, not the operators'.
+                if !i.system {
+                    for w in install::path_warnings(&i.prefix.join("bin")) {
+                        eprintln!("gardefou: warning: {w}");
+                    }
                 }
                 0
             }
