@@ -794,7 +794,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__log)
-            opts="-n -h --file --json --decision --last --policy --env --help"
+            opts="-n -h --file --json --decision --last --since --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -813,6 +813,10 @@ _gardefou() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -73,6 +73,7 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l decision -d 'O
 confirm\t''
 deny\t''"
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -s n -l last -d 'Only the last N entries' -r
+complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l since -d 'Only entries from this time on: an age (30m, 2h, 7d) or a UTC time (2026-11-26, "2026-11-26 14:00", RFC 3339)' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand log" -l json -d 'Print the raw JSON lines'

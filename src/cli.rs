@@ -185,6 +185,10 @@ pub struct LogArgs {
     /// Only the last N entries
     #[arg(short = 'n', long, value_name = "N")]
     pub last: Option<usize>,
+    /// Only entries from this time on: an age (30m, 2h, 7d) or a UTC time (2026-11-26,
+    /// "2026-11-26 14:00", RFC 3339)
+    #[arg(long, value_name = "WHEN", value_parser = crate::commands::parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Subcommand)]

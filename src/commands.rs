@@ -194,6 +194,12 @@ pub fn log(args: &LogArgs, explicit: Option<&std::path::Path>) -> i32 {
     };
     let keep: Vec<_> = entries
         .into_iter()
+        .filter(|e| match (e, &args.since) {
+            (Ok(entry), Some(since)) => {
+                chrono::DateTime::parse_from_rfc3339(&entry.time).is_ok_and(|t| t >= *since)
+            }
+            _ => true,
+        })
         .filter(|e| match (e, &args.decision) {
             (Ok(entry), Some(d)) => serde_json::to_value(entry.decision)
                 .ok()
@@ -279,5 +285,72 @@ fn print_json(value: &impl serde::Serialize) -> bool {
             eprintln!("gardefou: {e}");
             false
         }
+    }
+}
+
+/// `--since`: an age (`30m`, `2h`, `7d`, `90s`) back from now, or a UTC time (`2026-11-26`,
+/// `2026-11-26 14:00[:00]`, RFC 3339).
+pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
+    let t = text.trim();
+    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c))
+        && let Ok(n) = t[..t.len() - 1].parse::<i64>()
+    {
+        let secs = match unit {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            _ => n * 86400,
+        };
+        return TimeDelta::try_seconds(secs)
+            .and_then(|d| Utc::now().checked_sub_signed(d))
+            .ok_or_else(|| format!("{t:?}: too far back"));
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, format) {
+            return Ok(d.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(format!(
+        "{t:?} is neither an age (30m, 2h, 7d) nor a UTC time (2026-11-26, \"2026-11-26 14:00\", RFC 3339)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_takes_ages_and_utc_times() {
+        let now = chrono::Utc::now();
+        let two_hours = parse_since("2h").unwrap();
+        assert!((now - two_hours).num_seconds().abs_diff(7200) < 5);
+        assert_eq!(
+            parse_since("2026-11-26 14:00").unwrap().to_rfc3339(),
+            "2026-11-26T14:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-26").unwrap().to_rfc3339(),
+            "2026-11-26T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-26T15:00:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-26T14:00:00+00:00"
+        );
+        assert!(parse_since("yesterday").is_err());
+        assert!(parse_since("5x").is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod facts;
 pub mod install;
 pub mod intent;
+pub mod notify;
 pub mod policy;
 pub mod preflight;
 pub mod render;

@@ -370,3 +370,55 @@ fn log_command_reads_the_audit_log() {
         "{so}"
     );
 }
+
+#[test]
+fn a_refusal_runs_the_notifiers_with_the_event_and_never_waits_for_them() {
+    let e = setup("deny");
+    let event = e.root.join("event.json");
+    let late = e.root.join("late");
+    let mut text = std::fs::read_to_string(&e.policy).unwrap();
+    text.push_str(&format!(
+        "[[notify]]\non = [\"deny\"]\ncommand = \"cat > {}\"\n\
+         [[notify]]\non = [\"deny\"]\ncommand = \"sleep 3; touch {}\"\ntimeout_secs = 1\n\
+         [[notify]]\non = [\"override\"]\ncommand = \"touch {}\"\n",
+        event.display(),
+        late.display(),
+        e.root.join("not-an-override").display()
+    ));
+    std::fs::write(&e.policy, text).unwrap();
+    let start = std::time::Instant::now();
+    let out = e.rm(&["-rf", "t/data"]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    // The slow notifier (3 s) did not hold the refusal up.
+    assert!(took < std::time::Duration::from_millis(1500), "{took:?}");
+    let mut waited = 0;
+    while std::fs::read_to_string(&event).map_or(true, |t| !t.ends_with('}')) {
+        waited += 1;
+        assert!(waited < 50, "the deny notifier did not write the event");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&event).unwrap()).unwrap();
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["outcome"], "refused");
+    assert_eq!(v["argv"][2], "t/data");
+    // Killed at its timeout (1 s), before its `touch`; the override notifier never ran.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert!(!late.exists(), "the notifier outlived its timeout");
+    assert!(!e.root.join("not-an-override").exists());
+    assert!(e.root.join("t/data/db").exists());
+    // `gardefou log --since` reads it back: within the last hour, not after a future date.
+    let log = |since: &str| {
+        let out = Command::new(common::bin())
+            .args(["log", "--json", "--decision", "deny", "--since", since])
+            .arg("--file")
+            .arg(&e.audit)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", common::text(&out));
+        common::text(&out).0.lines().count()
+    };
+    assert_eq!(log("1h"), 1);
+    assert_eq!(log("2099-01-01"), 0);
+}

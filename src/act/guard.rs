@@ -214,6 +214,7 @@ pub(crate) fn record(
     if let Err(err) = audit::append(policy, &e) {
         eprintln!("gardefou: warning: {err}");
     }
+    crate::notify::send(policy, &e);
 }
 
 const DELETED_NOTHING: &str = "Nothing was deleted.";

@@ -280,6 +280,7 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             check,
         };
     }
+    policy.notify.extend(file.notify);
     if let Some(a) = file.audit {
         policy.audit_file = a.file.or(policy.audit_file.take());
         policy.audit_log_allowed = a.log_allowed.or(policy.audit_log_allowed);

@@ -83,6 +83,8 @@ pub struct Policy {
     /// The last `[preflight]` section's settings; checks accumulate from every file.
     pub preflight: schema::PreflightSection,
     pub audit_file: Option<PathBuf>,
+    /// `[[notify]]` commands from every file, in order.
+    pub notify: Vec<schema::NotifySpec>,
     pub audit_log_allowed: Option<bool>,
 }
 

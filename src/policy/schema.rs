@@ -20,6 +20,7 @@ pub struct PolicyFile {
     pub cluster: Option<ClusterSection>,
     pub preflight: Option<PreflightSection>,
     pub audit: Option<AuditSection>,
+    pub notify: Vec<NotifySpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -355,6 +356,30 @@ pub struct PreflightCheck {
     #[serde(default)]
     pub warn_only: bool,
     /// Seconds before the command is killed and the check fails (default 10).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// An event a `[[notify]]` command is run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyEvent {
+    /// A command the policy refused (also for want of a terminal or a snapshot).
+    Deny,
+    /// `gardefou override` ran a refused command.
+    Override,
+    /// `gardefou maintenance start|finish`: a switchover, a refusal, the mark set or cleared.
+    Maintenance,
+}
+
+/// `[[notify]]`: a command run with the event (the audit entry, JSON) on its standard input.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySpec {
+    pub on: Vec<NotifyEvent>,
+    /// Run with `sh -c`, e.g. `curl -fsS -m 5 --data-binary @- https://…`.
+    pub command: String,
+    /// Killed after this many seconds (default 10). The operator's command never waits for it.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
