@@ -157,7 +157,8 @@ impl Settings {
         Settings {
             max_lag,
             timeout: Duration::from_secs(c.and_then(|c| c.timeout_secs).unwrap_or(120)),
-            poll: Duration::from_millis(c.and_then(|c| c.poll_ms).unwrap_or(250)).min(MAX_POLL),
+            poll: Duration::from_millis(c.and_then(|c| c.poll_ms).unwrap_or(250).max(10))
+                .min(MAX_POLL),
             on_primary: c.and_then(|c| c.on_primary).unwrap_or(OnPrimary::Confirm),
             state_file: c
                 .and_then(|c| c.state_file.clone())
