@@ -134,6 +134,79 @@ pub fn append(policy: &Policy, entry: &Entry) -> Result<PathBuf> {
     }
 }
 
+pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+
+/// One line for syslog: what was decided, by which rule, for whom, on what command, as
+/// `key=value` fields a log pipeline can parse (values with spaces quoted). Pure.
+pub fn syslog_line(e: &Entry) -> String {
+    let quote = |v: &str| {
+        if v.is_empty() || v.contains([' ', '"', '=']) {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            v.to_owned()
+        }
+    };
+    let decision = match e.decision {
+        Decision::Allow => "allow",
+        Decision::Confirm => "confirm",
+        Decision::Deny => "deny",
+    };
+    let rules: Vec<&str> = e.reasons.iter().map(|r| r.rule.as_str()).collect();
+    let mut line = format!(
+        "decision={decision} outcome={} user={} uid={} environment={} rule={} command={}",
+        quote(&e.outcome),
+        quote(&e.user),
+        e.uid,
+        quote(&e.environment),
+        quote(&rules.join(",")),
+        quote(&e.argv.join(" "))
+    );
+    if let Some(s) = &e.sudo_user {
+        line.push_str(&format!(" sudo_user={}", quote(s)));
+    }
+    if let Some(r) = &e.override_reason {
+        line.push_str(&format!(" override_reason={}", quote(r)));
+    }
+    if let Some(id) = &e.snapshot_id {
+        line.push_str(&format!(" snapshot={}", quote(id)));
+    }
+    line
+}
+
+/// Sends the entry to syslog (facility authpriv, as sudo does): refusals at warning, overrides
+/// and maintenance at notice, the rest at info. A missing socket (no syslog daemon) sends
+/// nothing and is not an error.
+pub fn to_syslog(policy: &Policy, e: &Entry) -> Result<()> {
+    if policy.audit_syslog == Some(false) {
+        return Ok(());
+    }
+    let socket = policy
+        .audit_syslog_socket
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SYSLOG_SOCKET));
+    if !socket.exists() {
+        return Ok(());
+    }
+    let formatter = syslog::Formatter3164 {
+        facility: syslog::Facility::LOG_AUTHPRIV,
+        hostname: None,
+        process: "gardefou".into(),
+        pid: std::process::id(),
+    };
+    let failed = |what: String| Error::Usage(format!("syslog {}: {what}", socket.display()));
+    let mut logger =
+        syslog::unix_custom(formatter, &socket).map_err(|err| failed(err.to_string()))?;
+    let line = syslog_line(e);
+    let sent = if e.outcome.starts_with("refused") {
+        logger.warning(line)
+    } else if e.outcome == "override" || e.outcome.starts_with("maintenance-") {
+        logger.notice(line)
+    } else {
+        logger.info(line)
+    };
+    sent.map_err(|err| failed(err.to_string()))
+}
+
 /// Reads entries back; lines that are not entries are reported, not skipped silently.
 pub fn read(path: &Path) -> Result<Vec<std::result::Result<Entry, String>>> {
     let text =
@@ -146,4 +219,31 @@ pub fn read(path: &Path) -> Result<Vec<std::result::Result<Entry, String>>> {
             serde_json::from_slice(l).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_syslog_line_names_decision_rule_user_and_command() {
+        let mut e = Entry::now(
+            "h",
+            "production",
+            &["rm".into(), "-rf".into(), "/var/lib".into()],
+        );
+        e.decision = Decision::Deny;
+        e.outcome = "refused".into();
+        e.user = "ana".into();
+        e.uid = 1000;
+        e.reasons = vec![Reason {
+            rule: "/etc/gardefou/policy.toml:protect.path#1 (line 3)".into(),
+            message: "data".into(),
+        }];
+        e.sudo_user = None;
+        assert_eq!(
+            syslog_line(&e),
+            "decision=deny outcome=refused user=ana uid=1000 environment=production rule=\"/etc/gardefou/policy.toml:protect.path#1 (line 3)\" command=\"rm -rf /var/lib\""
+        );
+    }
 }

@@ -422,3 +422,67 @@ fn a_refusal_runs_the_notifiers_with_the_event_and_never_waits_for_them() {
     assert_eq!(log("1h"), 1);
     assert_eq!(log("2099-01-01"), 0);
 }
+
+#[test]
+fn every_decision_also_goes_to_syslog() {
+    let e = setup("deny");
+    // A real rsyslogd, listening on a socket of the test's own instead of /dev/log.
+    let sock = e.root.join("log.sock");
+    let messages = e.root.join("messages");
+    let conf = e.root.join("rsyslog.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
+             input(type=\"imuxsock\" Socket=\"{}\")\n\
+             authpriv.* action(type=\"omfile\" file=\"{}\")\n",
+            sock.display(),
+            messages.display()
+        ),
+    )
+    .unwrap();
+    let _rsyslogd = common::KillOnDrop(
+        Command::new("rsyslogd")
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(e.root.join("rsyslogd.pid"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rsyslogd (Debian's rsyslog)"),
+    );
+    let wait_for = |what: &dyn Fn() -> bool, why: &str| {
+        for _ in 0..100 {
+            if what() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{why}");
+    };
+    wait_for(&|| sock.exists(), "rsyslogd made no socket");
+    let mut text = std::fs::read_to_string(&e.policy).unwrap();
+    text.push_str(&format!("syslog_socket = \"{}\"\n", sock.display()));
+    std::fs::write(&e.policy, text).unwrap();
+    let out = e.rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    let out = e.rm(&["t/scratch/junk"]);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    let read = || std::fs::read_to_string(&messages).unwrap_or_default();
+    wait_for(&|| read().lines().count() >= 2, "rsyslogd logged nothing");
+    let logged = read();
+    let refused = logged
+        .lines()
+        .find(|l| l.contains("decision=deny"))
+        .unwrap_or_else(|| panic!("{logged}"));
+    assert!(refused.contains("gardefou["), "{refused}");
+    assert!(refused.contains("outcome=refused user=root"), "{refused}");
+    assert!(refused.contains("command=\"rm -rf t/data\""), "{refused}");
+    assert!(refused.contains("protect.path#1"), "{refused}");
+    assert!(
+        logged.contains("decision=allow outcome=executed"),
+        "{logged}"
+    );
+}

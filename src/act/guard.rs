@@ -214,6 +214,9 @@ pub(crate) fn record(
     if let Err(err) = audit::append(policy, &e) {
         eprintln!("gardefou: warning: {err}");
     }
+    if let Err(err) = audit::to_syslog(policy, &e) {
+        eprintln!("gardefou: warning: {err}");
+    }
     crate::notify::send(policy, &e);
 }
 

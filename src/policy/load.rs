@@ -284,6 +284,8 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
     if let Some(a) = file.audit {
         policy.audit_file = a.file.or(policy.audit_file.take());
         policy.audit_log_allowed = a.log_allowed.or(policy.audit_log_allowed);
+        policy.audit_syslog = a.syslog.or(policy.audit_syslog);
+        policy.audit_syslog_socket = a.syslog_socket.or(policy.audit_syslog_socket.take());
     }
     Ok(())
 }

@@ -86,6 +86,8 @@ pub struct Policy {
     /// `[[notify]]` commands from every file, in order.
     pub notify: Vec<schema::NotifySpec>,
     pub audit_log_allowed: Option<bool>,
+    pub audit_syslog: Option<bool>,
+    pub audit_syslog_socket: Option<PathBuf>,
 }
 
 /// The environment this host is in, with everything a confirmation and a prompt need.

@@ -391,4 +391,9 @@ pub struct AuditSection {
     pub file: Option<PathBuf>,
     /// Also log commands that were allowed without any rule firing (default true).
     pub log_allowed: Option<bool>,
+    /// Also send each entry to syslog (authpriv), which journald and rsyslog collect (default
+    /// true; nothing is sent when the socket does not exist).
+    pub syslog: Option<bool>,
+    /// The syslog socket (default /dev/log).
+    pub syslog_socket: Option<PathBuf>,
 }
