@@ -130,6 +130,18 @@ fn the_package_installs_guards_upgrades_removes_and_purges() {
     assert!(out.status.success(), "{:?}", common::text(&out));
     assert!(!scratch.exists());
 
+    // The guarded shell runs its lines with the shims first, even from a PATH without them
+    // (never /usr/bin, where its binary is, but where rm is the real one).
+    let out = run(Command::new("/usr/bin/gardefou")
+        .args(["-c", "command -v rm"])
+        .env("PATH", "/usr/bin:/bin"));
+    assert_eq!(
+        common::text(&out).0.trim(),
+        "/usr/local/bin/rm",
+        "{:?}",
+        common::text(&out)
+    );
+
     // apt's hook, past the shim and without a terminal: removing gardefou is refused.
     let out = run(Command::new("/usr/bin/apt-get")
         .args(["remove", "-y", "gardefou"])

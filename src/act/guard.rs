@@ -416,7 +416,8 @@ pub fn override_command(
     126
 }
 
-fn is_self(p: &Path) -> bool {
+/// Whether `p` is this executable (the same file, through any symlink).
+pub(crate) fn is_self(p: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     id(p).is_some() && id(p) == id(Path::new("/proc/self/exe"))

@@ -53,12 +53,14 @@ pub struct Session {
     pub user: String,
 }
 
-/// The directory of the shims: the one this binary is in, when `gardefou install` put an `rm`
-/// shim beside it.
+/// The directory of the shims: the one whose `rm` is this very executable — beside it after
+/// `gardefou install`, or /usr/local/bin when the Debian package put the binary in /usr/bin
+/// (where `rm` is the real one, which must never be put first).
 fn shim_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.to_path_buf();
-    dir.join("rm").exists().then_some(dir)
+    [exe.parent()?.to_path_buf(), PathBuf::from("/usr/local/bin")]
+        .into_iter()
+        .find(|dir| crate::act::guard::is_self(&dir.join("rm")))
 }
 
 /// `PATH` with `dir` first (once).
