@@ -318,6 +318,16 @@ impl Drop for Controller {
     }
 }
 
+/// A Pacemaker tool's output, run against the test's CIB file.
+fn crm(cib: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("CIB_file", cib)
+        .output()
+        .unwrap();
+    common::text(&out).0
+}
+
 #[test]
 fn maintenance_on_the_pacemaker_promoted_node_puts_it_in_standby_until_finish() {
     let h = host(
@@ -344,32 +354,18 @@ fn maintenance_on_the_pacemaker_promoted_node_puts_it_in_standby_until_finish() 
     let _controller = Controller::start(cib.clone());
     let out = h.gardefou(&["maintenance", "start", "--yes"], &env);
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
-    let mon = Command::new("crm_mon")
-        .arg("-1")
-        .env("CIB_file", &cib)
-        .output()
-        .unwrap();
-    let mon = common::text(&mon).0;
+    let mon = crm(&cib, "crm_mon", &["-1"]);
     assert!(mon.contains("Node db1: standby"), "{mon}");
     assert!(mon.contains("Promoted: [ db2 ]"), "{mon}");
 
     let out = h.gardefou(&["maintenance", "finish"], &env);
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
-    let standby = Command::new("crm_standby")
-        .args(["-N", "db1", "-G", "-q"])
-        .env("CIB_file", &cib)
-        .output()
-        .unwrap();
-    assert_eq!(common::text(&standby).0.trim(), "off");
+    assert_eq!(
+        crm(&cib, "crm_standby", &["-N", "db1", "-G", "-q"]).trim(),
+        "off"
+    );
     // Out of standby, the scheduler promotes db1 again (its location constraint prefers it).
-    let promoted_on_db1 = || {
-        let mon = Command::new("crm_mon")
-            .arg("-1")
-            .env("CIB_file", &cib)
-            .output()
-            .unwrap();
-        common::text(&mon).0.contains("Promoted: [ db1 ]")
-    };
+    let promoted_on_db1 = || crm(&cib, "crm_mon", &["-1"]).contains("Promoted: [ db1 ]");
     let mut tries = 0;
     while !promoted_on_db1() {
         tries += 1;
@@ -407,12 +403,10 @@ fn pacemaker_without_quorum_refuses_to_move_anything() {
     let out = h.gardefou(&["maintenance", "start", "--yes"], &env);
     assert_eq!(out.status.code(), Some(1));
     assert!(!h.state.exists());
-    let standby = Command::new("crm_standby")
-        .args(["-N", "db1", "-G", "-q"])
-        .env("CIB_file", &cib)
-        .output()
-        .unwrap();
-    assert_eq!(common::text(&standby).0.trim(), "off");
+    assert_eq!(
+        crm(&cib, "crm_standby", &["-N", "db1", "-G", "-q"]).trim(),
+        "off"
+    );
 }
 
 fn script(path: &Path, body: &str) {
