@@ -173,11 +173,63 @@ pub fn syslog_line(e: &Entry) -> String {
     line
 }
 
-/// Sends the entry to syslog (facility authpriv, as sudo does): refusals at warning, overrides
-/// and maintenance at notice, the rest at info. A missing socket (no syslog daemon) sends
-/// nothing and is not an error.
+/// The fields journald keeps beside the message, for `journalctl GARDEFOU_DECISION=deny`.
+fn journal_fields(e: &Entry) -> Vec<(&'static str, String)> {
+    let decision = match e.decision {
+        Decision::Allow => "allow",
+        Decision::Confirm => "confirm",
+        Decision::Deny => "deny",
+    };
+    let mut f = vec![
+        ("SYSLOG_IDENTIFIER", "gardefou".to_owned()),
+        ("SYSLOG_FACILITY", "10".to_owned()),
+        ("GARDEFOU_DECISION", decision.to_owned()),
+        ("GARDEFOU_OUTCOME", e.outcome.clone()),
+        ("GARDEFOU_USER", e.user.clone()),
+        ("GARDEFOU_UID", e.uid.to_string()),
+        ("GARDEFOU_ENVIRONMENT", e.environment.clone()),
+        ("GARDEFOU_COMMAND", e.argv.join(" ")),
+    ];
+    for r in &e.reasons {
+        f.push(("GARDEFOU_RULE", r.rule.clone()));
+    }
+    if let Some(s) = &e.sudo_user {
+        f.push(("GARDEFOU_SUDO_USER", s.clone()));
+    }
+    if let Some(r) = &e.override_reason {
+        f.push(("GARDEFOU_OVERRIDE_REASON", r.clone()));
+    }
+    if let Some(id) = &e.snapshot_id {
+        f.push(("GARDEFOU_SNAPSHOT", id.clone()));
+    }
+    f
+}
+
+/// Sends the entry to the system log (facility authpriv, as sudo does): refusals at warning,
+/// overrides and maintenance at notice, the rest at info. To journald with fields of its own
+/// (GARDEFOU_DECISION, GARDEFOU_RULE, GARDEFOU_USER, GARDEFOU_COMMAND…) when it runs and no
+/// `syslog_socket` is named; else to the syslog socket. No daemon, nothing sent, no error.
 pub fn to_syslog(policy: &Policy, e: &Entry) -> Result<()> {
     if policy.audit_syslog == Some(false) {
+        return Ok(());
+    }
+    let line = syslog_line(e);
+    let refused = e.outcome.starts_with("refused");
+    let notable = e.outcome == "override" || e.outcome.starts_with("maintenance-");
+    if policy.audit_syslog_socket.is_none()
+        && Path::new(libsystemd::logging::SD_JOURNAL_SOCK_PATH).exists()
+    {
+        use libsystemd::logging::Priority;
+        let priority = if refused {
+            Priority::Warning
+        } else if notable {
+            Priority::Notice
+        } else {
+            Priority::Info
+        };
+        // A journald that stopped leaves its socket behind: not worth a warning on every
+        // command (the audit file is the record; this is a copy).
+        let _ = libsystemd::logging::journal_send(priority, &line, journal_fields(e).into_iter());
         return Ok(());
     }
     let socket = policy
@@ -196,10 +248,9 @@ pub fn to_syslog(policy: &Policy, e: &Entry) -> Result<()> {
     let failed = |what: String| Error::Usage(format!("syslog {}: {what}", socket.display()));
     let mut logger =
         syslog::unix_custom(formatter, &socket).map_err(|err| failed(err.to_string()))?;
-    let line = syslog_line(e);
-    let sent = if e.outcome.starts_with("refused") {
+    let sent = if refused {
         logger.warning(line)
-    } else if e.outcome == "override" || e.outcome.starts_with("maintenance-") {
+    } else if notable {
         logger.notice(line)
     } else {
         logger.info(line)

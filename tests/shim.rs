@@ -486,3 +486,77 @@ fn every_decision_also_goes_to_syslog() {
         "{logged}"
     );
 }
+
+/// journald's sockets and runtime journal, removed when the test ends if the test started it.
+struct Journald(Option<common::KillOnDrop>);
+
+impl Drop for Journald {
+    fn drop(&mut self) {
+        if let Some(j) = self.0.take() {
+            drop(j);
+            let _ = std::fs::remove_dir_all("/run/systemd/journal");
+            let _ = std::fs::remove_dir_all("/run/log/journal");
+        }
+    }
+}
+
+#[test]
+fn with_journald_each_entry_carries_fields_of_its_own() {
+    let e = setup("deny");
+    let socket = Path::new("/run/systemd/journal/socket");
+    // The host's journald if it runs; else Debian's systemd-journald, which runs without
+    // systemd as PID 1 and makes its sockets itself.
+    let _journald = Journald(if socket.exists() {
+        None
+    } else {
+        let child = Command::new("/lib/systemd/systemd-journald")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("systemd-journald (Debian's systemd)");
+        Some(common::KillOnDrop(child))
+    });
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A name no earlier run used, to find this entry in the journal.
+    let marker = e.root.join("not-there");
+    let out = e.rm(&["-rf", "t/data", marker.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    let command = format!("rm -rf t/data {}", marker.display());
+    let mut found = None;
+    for _ in 0..50 {
+        let out = Command::new("journalctl")
+            .args(["-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=gardefou"])
+            .output()
+            .unwrap();
+        found = common::text(&out)
+            .0
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["GARDEFOU_COMMAND"] == command.as_str());
+        if found.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let v = found.expect("no journal entry with GARDEFOU_COMMAND");
+    assert_eq!(v["GARDEFOU_DECISION"], "deny");
+    assert_eq!(v["GARDEFOU_OUTCOME"], "refused");
+    assert_eq!(v["GARDEFOU_USER"], "root");
+    assert_eq!(v["PRIORITY"], "4");
+    assert!(
+        v["GARDEFOU_RULE"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("protect.path#1"),
+        "{v}"
+    );
+    assert!(
+        v["MESSAGE"].as_str().unwrap().starts_with("decision=deny"),
+        "{v}"
+    );
+}

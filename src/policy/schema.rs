@@ -391,9 +391,9 @@ pub struct AuditSection {
     pub file: Option<PathBuf>,
     /// Also log commands that were allowed without any rule firing (default true).
     pub log_allowed: Option<bool>,
-    /// Also send each entry to syslog (authpriv), which journald and rsyslog collect (default
-    /// true; nothing is sent when the socket does not exist).
+    /// Also send each entry to the system log: journald with GARDEFOU_* fields where it runs,
+    /// else syslog (authpriv). Default true; nothing is sent when no daemon listens.
     pub syslog: Option<bool>,
-    /// The syslog socket (default /dev/log).
+    /// Send syslog lines to this socket (instead of journald, or /dev/log).
     pub syslog_socket: Option<PathBuf>,
 }
