@@ -10,7 +10,9 @@ safe_rm=/usr/share/safe-rm/bin/rm
 cargo build --release -q
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-./target/release/gardefou install --prefix "$tmp/p" --etc "$tmp/etc" >/dev/null 2>&1
+# Everything install writes stays under $tmp: never the host's apt or dpkg hooks.
+./target/release/gardefou install --prefix "$tmp/p" --etc "$tmp/etc" --apt-conf-dir "$tmp/apt" \
+  --dpkg-conf-dir "$tmp/dpkg" --shells-file "$tmp/shells" >/dev/null 2>&1
 sed "s|^file = .*|file = \"$tmp/audit.jsonl\"|" policies/debian.toml > "$tmp/policy.toml"
 chmod 644 "$tmp/policy.toml"
 export GARDEFOU_POLICY="$tmp/policy.toml"
