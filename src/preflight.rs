@@ -355,11 +355,7 @@ fn custom_item(c: &crate::policy::schema::PreflightCheck) -> Item {
         Ok(r) => Item::new(
             &c.name,
             failed,
-            format!(
-                "exit {}: {}",
-                r.code.map_or("by a signal".into(), |c| c.to_string()),
-                r.last_line()
-            ),
+            format!("{}: {}", r.exit_text(), r.last_line()),
         ),
         Err(e) => Item::new(&c.name, failed, e.to_string()),
     }

@@ -22,14 +22,7 @@ impl Commands {
     }
 
     fn must(&self, what: &str, line: &str) -> Result<String> {
-        let ran = shell(line, LIMIT)?;
-        if ran.code != Some(0) {
-            return Err(Error::Cluster(format!(
-                "{what} command `{line}`: exit {}: {}",
-                ran.code.map_or("by a signal".into(), |c| c.to_string()),
-                ran.last_line()
-            )));
-        }
+        let ran = shell(line, LIMIT)?.succeeded(&format!("{what} command `{line}`"))?;
         Ok(ran.stdout.trim().to_owned())
     }
 }

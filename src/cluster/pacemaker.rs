@@ -30,15 +30,9 @@ impl Pacemaker {
 
     fn tool(&self, program: &str, args: &[&str]) -> Result<String> {
         let ran = run(OsStr::new(program), args, &[], LIMIT)?;
-        if ran.code != Some(0) {
-            return Err(Error::Cluster(format!(
-                "{program} {}: exit {}: {}",
-                args.join(" "),
-                ran.code.map_or("by a signal".into(), |c| c.to_string()),
-                ran.last_line()
-            )));
-        }
-        Ok(ran.stdout)
+        Ok(ran
+            .succeeded(&format!("{program} {}", args.join(" ")))?
+            .stdout)
     }
 
     fn standby(&self, on: bool) -> Result<String> {

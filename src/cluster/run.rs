@@ -21,6 +21,24 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// How it ended, for a message: `exit N` or `killed by a signal`.
+    pub fn exit_text(&self) -> String {
+        self.code
+            .map_or("killed by a signal".into(), |c| format!("exit {c}"))
+    }
+
+    /// Itself when it exited 0; else an error naming `shown`, how it ended and its last line.
+    pub fn succeeded(self, shown: &str) -> Result<Ran> {
+        if self.code == Some(0) {
+            return Ok(self);
+        }
+        Err(Error::Cluster(format!(
+            "{shown}: {}: {}",
+            self.exit_text(),
+            self.last_line()
+        )))
+    }
+
     /// The last non-empty line of its output (stderr first), for a one-line message.
     pub fn last_line(&self) -> String {
         [&self.stderr, &self.stdout]

@@ -97,15 +97,10 @@ impl Cluster for Safekit {
     }
 
     fn switchover(&self, _status: &Status, _to: Option<&str>) -> Result<String> {
-        let ran = self.safekit(&["swap", "-m", &self.module])?;
-        if ran.code != Some(0) {
-            return Err(Error::Cluster(format!(
-                "safekit swap -m {}: exit {:?}: {}",
-                self.module,
-                ran.code,
-                ran.last_line()
-            )));
-        }
+        let shown = format!("safekit swap -m {}", self.module);
+        let ran = self
+            .safekit(&["swap", "-m", &self.module])?
+            .succeeded(&shown)?;
         Ok(format!(
             "safekit swap -m {}: {}",
             self.module,
