@@ -34,9 +34,19 @@ fn start(rules: &str) -> Server {
         .output()
         .unwrap());
     let data = root.join("data");
+    // A temp directory of its own: bootstraps running side by side never meet in /tmp (CI once
+    // saw one lose its `#sql-temptable` there: "Unknown table 'mysql.tmp_proxies_priv'").
+    let tmp = root.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    ok(Command::new("chown")
+        .arg("mysql:mysql")
+        .arg(&tmp)
+        .output()
+        .unwrap());
     ok(Command::new("mariadb-install-db")
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args([
             "--user=mysql",
             "--skip-test-db",
@@ -49,6 +59,7 @@ fn start(rules: &str) -> Server {
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={socket}"))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--pid-file={}", root.join("mysqld.pid").display()))
         .arg(format!("--log-error={}", root.join("mysqld.log").display()))
         .args([
