@@ -90,7 +90,7 @@ fn typed_lines_are_checked_and_the_shell_keeps_its_state() {
         "echo alive-after-ctrl-c",
         "exit 3",
     ];
-    let out = common::typed_on_tty(&mut h.shell_cmd(), "gardefou shell", &typed);
+    let out = common::typed_on_tty(&mut h.shell_cmd(), "exec gardefou shell", &typed);
     let (shown, err) = common::text(&out);
     assert_eq!(out.status.code(), Some(3), "{shown}{err}");
     // The production badge in red, bold.
@@ -166,12 +166,12 @@ fn minus_c_runs_one_line_as_sshd_runs_it() {
 #[test]
 fn environment_colors_and_no_color() {
     let h = host("staging");
-    let out = common::typed_on_tty(&mut h.shell_cmd(), "gardefou shell", &["exit"]);
+    let out = common::typed_on_tty(&mut h.shell_cmd(), "exec gardefou shell", &["exit"]);
     let (shown, _) = common::text(&out);
     assert!(shown.contains("\x1b[1;33m[STAGING "), "{shown:?}");
     let out = common::typed_on_tty(
         h.shell_cmd().env("NO_COLOR", "1"),
-        "gardefou shell",
+        "exec gardefou shell",
         &["exit"],
     );
     let (shown, _) = common::text(&out);
@@ -185,7 +185,7 @@ fn a_broken_policy_never_locks_the_operator_out() {
     std::fs::write(&h.policy, "version = 1\n[[protect.path]\nbroken").unwrap();
     let out = common::typed_on_tty(
         &mut h.shell_cmd(),
-        "gardefou shell",
+        "exec gardefou shell",
         &["echo still-here", "exit 0"],
     );
     let (shown, err) = common::text(&out);
@@ -207,7 +207,7 @@ fn init_bash_checks_each_command_of_a_real_interactive_bash() {
     // By its path, so that the rm shim is not what stops it.
     let rm = format!("/bin/rm -rf {}", h.root.join("vital").display());
     let typed = ["echo plain-ok", rm.as_str(), "echo after", "exit"];
-    let line = format!("bash --noprofile --rcfile {} -i", rc.display());
+    let line = format!("exec bash --noprofile --rcfile {} -i", rc.display());
     let out = common::typed_on_tty(&mut h.shell_cmd(), &line, &typed);
     let (shown, err) = common::text(&out);
     assert!(

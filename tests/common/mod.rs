@@ -186,8 +186,12 @@ pub fn typed_on_tty(cmd: &mut Command, line: &str, typed: &[&str]) -> Output {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // `script` runs the line with `$SHELL -c`: the same shell everywhere (CI has no SHELL). A
+    // line that types Ctrl-C should start with `exec`: the shell left waiting in between would
+    // take the SIGINT for itself and die of it once its child is done.
     let out = cmd
         .args(["-qec", line, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .env_remove("SUDO_USER")
         .stdin(feed.stdout.take().unwrap())
         .output()
