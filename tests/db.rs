@@ -222,6 +222,20 @@ fn sql_piped_on_stdin_is_checked_and_harmless_sql_is_handed_to_psql() {
         Some("SELECT * FROM no_such_table;\n"),
     );
     assert_eq!(out.status.code(), Some(3), "{:?}", common::text(&out));
+    // Also when psql stops reading long before the end (ON_ERROR_STOP): writing the rest into
+    // the closed pipe is an error the shim ignores, not a SIGPIPE that kills it.
+    let mut long = String::from("SELECT * FROM no_such_table;\n");
+    for _ in 0..2048 {
+        long.push_str("SELECT 1; -- ");
+        long.push_str(&"x".repeat(500));
+        long.push('\n');
+    }
+    let out = c.shim(
+        "psql",
+        &["-d", "shop", "-v", "ON_ERROR_STOP=1"],
+        Some(&long),
+    );
+    assert_eq!(out.status.code(), Some(3), "{:?}", common::text(&out));
 }
 
 #[test]

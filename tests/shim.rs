@@ -267,6 +267,48 @@ fn broken_policy_never_allows_a_deletion_unconfirmed() {
 }
 
 #[test]
+fn closed_standard_descriptors_are_reopened_on_dev_null_before_anything_else_is_opened() {
+    // A caller (a daemon, a cron job) may start `rm` with fd 0, 1 or 2 closed. The shim must not
+    // let the policy, the audit log or a snapshot take one of those numbers (the next message
+    // would land in that file): it opens /dev/null on them first, as Rust's runtime does.
+    let e = setup("deny");
+    let fake = e.root.join("fake");
+    std::fs::create_dir(&fake).unwrap();
+    let seen = e.root.join("seen");
+    std::fs::write(
+        fake.join("rm"),
+        format!(
+            "#!/bin/sh\nfor fd in 0 1 2; do l=$(/bin/readlink /proc/$$/fd/$fd) || l=closed; s=\"$s$l \"; done\necho \"$s\" > {}\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(fake.join("rm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = Command::new(e.bin.join("rm"));
+    cmd.arg("t/scratch/junk")
+        .current_dir(&e.root)
+        .env("PATH", format!("{}:{}", e.bin.display(), fake.display()))
+        .env("GARDEFOU_POLICY", &e.policy);
+    // SAFETY: close(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..=2 {
+                nix::libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{status:?}");
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(seen, "/dev/null /dev/null /dev/null \n");
+    let log = e.audit_lines();
+    assert_eq!(log.len(), 1, "the audit line went to the audit log");
+    assert_eq!(log[0]["decision"], "allow");
+}
+
+#[test]
 fn shim_never_execs_itself_even_with_only_shims_on_path() {
     let e = setup("deny");
     let out = Command::new(e.bin.join("rm"))
