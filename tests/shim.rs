@@ -309,6 +309,70 @@ fn closed_standard_descriptors_are_reopened_on_dev_null_before_anything_else_is_
 }
 
 #[test]
+fn the_parsed_policy_is_cached_and_a_changed_or_foreign_cache_is_never_used() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let e = setup("deny");
+    let dir = e.root.join("cache");
+    let cache = dir.join("policy.cache");
+    let rm = |args: &[&str]| {
+        Command::new(e.bin.join("rm"))
+            .args(args)
+            .current_dir(&e.root)
+            .env("PATH", e.path_var())
+            .env("GARDEFOU_POLICY", &e.policy)
+            .env("GARDEFOU_CACHE_DIR", &dir)
+            .env_remove("SUDO_USER")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let junk = |n: u32| {
+        let p = e.root.join(format!("t/scratch/junk{n}"));
+        std::fs::write(&p, b"junk").unwrap();
+        format!("t/scratch/junk{n}")
+    };
+    // A policy written just now is parsed, not cached: a second edit in the same timestamp
+    // tick could not be told apart.
+    assert!(rm(&[&junk(1)]).status.success());
+    assert!(!cache.exists());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(rm(&[&junk(2)]).status.success());
+    let meta = std::fs::metadata(&cache).expect("a settled policy is cached");
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+    // Hits: the cache is read, not rewritten, and decides as the file does.
+    assert!(rm(&[&junk(3)]).status.success());
+    let out = rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("test data"));
+    assert!(e.root.join("t/data/db").exists());
+    assert_eq!(std::fs::metadata(&cache).unwrap().ino(), meta.ino());
+    // A cache anyone could have written is not read: parsed again and replaced.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(rm(&[&junk(4)]).status.success());
+    let replaced = std::fs::metadata(&cache).unwrap();
+    assert_ne!(replaced.ino(), meta.ino());
+    assert_eq!(replaced.mode() & 0o777, 0o600);
+    // Garbage in the cache: parsed again and replaced, the command unharmed.
+    std::fs::write(&cache, b"\xff\x00 not a cache").unwrap();
+    let out = rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_ne!(std::fs::metadata(&cache).unwrap().ino(), replaced.ino());
+    // An edit is seen by the very next command.
+    let mut text = std::fs::read_to_string(&e.policy).unwrap();
+    text.push_str(&format!(
+        "[[protect.path]]\npath = \"{}/t/scratch\"\naction = \"deny\"\nreason = \"now protected\"\n",
+        e.root.display()
+    ));
+    std::fs::write(&e.policy, text).unwrap();
+    let j = junk(5);
+    let out = rm(&["-rf", "t/scratch"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("now protected"));
+    assert!(e.root.join(&j).exists());
+}
+
+#[test]
 fn shim_never_execs_itself_even_with_only_shims_on_path() {
     let e = setup("deny");
     let out = Command::new(e.bin.join("rm"))

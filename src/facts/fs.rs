@@ -102,9 +102,40 @@ fn has_glob_meta(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
 
+/// Physical paths of directories and entries, resolved once per process: rules share their
+/// leading directories (/var, /var/lib, /etc…), and each resolution costs a readlink per
+/// component. A path whose every component is a plain entry is built from its parent's
+/// resolution and one readlink of its own; a symlink anywhere is left to `canonicalize`.
+#[derive(Default)]
+struct Canon(std::collections::HashMap<PathBuf, Option<PathBuf>>);
+
+impl Canon {
+    /// What `std::fs::canonicalize(p)` gives for an absolute, lexically normal `p`, or None
+    /// where it fails.
+    fn of(&mut self, p: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.0.get(p) {
+            return known.clone();
+        }
+        let found = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => self.of(parent).and_then(|dir| {
+                let here = dir.join(name);
+                match std::fs::read_link(&here) {
+                    // Not a symlink (EINVAL): it exists and is its own physical path.
+                    Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => Some(here),
+                    Ok(_) => std::fs::canonicalize(&here).ok(),
+                    Err(_) => None,
+                }
+            }),
+            _ => std::fs::canonicalize(p).ok(),
+        };
+        self.0.insert(p.to_owned(), found.clone());
+        found
+    }
+}
+
 /// Every spelling under which a rule's path can be reached: as written, with its parent's
 /// symlinks resolved (the entry itself), and fully resolved (what a symlink leads to).
-fn forms(rule: &PathRule) -> Vec<Form> {
+fn forms(rule: &PathRule, canon: &mut Canon) -> Vec<Form> {
     let comps: Vec<&str> = rule.path.split('/').filter(|c| !c.is_empty()).collect();
     let first_glob = comps.iter().position(|c| has_glob_meta(c));
     let mut out: Vec<Form> = Vec::new();
@@ -113,11 +144,11 @@ fn forms(rule: &PathRule) -> Vec<Form> {
             let p = lexical_normalize(Path::new(&rule.path));
             let mut paths = vec![p.clone()];
             if let (Some(parent), Some(name)) = (p.parent(), p.file_name())
-                && let Ok(c) = std::fs::canonicalize(parent)
+                && let Some(c) = canon.of(parent)
             {
                 paths.push(c.join(name));
             }
-            if let Ok(c) = std::fs::canonicalize(&p) {
+            if let Some(c) = canon.of(&p) {
                 paths.push(c);
             }
             paths.dedup();
@@ -145,7 +176,7 @@ fn forms(rule: &PathRule) -> Vec<Form> {
                 })
             };
             out.extend(glob_form(&prefix));
-            if let Ok(c) = std::fs::canonicalize(&prefix)
+            if let Some(c) = canon.of(&prefix)
                 && c != prefix
             {
                 out.extend(glob_form(&c));
@@ -323,6 +354,7 @@ fn hits_for(
 /// Probes every operand of an rm intent against the policy's path rules.
 pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
     let mut compiled: Vec<Option<Vec<Form>>> = (0..rules.len()).map(|_| None).collect();
+    let mut canon = Canon::default();
     let mut budget = WALK_LIMIT;
     let mut out = Vec::new();
     if intent.usage_error.is_some() || intent.options.info_only {
@@ -345,7 +377,7 @@ pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
             Ok((entry, descend)) => {
                 let mut hits = Vec::new();
                 for (i, rule) in rules.iter().enumerate() {
-                    let forms = compiled[i].get_or_insert_with(|| forms(rule));
+                    let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
                     hits.extend(hits_for(&entry, descend, i, forms, &mut budget));
                 }
                 Effect::Removes { entry, hits }
@@ -414,6 +446,44 @@ mod tests {
         std::fs::create_dir_all(r.join("other")).unwrap();
         symlink(r.join("lib/postgresql"), r.join("other/pg")).unwrap();
         (d, r)
+    }
+
+    #[test]
+    fn memoized_resolution_agrees_with_canonicalize() {
+        let (_d, r) = tree();
+        std::fs::write(r.join("file"), b"x").unwrap();
+        symlink("../lib", r.join("other/rel")).unwrap();
+        symlink(r.join("loop-b"), r.join("loop-a")).unwrap();
+        symlink(r.join("loop-a"), r.join("loop-b")).unwrap();
+        symlink(r.join("missing"), r.join("dangling")).unwrap();
+        let paths = [
+            "/",
+            "lib",
+            "lib/postgresql/15",
+            "other/pg",
+            "other/pg/15",
+            "other/rel/postgresql",
+            "other/rel/postgresql-old",
+            "loop-a",
+            "loop-a/x",
+            "dangling",
+            "missing",
+            "missing/x",
+            "file",
+            "file/x",
+        ];
+        let mut canon = Canon::default();
+        // Twice: the second round answers from the memo.
+        for _ in 0..2 {
+            for p in paths {
+                let p = if p == "/" {
+                    PathBuf::from("/")
+                } else {
+                    r.join(p)
+                };
+                assert_eq!(canon.of(&p), std::fs::canonicalize(&p).ok(), "{p:?}");
+            }
+        }
     }
 
     #[test]

@@ -82,9 +82,15 @@ pub fn etc_sources(dir: &Path) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-/// Loads and merges every source. Any error aborts the whole load: a half-read policy is never
-/// used as if it were the policy.
+/// Loads and merges every source: from the pre-parsed cache when it is current
+/// (`policy::cache`), else by parsing. Any error aborts the whole load: a half-read policy is
+/// never used as if it were the policy.
 pub fn load(sources: &[Source]) -> Result<Policy> {
+    super::cache::load(sources, parse)
+}
+
+/// Reads, checks, parses and merges every source, without the cache.
+pub fn parse(sources: &[Source]) -> Result<Policy> {
     let mut policy = Policy::default();
     for source in sources {
         match source {
@@ -104,6 +110,21 @@ pub fn read_checked(path: &Path) -> Result<String> {
         path: path.to_owned(),
         source,
     })?;
+    check_owner(path, &meta)?;
+    let bytes = std::fs::read(path).map_err(|source| Error::PolicyRead {
+        path: path.to_owned(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| Error::PolicyParse {
+        path: path.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })
+}
+
+/// Refuses a policy file that someone other than root or the caller could have written.
+pub fn check_owner(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
     let euid = nix::unistd::geteuid().as_raw();
     let mode = meta.mode();
     let why = if meta.uid() != 0 && meta.uid() != euid {
@@ -115,22 +136,13 @@ pub fn read_checked(path: &Path) -> Result<String> {
     } else {
         None
     };
-    if let Some(why) = why {
-        return Err(Error::PolicyPermissions {
+    match why {
+        Some(why) => Err(Error::PolicyPermissions {
             path: path.to_owned(),
             why,
-        });
+        }),
+        None => Ok(()),
     }
-    let bytes = std::fs::read(path).map_err(|source| Error::PolicyRead {
-        path: path.to_owned(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|e| Error::PolicyParse {
-        path: path.to_owned(),
-        line: 1,
-        column: 1,
-        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-    })
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

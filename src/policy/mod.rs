@@ -1,6 +1,7 @@
 //! Policies: the schema, loading and merging of policy files, and the pure evaluation that turns
 //! an intent and its facts into a verdict.
 
+pub mod cache;
 pub mod eval;
 pub mod load;
 pub mod schema;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use regex_lite::Regex;
 
 pub use eval::{Decision, Reason, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use schema::{
     Action, Color, ConfirmWith, EnvironmentSpec, NonInteractive, PackageOp, SnapshotSection,
@@ -22,7 +23,7 @@ pub type Origin = String;
 
 /// A `[[protect.path]]` rule after loading, named `origin:protect.path#N` (N counts from 1 in
 /// each file).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PathRule {
     pub id: String,
     pub line: usize,
@@ -34,7 +35,7 @@ pub struct PathRule {
     pub environments: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PackageRule {
     pub id: String,
     pub line: usize,
@@ -46,7 +47,7 @@ pub struct PackageRule {
     pub environments: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SqlRule {
     pub id: String,
     pub line: usize,
@@ -59,7 +60,7 @@ pub struct SqlRule {
     pub environments: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectRule {
     pub id: String,
     pub hostname: String,
@@ -68,7 +69,7 @@ pub struct DetectRule {
 
 /// The effective policy: every loaded file merged in order. Rules accumulate; for settings the
 /// last file that sets a key wins.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Policy {
     pub sources: Vec<Origin>,
     pub environment: Option<(String, Origin)>,
