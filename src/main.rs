@@ -119,7 +119,8 @@ fn run() {
             let bin = std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "gardefou".into());
-            match gardefou::shell::init::snippet(shell, &e, &host, &bin) {
+            let state = gardefou::cluster::Settings::of(loaded.policy.cluster.as_ref()).state_file;
+            match gardefou::shell::init::snippet(shell, &e, &host, &bin, &state) {
                 Some(text) => {
                     print!("{text}");
                     0

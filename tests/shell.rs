@@ -200,13 +200,34 @@ fn a_broken_policy_never_locks_the_operator_out() {
 #[test]
 fn init_bash_checks_each_command_of_a_real_interactive_bash() {
     let h = host("production");
+    let state = h.root.join("maintenance.json");
+    let mut policy = std::fs::read_to_string(&h.policy).unwrap();
+    policy.push_str(&format!(
+        "[cluster]\nadapter = \"none\"\nstate_file = \"{}\"\n",
+        state.display()
+    ));
+    std::fs::write(&h.policy, policy).unwrap();
     let out = h.run(&["init", "bash"]);
     let snippet = common::ok(out).stdout;
     let rc = h.root.join("bashrc");
-    std::fs::write(&rc, snippet).unwrap();
+    // The user's own PROMPT_COMMAND still runs, and is not checked (it would cost a process).
+    let mut rc_text = b"PROMPT_COMMAND='__own=$((__own+1))'\n".to_vec();
+    rc_text.extend(snippet);
+    std::fs::write(&rc, rc_text).unwrap();
     // By its path, so that the rm shim is not what stops it.
     let rm = format!("/bin/rm -rf {}", h.root.join("vital").display());
-    let typed = ["echo plain-ok", rm.as_str(), "echo after", "exit"];
+    let enter = format!("echo {{}} > {}", state.display());
+    let leave = format!("/bin/rm {}", state.display());
+    let typed = [
+        "echo plain-ok",
+        rm.as_str(),
+        "echo after",
+        &enter,
+        "echo own=$__own",
+        &leave,
+        "echo left",
+        "exit",
+    ];
     let line = format!("exec bash --noprofile --rcfile {} -i", rc.display());
     let out = common::typed_on_tty(&mut h.shell_cmd(), &line, &typed);
     let (shown, err) = common::text(&out);
@@ -217,6 +238,23 @@ fn init_bash_checks_each_command_of_a_real_interactive_bash() {
     assert!(shown.contains("vital test data"), "{shown}");
     assert!(h.root.join("vital/data/f").exists(), "bash ran the rm");
     assert!(shown.contains("\x1b[1;31m[PRODUCTION "), "{shown:?}");
+    // [MAINTENANCE] in the prompt while the state file exists, and only then.
+    let badge = "\x1b[1;33m[MAINTENANCE]";
+    let first = shown.find(badge).expect("no maintenance badge");
+    assert!(first > shown.find("after").unwrap(), "{shown:?}");
+    let left = shown.rfind("left").unwrap();
+    assert!(!shown[left..].contains(badge), "{shown:?}");
+    assert!(shown[left..].contains("[PRODUCTION "), "{shown:?}");
+    // 8 prompts so far: the user's PROMPT_COMMAND ran before each.
+    let own = shown
+        .split("\rown=")
+        .nth(1)
+        .and_then(|t| t.split('\r').next());
+    assert!(
+        own.and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n >= 4),
+        "{own:?} {shown:?}"
+    );
     for shell in ["zsh", "fish"] {
         let out = common::ok(h.run(&["init", shell]));
         assert!(common::text(&out).0.contains("check --line"));

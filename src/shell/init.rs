@@ -1,8 +1,9 @@
 //! `gardefou init bash|zsh|fish`: the snippet that gives an ordinary shell the environment's
 //! colored badge in its prompt and a check of each command line before it runs. A line the
 //! policy denies is not run; the rest runs as typed, and the shims (first on PATH) ask for
-//! confirmations and take snapshots. `eval "$(gardefou init bash)"` in ~/.bashrc or
-//! /etc/bash.bashrc.
+//! confirmations and take snapshots. While the host is in maintenance (`gardefou maintenance
+//! start`: its state file exists), the prompt also shows `[MAINTENANCE]`, tested at each prompt
+//! without starting a process. `eval "$(gardefou init bash)"` in ~/.bashrc or /etc/bash.bashrc.
 
 use crate::policy::Environment;
 use crate::policy::schema::Color;
@@ -25,23 +26,41 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-pub fn snippet(shell: &str, env: &Environment, host: &str, gardefou: &str) -> Option<String> {
+pub fn snippet(
+    shell: &str,
+    env: &Environment,
+    host: &str,
+    gardefou: &str,
+    state_file: &std::path::Path,
+) -> Option<String> {
     let badge = format!("[{} {host}]", env.name.to_uppercase());
     let code = ansi(env.color);
+    let mt = ansi(Color::Yellow);
     let g = quote(gardefou);
+    let state = quote(&state_file.to_string_lossy());
     Some(match shell {
         "bash" => format!(
             r#"# gardefou for bash: environment badge in the prompt, each command checked before it runs.
 __gardefou_bin={g}
+__gardefou_state={state}
 if [ -t 1 ] && [ -z "${{NO_COLOR:-}}" ]; then
-  PS1='\[\e[{code}m\]'{badge}'\[\e[0m\] '"${{PS1:-\\u@\\h:\\w\\$ }}"
+  PS1='\[\e[{code}m\]'{badge}'\[\e[0m\] ${{__gardefou_mt:+\[\e[{mt}m\][MAINTENANCE]\[\e[0m\] }}'"${{PS1:-\\u@\\h:\\w\\$ }}"
 else
-  PS1={badge}' '"${{PS1:-\\u@\\h:\\w\\$ }}"
+  PS1={badge}' ${{__gardefou_mt:+[MAINTENANCE] }}'"${{PS1:-\\u@\\h:\\w\\$ }}"
 fi
+__gardefou_prompt() {{
+  if [ -e "$__gardefou_state" ]; then __gardefou_mt=1; else __gardefou_mt=; fi
+}}
+PROMPT_COMMAND=(__gardefou_prompt "${{PROMPT_COMMAND[@]}}")
 __gardefou_preexec() {{
-  # Not for completion, the prompt's own commands, or this function.
+  # Not for completion, the prompt's own commands, or gardefou's functions.
   [ -n "${{COMP_LINE:-}}" ] && return 0
-  case "$BASH_COMMAND" in __gardefou_*|"$PROMPT_COMMAND") return 0 ;; esac
+  case "${{FUNCNAME[1]:-}}" in __gardefou_*) return 0 ;; esac
+  case "$BASH_COMMAND" in __gardefou_*) return 0 ;; esac
+  local __gardefou_pc
+  for __gardefou_pc in "${{PROMPT_COMMAND[@]}}"; do
+    [ "$BASH_COMMAND" = "$__gardefou_pc" ] && return 0
+  done
   "$__gardefou_bin" check --line "$BASH_COMMAND" >/dev/null 2>&1
   if [ $? -eq 4 ]; then
     "$__gardefou_bin" check --line "$BASH_COMMAND" >&2
@@ -57,11 +76,25 @@ trap '__gardefou_preexec' DEBUG
         "zsh" => format!(
             r#"# gardefou for zsh: environment badge in the prompt, each line checked before it runs.
 typeset -g __gardefou_bin={g}
+typeset -g __gardefou_state={state}
+typeset -g __gardefou_base="${{PROMPT:-%n@%m:%~%# }}"
 if [[ -t 1 && -z ${{NO_COLOR:-}} ]]; then
-  PROMPT=$'%{{\e[{code}m%}}'{badge}$'%{{\e[0m%}} '"${{PROMPT:-%n@%m:%~%# }}"
+  typeset -g __gardefou_badge=$'%{{\e[{code}m%}}'{badge}$'%{{\e[0m%}} '
+  typeset -g __gardefou_mt=$'%{{\e[{mt}m%}}[MAINTENANCE]%{{\e[0m%}} '
 else
-  PROMPT={badge}' '"${{PROMPT:-%n@%m:%~%# }}"
+  typeset -g __gardefou_badge={badge}' '
+  typeset -g __gardefou_mt='[MAINTENANCE] '
 fi
+__gardefou_precmd() {{
+  if [[ -e $__gardefou_state ]]; then
+    PROMPT="$__gardefou_badge$__gardefou_mt$__gardefou_base"
+  else
+    PROMPT="$__gardefou_badge$__gardefou_base"
+  fi
+}}
+typeset -ga precmd_functions
+precmd_functions+=(__gardefou_precmd)
+__gardefou_precmd
 __gardefou_accept_line() {{
   if [[ -n $BUFFER ]]; then
     "$__gardefou_bin" check --line "$BUFFER" >/dev/null 2>&1
@@ -83,12 +116,17 @@ zle -N accept-line __gardefou_accept_line
         "fish" => format!(
             r#"# gardefou for fish: environment badge in the prompt, each line checked before it runs.
 set -g __gardefou_bin {g}
+set -g __gardefou_state {state}
 functions -q __gardefou_orig_prompt; or functions -c fish_prompt __gardefou_orig_prompt
 function fish_prompt
+    set -l mt
+    test -e $__gardefou_state; and set mt '[MAINTENANCE]'
     if isatty stdout; and not set -q NO_COLOR
         printf '\e[{code}m%s\e[0m ' {badge}
+        test -n "$mt"; and printf '\e[{mt}m%s\e[0m ' $mt
     else
         printf '%s ' {badge}
+        test -n "$mt"; and printf '%s ' $mt
     end
     __gardefou_orig_prompt
 end
