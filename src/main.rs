@@ -5,8 +5,10 @@
 // (it reads /proc/self/maps to locate the main thread's stack guard), so gardefou has its own
 // C `main` and does the two parts of that set-up it relies on itself (`runtime_setup`). What
 // it goes without: the "stack overflow" message (an overflow still kills the process, and a
-// shim that dies runs nothing). std::env::args_os works without it on glibc.
-#![no_main]
+// shim that dies runs nothing). std::env::args_os works without it on glibc. (A unit-test
+// build of this file keeps the test harness's own `main`.)
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -18,6 +20,7 @@ use gardefou::intent::apt::Tool;
 use gardefou::intent::sql::DbTool;
 use gardefou::{act, commands, install, render};
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
