@@ -128,6 +128,9 @@ struct Patroni {
     dir: PathBuf,
     api0: String,
     api1: String,
+    /// `restapi.authentication`: the user, and the file holding its password.
+    user: String,
+    password_file: PathBuf,
 }
 
 impl Patroni {
@@ -144,6 +147,8 @@ impl Patroni {
         let mut p = Patroni {
             api0: String::new(),
             api1: String::new(),
+            user: String::new(),
+            password_file: dir.join("rest-password"),
             dir,
         };
         assert!(out.status.success(), "{:?}", common::text(&out));
@@ -157,6 +162,7 @@ impl Patroni {
         };
         p.api0 = format!("http://127.0.0.1:{}", port("API0"));
         p.api1 = format!("http://127.0.0.1:{}", port("API1"));
+        p.user = port("REST_USER");
         p
     }
 
@@ -191,6 +197,23 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
     let cluster = format!(
         "[cluster]\nadapter = \"patroni\"\non_primary = \"deny\"\n[cluster.patroni]\nurl = \"{}\"\n",
         p.api0
+    );
+    // Patroni protects POST /switchover with basic auth: without credentials, nothing moves
+    // and the message says which settings are missing.
+    let anonymous = host(&cluster);
+    let out = anonymous.gardefou(&["maintenance", "start", "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(
+        common::text(&out).1.contains("HTTP 401") && common::text(&out).1.contains("password_file"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert_eq!(Patroni::role(&p.api0), "master");
+    assert!(!anonymous.state.exists());
+    let cluster = format!(
+        "{cluster}username = \"{}\"\npassword_file = \"{}\"\n",
+        p.user,
+        p.password_file.display()
     );
     let h = host(&cluster);
     let (code, report) = h.preflight(&[]);

@@ -224,6 +224,30 @@ pub fn lint(c: &ClusterSection) -> Vec<String> {
             "[cluster.patroni] url = {url:?}: only http:// is supported (for https, use adapter = \"command\" with curl)"
         ));
     }
+    if let Some(p) = &c.patroni {
+        match (&p.username, &p.password_file) {
+            (Some(_), None) | (None, Some(_)) => problems.push(
+                "[cluster.patroni] username and password_file go together (Patroni's restapi.authentication)"
+                    .into(),
+            ),
+            (Some(_), Some(file)) => {
+                use std::os::unix::fs::MetadataExt;
+                match std::fs::metadata(file) {
+                    Ok(m) if m.mode() & 0o077 != 0 => problems.push(format!(
+                        "[cluster.patroni] password_file {}: readable or writable by others (mode {:o}): make it 0600",
+                        file.display(),
+                        m.mode() & 0o777
+                    )),
+                    Ok(_) => {}
+                    Err(e) => problems.push(format!(
+                        "[cluster.patroni] password_file {}: {e}",
+                        file.display()
+                    )),
+                }
+            }
+            (None, None) => {}
+        }
+    }
     problems
 }
 
@@ -531,5 +555,33 @@ mod tests {
         let mut s = status(Role::Primary, vec![]);
         s.peers_visible = false;
         assert_eq!(plan(&s, MB, None), Ok(Plan::SwitchTo(None)));
+    }
+
+    #[test]
+    fn patroni_credentials_are_linted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "secret\n").unwrap();
+        let section = |user: Option<&str>, pw: Option<&std::path::Path>| -> ClusterSection {
+            let mut text = "adapter = \"patroni\"\n[patroni]\n".to_owned();
+            if let Some(u) = user {
+                text.push_str(&format!("username = \"{u}\"\n"));
+            }
+            if let Some(p) = pw {
+                text.push_str(&format!("password_file = \"{}\"\n", p.display()));
+            }
+            toml::from_str(&text).unwrap()
+        };
+        let problems = |c: &ClusterSection| lint(c).join("\n");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(problems(&section(Some("u"), Some(&file))), "");
+        assert_eq!(problems(&section(None, None)), "");
+        assert!(problems(&section(Some("u"), None)).contains("go together"));
+        assert!(problems(&section(None, Some(&file))).contains("go together"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(problems(&section(Some("u"), Some(&file))).contains("make it 0600"));
+        let missing = dir.path().join("none");
+        assert!(problems(&section(Some("u"), Some(&missing))).contains("password_file"));
     }
 }

@@ -81,22 +81,50 @@ impl Patroni {
         if let Some(c) = candidate {
             body["candidate"] = c.into();
         }
-        let mut r = self
+        let mut request = self
             .agent
             .post(&url)
-            .header("Content-Type", "application/json")
+            .header("Content-Type", "application/json");
+        if let Some(auth) = self.authorization()? {
+            request = request.header("Authorization", auth);
+        }
+        let mut r = request
             .send(body.to_string())
             .map_err(|e| Error::Cluster(format!("POST {url}: {e}")))?;
         let code = r.status().as_u16();
         let text = r.body_mut().read_to_string().unwrap_or_default();
-        if code == 200 {
-            Ok(text.trim().to_owned())
-        } else {
-            Err(Error::Cluster(format!(
+        match code {
+            200 => Ok(text.trim().to_owned()),
+            401 => Err(Error::Cluster(format!(
+                "POST {url}: HTTP 401: Patroni wants credentials for its unsafe endpoints{}",
+                if self.spec.username.is_some() {
+                    ": [cluster.patroni] username and password_file were refused"
+                } else {
+                    " (restapi.authentication): set [cluster.patroni] username and password_file"
+                }
+            ))),
+            _ => Err(Error::Cluster(format!(
                 "POST {url} {body}: HTTP {code}: {}",
                 text.trim()
-            )))
+            ))),
         }
+    }
+
+    /// `Basic …` from `username` and the first line of `password_file`, when configured.
+    fn authorization(&self) -> Result<Option<String>> {
+        use base64::Engine;
+        let (Some(user), Some(file)) = (&self.spec.username, &self.spec.password_file) else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Error::Cluster(format!(
+                "[cluster.patroni] password_file {}: {e}",
+                file.display()
+            ))
+        })?;
+        let password = text.lines().next().unwrap_or("");
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Ok(Some(format!("Basic {token}")))
     }
 }
 

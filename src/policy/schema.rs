@@ -280,6 +280,12 @@ pub struct PatroniSpec {
     pub member: Option<String>,
     /// The member to switch over to (default: the healthy replica with the least lag).
     pub candidate: Option<String>,
+    /// `restapi.authentication.username`, when Patroni protects its unsafe endpoints
+    /// (`POST /switchover`) with HTTP basic auth.
+    pub username: Option<String>,
+    /// A file (root's, mode 0600) whose first line is that user's password: never the
+    /// password itself in a policy file everyone can read.
+    pub password_file: Option<PathBuf>,
 }
 
 /// Pacemaker, through its command-line tools (crm_mon, crm_standby).

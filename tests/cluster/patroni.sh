@@ -5,7 +5,9 @@
 #                                         returns once pg0 leads and pg1 streams from it
 #   tests/cluster/patroni.sh stop DIR     stops every process it started (by the pid files)
 # DIR is created (mode 0755, owned by postgres below it). After start, DIR/ports holds shell
-# variables: ETCD_PORT, API0, API1 (Patroni REST ports), PG0, PG1 (PostgreSQL ports).
+# variables: ETCD_PORT, API0, API1 (Patroni REST ports), PG0, PG1 (PostgreSQL ports). The REST
+# API's unsafe endpoints (POST /switchover…) want basic auth (restapi.authentication): user
+# REST_USER in DIR/ports, its password (random) in DIR/rest-password (mode 0600).
 # Needs Debian's patroni, etcd-server, python3-etcd and postgresql; run as root.
 set -euo pipefail
 
@@ -52,7 +54,11 @@ ETCD_PORT=$(free_port); ETCD_PEER=$(free_port)
 API0=$(free_port); API1=$(free_port); PG0=$(free_port); PG1=$(free_port)
 mkdir -p "$dir"
 chmod 0755 "$dir"
+REST_USER=gardefou-test
+REST_PASSWORD=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077; echo "$REST_PASSWORD" > "$dir/rest-password")
 cat > "$dir/ports" <<EOF
+REST_USER=$REST_USER
 ETCD_PORT=$ETCD_PORT
 API0=$API0
 API1=$API1
@@ -77,6 +83,9 @@ log:
 restapi:
   listen: 127.0.0.1:$2
   connect_address: 127.0.0.1:$2
+  authentication:
+    username: $REST_USER
+    password: $REST_PASSWORD
 etcd:
   host: 127.0.0.1:$ETCD_PORT
 bootstrap:
