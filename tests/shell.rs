@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Host {
@@ -197,9 +197,8 @@ fn a_broken_policy_never_locks_the_operator_out() {
     assert_eq!(common::text(&out).0, "via-c\n", "{:?}", common::text(&out));
 }
 
-#[test]
-fn init_bash_checks_each_command_of_a_real_interactive_bash() {
-    let h = host("production");
+/// Gives `h`'s policy a maintenance state file of its own, and returns its path.
+fn with_maintenance_state(h: &Host) -> PathBuf {
     let state = h.root.join("maintenance.json");
     let mut policy = std::fs::read_to_string(&h.policy).unwrap();
     policy.push_str(&format!(
@@ -207,45 +206,66 @@ fn init_bash_checks_each_command_of_a_real_interactive_bash() {
         state.display()
     ));
     std::fs::write(&h.policy, policy).unwrap();
-    let out = h.run(&["init", "bash"]);
-    let snippet = common::ok(out).stdout;
+    state
+}
+
+/// What is typed into a shell set up by `gardefou init`: an allowed line, a denied one (by
+/// path, so that the rm shim is not what stops it), then the maintenance mark set and removed.
+fn init_session(h: &Host, state: &Path) -> Vec<String> {
+    [
+        "echo plain-ok".to_owned(),
+        format!("/bin/rm -rf {}", h.root.join("vital").display()),
+        "echo after".to_owned(),
+        format!("echo {{}} > {}", state.display()),
+        "echo inside".to_owned(),
+        format!("/bin/rm {}", state.display()),
+        "echo left".to_owned(),
+        "exit".to_owned(),
+    ]
+    .into()
+}
+
+/// The session above, as the terminal showed it: the denied line did not run, the badge is
+/// red, and `[MAINTENANCE]` is in the prompt while the mark exists, and only then.
+fn assert_init_session(h: &Host, shell: &str, shown: &str) {
+    assert!(
+        shown.contains("plain-ok") && shown.contains("after") && shown.contains("inside"),
+        "{shell}: {shown:?}"
+    );
+    assert!(shown.contains("vital test data"), "{shell}: {shown:?}");
+    assert!(h.root.join("vital/data/f").exists(), "{shell} ran the rm");
+    assert!(
+        shown.contains("\x1b[1;31m[PRODUCTION "),
+        "{shell}: {shown:?}"
+    );
+    let badge = "\x1b[1;33m[MAINTENANCE]";
+    let first = shown
+        .find(badge)
+        .unwrap_or_else(|| panic!("{shell}: no badge: {shown:?}"));
+    assert!(first > shown.find("after").unwrap(), "{shell}: {shown:?}");
+    let left = shown.rfind("left").unwrap();
+    assert!(!shown[left..].contains(badge), "{shell}: {shown:?}");
+    assert!(shown[left..].contains("[PRODUCTION "), "{shell}: {shown:?}");
+}
+
+#[test]
+fn init_bash_checks_each_command_of_a_real_interactive_bash() {
+    let h = host("production");
+    let state = with_maintenance_state(&h);
+    let snippet = common::ok(h.run(&["init", "bash"])).stdout;
     let rc = h.root.join("bashrc");
     // The user's own PROMPT_COMMAND still runs, and is not checked (it would cost a process).
     let mut rc_text = b"PROMPT_COMMAND='__own=$((__own+1))'\n".to_vec();
     rc_text.extend(snippet);
     std::fs::write(&rc, rc_text).unwrap();
-    // By its path, so that the rm shim is not what stops it.
-    let rm = format!("/bin/rm -rf {}", h.root.join("vital").display());
-    let enter = format!("echo {{}} > {}", state.display());
-    let leave = format!("/bin/rm {}", state.display());
-    let typed = [
-        "echo plain-ok",
-        rm.as_str(),
-        "echo after",
-        &enter,
-        "echo own=$__own",
-        &leave,
-        "echo left",
-        "exit",
-    ];
+    let mut typed = init_session(&h, &state);
+    typed.insert(5, "echo own=$__own".to_owned());
+    let typed: Vec<&str> = typed.iter().map(String::as_str).collect();
     let line = format!("exec bash --noprofile --rcfile {} -i", rc.display());
     let out = common::typed_on_tty(&mut h.shell_cmd(), &line, &typed);
-    let (shown, err) = common::text(&out);
-    assert!(
-        shown.contains("plain-ok") && shown.contains("after"),
-        "{shown}{err}"
-    );
-    assert!(shown.contains("vital test data"), "{shown}");
-    assert!(h.root.join("vital/data/f").exists(), "bash ran the rm");
-    assert!(shown.contains("\x1b[1;31m[PRODUCTION "), "{shown:?}");
-    // [MAINTENANCE] in the prompt while the state file exists, and only then.
-    let badge = "\x1b[1;33m[MAINTENANCE]";
-    let first = shown.find(badge).expect("no maintenance badge");
-    assert!(first > shown.find("after").unwrap(), "{shown:?}");
-    let left = shown.rfind("left").unwrap();
-    assert!(!shown[left..].contains(badge), "{shown:?}");
-    assert!(shown[left..].contains("[PRODUCTION "), "{shown:?}");
-    // 8 prompts so far: the user's PROMPT_COMMAND ran before each.
+    let (shown, _) = common::text(&out);
+    assert_init_session(&h, "bash", &shown);
+    // 6 prompts by then: the user's PROMPT_COMMAND ran before each.
     let own = shown
         .split("\rown=")
         .nth(1)
@@ -255,10 +275,40 @@ fn init_bash_checks_each_command_of_a_real_interactive_bash() {
             .is_some_and(|n| n >= 4),
         "{own:?} {shown:?}"
     );
-    for shell in ["zsh", "fish"] {
-        let out = common::ok(h.run(&["init", shell]));
-        assert!(common::text(&out).0.contains("check --line"));
-    }
+}
+
+#[test]
+fn init_zsh_and_fish_check_each_line_of_real_interactive_shells() {
+    let h = host("production");
+    let state = with_maintenance_state(&h);
+    let session = init_session(&h, &state);
+    let typed: Vec<&str> = session.iter().map(String::as_str).collect();
+    // zsh reads $ZDOTDIR/.zshrc.
+    let zdot = h.root.join("zdot");
+    std::fs::create_dir(&zdot).unwrap();
+    std::fs::write(
+        zdot.join(".zshrc"),
+        common::ok(h.run(&["init", "zsh"])).stdout,
+    )
+    .unwrap();
+    let out = common::typed_on_tty(h.shell_cmd().env("ZDOTDIR", &zdot), "exec zsh -i", &typed);
+    assert_init_session(&h, "zsh", &common::text(&out).0);
+    // fish reads $XDG_CONFIG_HOME/fish/config.fish, and keeps its own state beside it.
+    let xdg = h.root.join("xdg");
+    std::fs::create_dir_all(xdg.join("config/fish")).unwrap();
+    std::fs::write(
+        xdg.join("config/fish/config.fish"),
+        common::ok(h.run(&["init", "fish"])).stdout,
+    )
+    .unwrap();
+    let out = common::typed_on_tty(
+        h.shell_cmd()
+            .env("XDG_CONFIG_HOME", xdg.join("config"))
+            .env("XDG_DATA_HOME", xdg.join("data")),
+        "exec fish -i",
+        &typed,
+    );
+    assert_init_session(&h, "fish", &common::text(&out).0);
 }
 
 /// A user removed when the test ends, however it ends.

@@ -117,17 +117,28 @@ zle -N accept-line __gardefou_accept_line
             r#"# gardefou for fish: environment badge in the prompt, each line checked before it runs.
 set -g __gardefou_bin {g}
 set -g __gardefou_state {state}
+# Decided here: fish_prompt's output is captured, never a terminal.
+set -e __gardefou_color
+if isatty stdout; and not set -q NO_COLOR
+    set -g __gardefou_color 1
+end
 functions -q __gardefou_orig_prompt; or functions -c fish_prompt __gardefou_orig_prompt
+function __gardefou_status
+    return $argv[1]
+end
 function fish_prompt
+    # The original prompt shows the last command's status: keep it for that prompt.
+    set -l last $status
     set -l mt
     test -e $__gardefou_state; and set mt '[MAINTENANCE]'
-    if isatty stdout; and not set -q NO_COLOR
+    if set -q __gardefou_color
         printf '\e[{code}m%s\e[0m ' {badge}
         test -n "$mt"; and printf '\e[{mt}m%s\e[0m ' $mt
     else
         printf '%s ' {badge}
         test -n "$mt"; and printf '%s ' $mt
     end
+    __gardefou_status $last
     __gardefou_orig_prompt
 end
 function __gardefou_execute
