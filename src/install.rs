@@ -339,5 +339,13 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
         std::fs::remove_file(&target).map_err(io(format!("removing {}", target.display())))?;
         done.push(format!("removed {}", target.display()));
     }
+    // The parsed-policy cache (the package's postrm does the same).
+    if let Some(dir) = crate::policy::cache::dir() {
+        let cache = dir.join(crate::policy::cache::FILE);
+        if std::fs::remove_file(&cache).is_ok() {
+            done.push(format!("removed {}", cache.display()));
+        }
+        let _ = std::fs::remove_dir(&dir);
+    }
     Ok(done)
 }

@@ -370,6 +370,15 @@ fn the_parsed_policy_is_cached_and_a_changed_or_foreign_cache_is_never_used() {
     assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
     assert!(common::text(&out).1.contains("now protected"));
     assert!(e.root.join(&j).exists());
+    // Uninstalling takes the cache away with the rest.
+    let out = Command::new(common::bin())
+        .arg("uninstall")
+        .args(common::install_dirs(&e.root))
+        .env("GARDEFOU_CACHE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert!(!cache.exists() && !dir.exists());
 }
 
 #[test]
