@@ -1,7 +1,7 @@
 //! argv[0] dispatch: invoked as a guarded command's name (a shim), guard it; otherwise the CLI.
 
 // Every guarded `rm`, `apt` or `psql` starts this binary once more before the real one: its
-// start-up is paid on every command. Rust's runtime set-up before `main` costs ~0.16 ms here
+// start-up is paid on every command. Rust's runtime set-up before `main` costs ~0.15 ms here
 // (it reads /proc/self/maps to locate the main thread's stack guard), so gardefou has its own
 // C `main` and does the two parts of that set-up it relies on itself (`runtime_setup`). What
 // it goes without: the "stack overflow" message (an overflow still kills the process, and a
@@ -46,6 +46,7 @@ fn runtime_setup() {
     use nix::sys::stat::Mode;
     use std::os::fd::{AsRawFd, IntoRawFd};
     for fd in 0..=2 {
+        // SAFETY: only asked about (F_GETFD), never closed or kept.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) == Err(nix::errno::Errno::EBADF) {
             // The lowest free descriptor: this one.
