@@ -46,12 +46,13 @@ fn runtime_setup() {
     use nix::sys::stat::Mode;
     use std::os::fd::{AsRawFd, IntoRawFd};
     for fd in 0..=2 {
-        // SAFETY: only asked about (F_GETFD), never closed or kept.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) == Err(nix::errno::Errno::EBADF) {
+        // SAFETY: F_GETFD only reads the descriptor's flags; a closed one gives EBADF.
+        let closed = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1
+            && nix::errno::Errno::last() == nix::errno::Errno::EBADF;
+        if closed {
             // The lowest free descriptor: this one.
             match open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
-                Ok(null) if null.as_raw_fd() == fd.as_raw_fd() => {
+                Ok(null) if null.as_raw_fd() == fd => {
                     let _ = null.into_raw_fd();
                 }
                 _ => std::process::abort(),
