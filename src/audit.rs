@@ -39,16 +39,7 @@ impl Entry {
     /// An entry for the calling process, with who/where filled in.
     pub fn now(host: &str, environment: &str, argv: &[std::ffi::OsString]) -> Entry {
         let uid = nix::unistd::getuid();
-        // uid 0 is `root` on Debian (base-passwd's fixed entry): no NSS round (nscd, nsswitch,
-        // passwd: ~17 system calls) on each of root's guarded commands. The uid is logged too.
-        let user = if uid.is_root() {
-            "root".to_owned()
-        } else {
-            nix::unistd::User::from_uid(uid)
-                .ok()
-                .flatten()
-                .map_or_else(|| uid.to_string(), |u| u.name)
-        };
+        let user = crate::facts::user_name();
         let tty = std::fs::read_link("/proc/self/fd/0")
             .ok()
             .map(|p| p.display().to_string())

@@ -22,13 +22,7 @@ fn user(intent: &SqlIntent) -> String {
         .user
         .clone()
         .or_else(|| std::env::var("PGUSER").ok())
-        .unwrap_or_else(|| {
-            let uid = nix::unistd::getuid();
-            nix::unistd::User::from_uid(uid)
-                .ok()
-                .flatten()
-                .map_or_else(|| uid.to_string(), |u| u.name)
-        })
+        .unwrap_or_else(super::user_name)
 }
 
 /// Probes a database command. `stdin` is the SQL read from standard input when the caller has

@@ -3,3 +3,17 @@
 pub mod apt;
 pub mod db;
 pub mod fs;
+
+/// The calling user's name (real uid), or the uid as text when it has none. uid 0 is `root` on
+/// Debian (base-passwd's fixed entry): no NSS round (nscd, nsswitch, passwd: ~17 system calls)
+/// on each of root's guarded commands.
+pub fn user_name() -> String {
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        return "root".to_owned();
+    }
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}

@@ -7,11 +7,12 @@
 //! owner, mtime and ctime to the nanosecond). Any difference, and the files are parsed again.
 //!
 //! Trust: the cache is read only from a directory and a file owned by root or by the caller
-//! and writable by no one else, as policy files themselves must be. It is written only from
-//! files whose last change is at least [`SETTLE_SECS`] old, so that a second edit within the
-//! same timestamp tick cannot leave a cache that looks current and is not. Errors are never
-//! cached: a broken file is parsed, and reported, every time. Anything wrong with the cache
-//! itself (missing, unreadable, foreign, corrupt) means "parse"; it never fails a command.
+//! and writable by no one else (the policy files' own owner check, without its leeway for
+//! root's group). It is written only from files whose last change is at least
+//! [`SETTLE_SECS`] old, so that a second edit within the same timestamp tick cannot leave a
+//! cache that looks current and is not. Errors are never cached: a broken file is parsed, and
+//! reported, every time. Anything wrong with the cache itself (missing, unreadable, foreign,
+//! corrupt) means "parse"; it never fails a command.
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -138,27 +139,28 @@ fn key(sources: &[Source]) -> Option<(Key, bool)> {
     ))
 }
 
-/// True when `meta` belongs to root or to us and no one else can write it.
-fn trusted(meta: &std::fs::Metadata) -> bool {
-    let euid = nix::unistd::geteuid().as_raw();
-    (meta.uid() == 0 || meta.uid() == euid) && meta.mode() & 0o022 == 0
+/// True when `path` passes the policy files' own owner check and, stricter, not even root's
+/// group can write it.
+fn trusted(path: &Path, meta: &std::fs::Metadata) -> bool {
+    check_owner(path, meta).is_ok() && meta.mode() & 0o020 == 0
 }
 
 fn trusted_dir(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m))
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && trusted(dir, &m))
 }
 
 fn read(dir: &Path, key: &Key) -> Option<Policy> {
     if !trusted_dir(dir) {
         return None;
     }
+    let path = dir.join(FILE);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(dir.join(FILE))
+        .open(&path)
         .ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || !trusted(&meta) || meta.len() > MAX_BYTES {
+    if !meta.is_file() || !trusted(&path, &meta) || meta.len() > MAX_BYTES {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);

@@ -99,10 +99,7 @@ impl Session {
             let path = path_with(dir, vars.get(OsStr::new("PATH")).map(OsString::as_os_str));
             vars.insert("PATH".into(), path);
         }
-        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+        let user = crate::facts::user_name();
         let cwd = std::env::current_dir()
             .ok()
             .or_else(|| vars.get(OsStr::new("HOME")).map(PathBuf::from))

@@ -185,12 +185,7 @@ fn preparing(id: &str, host: &str, environment: &str, command: &str) -> Manifest
 }
 
 fn who() -> (String, u32) {
-    let uid = nix::unistd::getuid();
-    let user = nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name);
-    (user, uid.as_raw())
+    (crate::facts::user_name(), nix::unistd::getuid().as_raw())
 }
 
 /// Saves every planned target into a new snapshot of `store`. On error, whatever was saved is
