@@ -175,18 +175,16 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
     let (prefix, etc) = (args.prefix.as_path(), args.etc.as_path());
     let mut done = Vec::new();
     let bin = prefix.join("bin");
+    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
+    let me = this_exe()?;
     if args.system {
-        let me = this_exe()?;
-        std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
         link_shims(&bin, &me, &mut done)?;
         let (apt, dpkg) = hook_files(args);
         write_owned(&apt, &apt_conf(&me, &apt), &mut done)?;
         write_owned(&dpkg, &dpkg_conf(&me, &dpkg), &mut done)?;
         return Ok(done);
     }
-    std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
     let target = bin.join("gardefou");
-    let me = std::env::current_exe().map_err(io("finding this executable".into()))?;
     if !same_file(&me, &target) {
         let tmp = bin.join(".gardefou.new");
         std::fs::copy(&me, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
