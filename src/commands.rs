@@ -288,21 +288,14 @@ fn print_json(value: &impl serde::Serialize) -> bool {
     }
 }
 
-/// `--since`: an age (`30m`, `2h`, `7d`, `90s`) back from now, or a UTC time (`2026-11-26`,
-/// `2026-11-26 14:00[:00]`, RFC 3339).
+/// `--since`: an age (`30m`, `2h`, `7d`, `90s`, `1h 30m`: humantime's syntax) back from now, or
+/// a UTC time (`2026-11-26`, `2026-11-26 14:00[:00]`, RFC 3339).
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
     let t = text.trim();
-    if let Some(unit) = t.chars().last().filter(|c| "smhd".contains(*c))
-        && let Ok(n) = t[..t.len() - 1].parse::<i64>()
-    {
-        let secs = match unit {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
-            _ => n * 86400,
-        };
-        return TimeDelta::try_seconds(secs)
+    if let Ok(age) = humantime::parse_duration(t) {
+        return TimeDelta::from_std(age)
+            .ok()
             .and_then(|d| Utc::now().checked_sub_signed(d))
             .ok_or_else(|| format!("{t:?}: too far back"));
     }
