@@ -40,10 +40,7 @@ impl Entry {
     pub fn now(host: &str, environment: &str, argv: &[std::ffi::OsString]) -> Entry {
         let uid = nix::unistd::getuid();
         let user = crate::facts::user_name();
-        let tty = std::fs::read_link("/proc/self/fd/0")
-            .ok()
-            .map(|p| p.display().to_string())
-            .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"));
+        let tty = crate::facts::stdin_tty();
         Entry {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             host: host.to_owned(),

@@ -314,9 +314,7 @@ fn packages_item(policy: &Policy) -> Item {
 }
 
 fn users_item() -> Item {
-    let me = std::fs::read_link("/proc/self/fd/0")
-        .ok()
-        .map(|p| p.display().to_string());
+    let me = crate::facts::stdin_tty();
     match cluster::run::run("who".as_ref(), &[], &[], Duration::from_secs(5)) {
         Ok(r) => {
             let others: Vec<String> = r

@@ -17,3 +17,11 @@ pub fn user_name() -> String {
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
+
+/// The terminal on standard input (`/dev/pts/3`, `/dev/tty1`), if it is one.
+pub fn stdin_tty() -> Option<String> {
+    std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
+}
