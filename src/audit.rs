@@ -130,15 +130,6 @@ pub fn append(policy: &Policy, entry: &Entry) -> Result<PathBuf> {
 
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
 
-/// A decision as the log fields spell it (as in the JSON entry).
-fn decision_word(d: Decision) -> &'static str {
-    match d {
-        Decision::Allow => "allow",
-        Decision::Confirm => "confirm",
-        Decision::Deny => "deny",
-    }
-}
-
 /// One line for syslog: what was decided, by which rule, for whom, on what command, as
 /// `key=value` fields a log pipeline can parse (values with spaces quoted). Pure.
 pub fn syslog_line(e: &Entry) -> String {
@@ -149,7 +140,7 @@ pub fn syslog_line(e: &Entry) -> String {
             v.to_owned()
         }
     };
-    let decision = decision_word(e.decision);
+    let decision = e.decision.as_str();
     let rules: Vec<&str> = e.reasons.iter().map(|r| r.rule.as_str()).collect();
     let mut line = format!(
         "decision={decision} outcome={} user={} uid={} environment={} rule={} command={}",
@@ -174,7 +165,7 @@ pub fn syslog_line(e: &Entry) -> String {
 
 /// The fields journald keeps beside the message, for `journalctl GARDEFOU_DECISION=deny`.
 fn journal_fields(e: &Entry) -> Vec<(&'static str, String)> {
-    let decision = decision_word(e.decision);
+    let decision = e.decision.as_str();
     let mut f = vec![
         ("SYSLOG_IDENTIFIER", "gardefou".to_owned()),
         ("SYSLOG_FACILITY", "10".to_owned()),

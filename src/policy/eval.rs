@@ -21,6 +21,15 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// The word for it, as the JSON audit entry and the system log spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Confirm => "confirm",
+            Decision::Deny => "deny",
+        }
+    }
+
     /// Exit status of `gardefou check` (DESIGN.md contract).
     pub fn check_exit_code(self) -> i32 {
         match self {
