@@ -216,37 +216,8 @@ pub fn lint(c: &ClusterSection) -> Vec<String> {
     if let Err(e) = from_policy(Some(c), "lint") {
         problems.push(e.to_string());
     }
-    if let Some(p) = &c.patroni
-        && let Some(url) = &p.url
-        && !url.starts_with("http://")
-    {
-        problems.push(format!(
-            "[cluster.patroni] url = {url:?}: only http:// is supported (for https, use adapter = \"command\" with curl)"
-        ));
-    }
     if let Some(p) = &c.patroni {
-        match (&p.username, &p.password_file) {
-            (Some(_), None) | (None, Some(_)) => problems.push(
-                "[cluster.patroni] username and password_file go together (Patroni's restapi.authentication)"
-                    .into(),
-            ),
-            (Some(_), Some(file)) => {
-                use std::os::unix::fs::MetadataExt;
-                match std::fs::metadata(file) {
-                    Ok(m) if m.mode() & 0o077 != 0 => problems.push(format!(
-                        "[cluster.patroni] password_file {}: readable or writable by others (mode {:o}): make it 0600",
-                        file.display(),
-                        m.mode() & 0o777
-                    )),
-                    Ok(_) => {}
-                    Err(e) => problems.push(format!(
-                        "[cluster.patroni] password_file {}: {e}",
-                        file.display()
-                    )),
-                }
-            }
-            (None, None) => {}
-        }
+        problems.extend(patroni::lint(p));
     }
     problems
 }

@@ -128,6 +128,39 @@ impl Patroni {
     }
 }
 
+/// What `policy check` says of a `[cluster.patroni]` section.
+pub fn lint(p: &PatroniSpec) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut problems = Vec::new();
+    if let Some(url) = &p.url
+        && !url.starts_with("http://")
+    {
+        problems.push(format!(
+            "[cluster.patroni] url = {url:?}: only http:// is supported (for https, use adapter = \"command\" with curl)"
+        ));
+    }
+    match (&p.username, &p.password_file) {
+        (Some(_), Some(file)) => match std::fs::metadata(file) {
+            Ok(m) if m.mode() & 0o077 != 0 => problems.push(format!(
+                "[cluster.patroni] password_file {}: readable or writable by others (mode {:o}): make it 0600",
+                file.display(),
+                m.mode() & 0o777
+            )),
+            Ok(_) => {}
+            Err(e) => problems.push(format!(
+                "[cluster.patroni] password_file {}: {e}",
+                file.display()
+            )),
+        },
+        (None, None) => {}
+        _ => problems.push(
+            "[cluster.patroni] username and password_file go together (Patroni's restapi.authentication)"
+                .into(),
+        ),
+    }
+    problems
+}
+
 fn role_of(name: &str) -> Role {
     match name {
         "master" | "primary" | "leader" | "standby_leader" => Role::Primary,
