@@ -138,6 +138,11 @@ pub struct CheckArgs {
     /// A shell line to evaluate, as an interactive shell would run it
     #[arg(long, value_name = "SHELL LINE", conflicts_with = "command")]
     pub line: Option<OsString>,
+    /// As a shell's pre-exec hook: print nothing when the line may run, explain a refusal on
+    /// stderr (exit 4), and ask here on the terminal for a confirmation that no shim will ask
+    /// for when the line runs (exit 0 confirmed, 4 refused)
+    #[arg(long)]
+    pub ask: bool,
     /// What the command would read on standard input (`-`: gardefou's own), checked as it
     /// would read it: SQL for psql and mysql, commands for redis-cli
     #[arg(long, value_name = "FILE")]

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::act::guard::{environment, load_failsafe, probe_all};
+use crate::act::guard::{environment, load_failsafe};
 use crate::act::hostname;
 use crate::audit;
 use crate::cli::{CheckArgs, LogArgs, PolicyCommand};
@@ -52,8 +52,6 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
             return 2;
         }
     };
-    let mut intents = intents;
-    crate::act::apt::add_purge_deletions(&mut intents, &loaded.policy);
     let input = match &args.input {
         None => None,
         Some(p) => {
@@ -72,8 +70,16 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
             }
         }
     };
-    let probed = probe_all(&intents, &loaded.policy, input.as_deref());
-    let v = crate::act::guard::verdict_here(&probed, &loaded.policy, &env, None, &host);
+    let ctx = crate::pipeline::Context {
+        policy: &loaded.policy,
+        env: &env,
+        host: &host,
+        error: None,
+    };
+    let v = crate::pipeline::judge(&ctx, intents, input.as_deref()).verdict;
+    if args.ask {
+        return ask_for_shell(&loaded.policy, &env, &host, &v, &text);
+    }
     if args.json {
         if !print_json(&v) {
             return 2;
@@ -95,6 +101,43 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
         }
     }
     v.decision.check_exit_code()
+}
+
+/// `check --ask`: the verdict carried out for a shell that runs the line itself. Exit 0: run
+/// it; 4: do not.
+fn ask_for_shell(
+    policy: &crate::policy::Policy,
+    env: &crate::policy::Environment,
+    host: &str,
+    v: &crate::policy::Verdict,
+    text: &str,
+) -> i32 {
+    use crate::policy::Decision;
+    const NOT_RUN: &str = "Nothing was run.";
+    let deferred = v.all_deferred() && !crate::shell::names_guarded_by_path(text);
+    if v.decision == Decision::Allow || (v.decision == Decision::Confirm && deferred) {
+        return 0;
+    }
+    render::init_colors(std::io::stderr().is_terminal());
+    let (run, outcome) = crate::act::guard::carry_out(v, env, host, text, NOT_RUN);
+    let argv = [
+        std::ffi::OsString::from("gardefou-init"),
+        "--line".into(),
+        text.into(),
+    ];
+    crate::act::guard::record(
+        policy,
+        host,
+        env,
+        &argv,
+        v,
+        crate::act::guard::Outcome {
+            what: &outcome,
+            override_reason: None,
+            snapshot_id: None,
+        },
+    );
+    if run { 0 } else { 4 }
 }
 
 /// `gardefou policy check|show`.
@@ -166,9 +209,10 @@ pub fn policy(cmd: &PolicyCommand, explicit: Option<&std::path::Path>) -> i32 {
             println!("environment: {} ({})", env.name, env.because);
             for r in &p.paths {
                 println!(
-                    "{:?} {} — {} [{}, line {}]",
+                    "{:?} {} (contents: {:?}) — {} [{}, line {}]",
                     r.action,
                     r.path,
+                    r.contents,
                     r.reason.as_deref().unwrap_or(""),
                     r.id,
                     r.line

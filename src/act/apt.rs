@@ -204,7 +204,7 @@ fn decide(
         let planned: Vec<Planned> = snapshot_targets(&probed, policy, env)
             .into_iter()
             .filter_map(|(i, t)| match &probed[i].targets[t].effect {
-                crate::facts::fs::Effect::Removes { entry, .. } => Some(Planned {
+                crate::facts::fs::Effect::Reaches { entry, .. } => Some(Planned {
                     path: entry.clone(),
                     may_rename: false,
                 }),

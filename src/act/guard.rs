@@ -65,6 +65,7 @@ pub fn probe_all<'a>(
             intent,
             targets: match intent {
                 Intent::Rm(r) => probe_rm(r, &policy.paths),
+                Intent::Files(f) => crate::facts::fs::probe_files(f, &policy.paths),
                 _ => Vec::new(),
             },
             packages: match intent {
@@ -109,7 +110,12 @@ pub fn verdict_here(
         Ok(Some(status)) => {
             if let Some((decision, why)) = crate::cluster::on_primary(&status, settings.on_primary)
             {
+                // The shims ask the cluster again for what they judge.
+                let deferred = v.all_deferred();
                 v.raise(decision, crate::cluster::ON_PRIMARY_RULE, why);
+                if let Some(r) = v.reasons.last_mut() {
+                    r.deferred = deferred;
+                }
             }
         }
         Ok(None) => {}
@@ -261,7 +267,19 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
-    let probed = probe_all(&intents, &loaded.policy, None);
+    let mut probed = probe_all(&intents, &loaded.policy, None);
+    if std::env::var_os("DPKG_MAINTSCRIPT_PACKAGE").is_some() {
+        // A package's maintainer script removes the files the package ships, in protected
+        // trees too (/etc/ssh on an upgrade), with no terminal: the apt and dpkg hooks have
+        // judged the package operation, so only what deletes a protected path itself counts.
+        for p in &mut probed {
+            for t in &mut p.targets {
+                if let crate::facts::fs::Effect::Reaches { hits, .. } = &mut t.effect {
+                    hits.retain(|h| h.relation != crate::facts::fs::Relation::Within);
+                }
+            }
+        }
+    }
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = verdict_here(&probed, &loaded.policy, &env, error, &host);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);

@@ -48,7 +48,7 @@ pub fn for_rm(
     let silent = rm_is_silent(cmd);
     let entry_of = |t: usize| match probed.first().and_then(|p| p.targets.get(t)) {
         Some(tf) => match &tf.effect {
-            Effect::Removes { entry, .. } => Some(entry.clone()),
+            Effect::Reaches { entry, .. } => Some(entry.clone()),
             _ => None,
         },
         None => None,

@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use globset::{GlobBuilder, GlobMatcher};
 use walkdir::WalkDir;
 
-use crate::intent::{Arg, RmIntent, display_bytes};
+use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, RmIntent, display_bytes};
 use crate::policy::PathRule;
 
 /// How many directory entries one probe may look at before it stops and assumes the worst.
@@ -27,6 +27,8 @@ pub enum Relation {
     Inside,
     /// The tree was too large to inspect fully: assumed to hold a protected path.
     Uninspected,
+    /// The target lies inside the protected tree `Hit::path`: the rule's `contents` decides.
+    Within,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +45,17 @@ pub enum Effect {
     Nothing(String),
     /// What rm would act on cannot be known before it runs.
     Unknown(String),
-    /// rm would remove `entry` (and, when recursive, its tree).
-    Removes { entry: PathBuf, hits: Vec<Hit> },
+    /// The command acts on `entry` (and, when it descends, its tree).
+    Reaches { entry: PathBuf, hits: Vec<Hit> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetFacts {
     pub operand: String,
     pub effect: Effect,
+    pub op: FileOp,
+    /// The entry itself stays (its contents change): a rule on it is judged by `contents`.
+    pub keeps_entry: bool,
 }
 
 /// One spelling of a rule's path: a literal path, or a glob below a literal prefix.
@@ -320,6 +325,8 @@ fn hits_for(
                 let p = &form.prefix;
                 if entry == p {
                     add(&mut hits, p.clone(), Relation::Itself);
+                } else if entry.starts_with(p) {
+                    add(&mut hits, p.clone(), Relation::Within);
                 } else if descend && p.starts_with(entry) && std::fs::symlink_metadata(p).is_ok() {
                     add(&mut hits, p.clone(), Relation::Inside);
                 }
@@ -330,6 +337,17 @@ fn hits_for(
                     let below = entry_depth - prefix_depth;
                     if g.depth.is_none_or(|d| d == below) && g.matches(entry) {
                         add(&mut hits, entry.to_owned(), Relation::Itself);
+                    }
+                    // An ancestor that matches: the entry is inside a protected tree.
+                    if let Some(a) = entry
+                        .ancestors()
+                        .skip(1)
+                        .take_while(|a| a.starts_with(&form.prefix) && *a != form.prefix)
+                        .find(|a| {
+                            g.depth.is_none_or(|d| d == depth_of(a) - prefix_depth) && g.matches(a)
+                        })
+                    {
+                        add(&mut hits, a.to_owned(), Relation::Within);
                     }
                     if descend {
                         let room = g.depth.map(|d| d.saturating_sub(below));
@@ -368,6 +386,10 @@ pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
                 out.push(TargetFacts {
                     operand: name,
                     effect: Effect::Unknown(why.clone()),
+                    op: FileOp::Delete {
+                        recursive: intent.options.recursive,
+                    },
+                    keeps_entry: false,
                 });
                 continue;
             }
@@ -380,13 +402,166 @@ pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
                     let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
                     hits.extend(hits_for(&entry, descend, i, forms, &mut budget));
                 }
-                Effect::Removes { entry, hits }
+                Effect::Reaches { entry, hits }
             }
         };
         out.push(TargetFacts {
             operand: name,
             effect,
+            op: FileOp::Delete {
+                recursive: intent.options.recursive,
+            },
+            keeps_entry: false,
         });
+    }
+    out
+}
+
+/// One entry a file effect lands on: the entry, whether the effect descends into its tree,
+/// and whether the entry itself stays.
+struct Landing {
+    entry: PathBuf,
+    descend: bool,
+    keeps_entry: bool,
+}
+
+/// Where a file effect lands, resolved as the kernel would: intermediate symlinks and `..`
+/// physically, the last component followed only where the tool writes through it.
+fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
+    let os = match &e.target {
+        Arg::Known(os) => os,
+        Arg::Unknown(why) => return Err(Effect::Unknown(why.clone())),
+    };
+    let bytes = os.as_bytes();
+    if bytes.is_empty() {
+        return Err(Effect::Nothing("an empty name: the command would fail".into()));
+    }
+    let abs = if bytes[0] == b'/' {
+        PathBuf::from(os)
+    } else {
+        match cwd {
+            Some(c) => c.join(os),
+            None => {
+                return Err(Effect::Unknown(
+                    "a relative path, and the directory it is relative to is not known".into(),
+                ));
+            }
+        }
+    };
+    let abs_bytes = abs.as_os_str().as_bytes();
+    let trailing_slash = abs_bytes.len() > 1 && abs_bytes.ends_with(b"/");
+    let mut end = abs_bytes.len();
+    while end > 1 && abs_bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    let stripped = Path::new(OsStr::from_bytes(&abs_bytes[..end]));
+    let last = stripped
+        .as_os_str()
+        .as_bytes()
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or(b"");
+    let failed = |e: std::io::Error| Effect::Nothing(format!("the command would fail: {e}"));
+    let mut entry = if stripped == Path::new("/") || last == b"." || last == b".." {
+        std::fs::canonicalize(stripped).map_err(failed)?
+    } else {
+        let parent = stripped.parent().unwrap_or(Path::new("/"));
+        let name = stripped.file_name().unwrap_or_default();
+        std::fs::canonicalize(parent).map_err(failed)?.join(name)
+    };
+    let is_link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && (trailing_slash || e.follow) {
+        if let Ok(target) = std::fs::canonicalize(&entry) {
+            entry = target;
+        }
+    }
+    let entries = if !e.into.is_empty() && std::fs::metadata(&entry).is_ok_and(|m| m.is_dir()) {
+        let dir = std::fs::canonicalize(&entry).unwrap_or(entry);
+        e.into.iter().map(|n| dir.join(n)).collect()
+    } else {
+        vec![entry]
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let meta = std::fs::symlink_metadata(&entry);
+        let exists = meta.is_ok();
+        let is_dir = meta.as_ref().is_ok_and(|m| m.is_dir());
+        if exists && e.only_if_absent {
+            continue;
+        }
+        let (descend, keeps_entry) = match e.op {
+            FileOp::Delete { recursive } => {
+                if !exists {
+                    continue;
+                }
+                (is_dir && recursive, false)
+            }
+            FileOp::MoveAway => {
+                if !exists {
+                    continue;
+                }
+                (is_dir, false)
+            }
+            FileOp::ChangeMode => {
+                if !exists {
+                    continue;
+                }
+                (is_dir, true)
+            }
+            // A new entry, or a directory written into, keeps what is there; a file
+            // overwritten loses its bytes.
+            FileOp::Overwrite | FileOp::WriteInto { .. } => (is_dir, is_dir || !exists),
+        };
+        out.push(Landing {
+            entry,
+            descend,
+            keeps_entry,
+        });
+    }
+    if out.is_empty() {
+        return Err(Effect::Nothing(if e.only_if_absent {
+            "it never replaces an existing entry".into()
+        } else {
+            "no such file: the command would fail".into()
+        }));
+    }
+    Ok(out)
+}
+
+/// Probes every file effect of a command against the policy's path rules.
+pub fn probe_files(intent: &FilesIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
+    let mut compiled: Vec<Option<Vec<Form>>> = (0..rules.len()).map(|_| None).collect();
+    let mut canon = Canon::default();
+    let mut budget = WALK_LIMIT;
+    let mut out = Vec::new();
+    for e in &intent.effects {
+        let operand = e.target.display();
+        match land(e, intent.cwd.as_deref()) {
+            Err(effect) => out.push(TargetFacts {
+                operand,
+                effect,
+                op: e.op,
+                keeps_entry: false,
+            }),
+            Ok(landings) => {
+                for l in landings {
+                    let mut hits = Vec::new();
+                    for (i, rule) in rules.iter().enumerate() {
+                        let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
+                        hits.extend(hits_for(&l.entry, l.descend, i, forms, &mut budget));
+                    }
+                    out.push(TargetFacts {
+                        operand: operand.clone(),
+                        effect: Effect::Reaches {
+                            entry: l.entry,
+                            hits,
+                        },
+                        op: e.op,
+                        keeps_entry: l.keeps_entry,
+                    });
+                }
+            }
+        }
     }
     out
 }
@@ -410,6 +585,7 @@ mod tests {
             path,
             action: Action::Deny,
             snapshot: false,
+            contents: crate::policy::schema::Contents::Deny,
             reason: None,
             environments: None,
         }
@@ -432,7 +608,7 @@ mod tests {
     fn hit_count(f: &[TargetFacts]) -> usize {
         f.iter()
             .map(|t| match &t.effect {
-                Effect::Removes { hits, .. } => hits.len(),
+                Effect::Reaches { hits, .. } => hits.len(),
                 _ => 0,
             })
             .sum()

@@ -2,6 +2,7 @@
 
 pub mod apt;
 pub mod db;
+pub mod find;
 pub mod fs;
 
 /// The calling user's name (real uid), or the uid as text when it has none. uid 0 is `root` on

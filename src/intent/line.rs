@@ -12,7 +12,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use super::lex::{self, LexError, Op, Part, Token, Word};
-use super::{Arg, Intent, RmIntent, Via, rm};
+use super::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, Via, rm};
 
 /// What the shell knows while a line runs.
 #[derive(Debug, Clone, Default)]
@@ -46,11 +46,14 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
     for t in &tokens {
         match t {
             Token::Word(w) => words.push(w),
-            Token::Redirect { target, .. } => {
+            Token::Redirect { op, target } => {
                 // The target is expanded by the shell: a command substitution there runs too.
                 let mut subs = Vec::new();
-                expand_word(shell, target, &mut subs);
+                let expanded = expand_word(shell, target, &mut subs);
                 redirect_subs.extend(subs);
+                if let Some(intent) = redirection(shell, op, &expanded) {
+                    out.push(intent);
+                }
             }
             Token::Op(op) => {
                 let roots = run_command(shell, &words, producer.as_deref(), &mut out);
@@ -73,6 +76,44 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
         out.extend(parse_line(&sub, &mut shell.clone())?);
     }
     Ok(out)
+}
+
+/// The file effect of a redirection: `>`, `>|`, `<>`, `&>` and `>&FILE` replace their target
+/// (`>>`, `&>>` append, `<`… read; `2>&1`, `>&-` duplicate or close a descriptor).
+fn redirection(shell: &Shell, op: &str, target: &[Arg]) -> Option<Intent> {
+    let overwrites = match op {
+        ">" | ">|" | "<>" | "&>" => true,
+        ">&" => !target.first().is_some_and(|t| {
+            let b = bytes_of(t);
+            b == b"-" || (!b.is_empty() && b.iter().all(u8::is_ascii_digit))
+        }),
+        _ => false,
+    };
+    if !overwrites {
+        return None;
+    }
+    let target = match target {
+        [one] => one.clone(),
+        _ => Arg::Unknown("a redirection target that is not one word (bash: ambiguous redirect)".into()),
+    };
+    let text = format!("{op} {}", target.display());
+    Some(Intent::Files(FilesIntent {
+        program: op.to_owned(),
+        effects: vec![FileEffect {
+            follow: true,
+            ..FileEffect::new(FileOp::Overwrite, target)
+        }],
+        cwd: shell.cwd.clone(),
+        text,
+    }))
+}
+
+/// Whether a command given as words (`rm -f {}`, `truncate -s0 {}`) changes files: what a
+/// find dry run may stand in for.
+pub fn changes_files(words: &[OsString]) -> bool {
+    parse_argv(words, &mut Shell::default())
+        .iter()
+        .any(|i| matches!(i, Intent::Rm(_) | Intent::Files(_)))
 }
 
 /// Intents of a command given as an argument vector (`gardefou check -- CMD…`): no shell
@@ -522,7 +563,15 @@ fn classify(
                 }
             }
         }
-        _ => out.push(Intent::Other { program: name }),
+        _ => match super::files::effects(&name, rest(1)) {
+            Some(effects) if !effects.is_empty() => out.push(Intent::Files(FilesIntent {
+                program: name,
+                effects,
+                cwd: shell.cwd.clone(),
+                text: text_of(args),
+            })),
+            _ => out.push(Intent::Other { program: name }),
+        },
     }
     None
 }
@@ -581,8 +630,9 @@ fn rm_intent(shell: &Shell, args: &[Arg], via: Via) -> RmIntent {
     }
 }
 
-/// `find ROOTS… EXPR`: `-delete`, and `-exec`/`-execdir`/`-ok`/`-okdir` commands. find's tests
-/// are not evaluated, so a deletion may reach anything under the roots.
+/// `find ROOTS… EXPR`: `-delete`, and `-exec`/`-execdir`/`-ok`/`-okdir` commands. What they
+/// reach is decided later by a dry run of the real find (`facts::find`); the fallback, when
+/// none can be made, is that anything under the roots may be reached.
 fn find(shell: &mut Shell, args: &[Arg], out: &mut Vec<Intent>) -> Option<Vec<Arg>> {
     let mut i = 1;
     while let Some(b) = args.get(i).map(bytes_of) {
@@ -618,11 +668,15 @@ fn find(shell: &mut Shell, args: &[Arg], out: &mut Vec<Intent>) -> Option<Vec<Ar
         usage_error: None,
         text: text.clone(),
     };
+    let mut deletes = false;
+    let mut execs = Vec::new();
+    let mut fallback = Vec::new();
     while let Some(a) = args.get(i) {
         let b = bytes_of(a);
         i += 1;
         if b == b"-delete" {
-            out.push(Intent::Rm(recursive_over_roots(
+            deletes = true;
+            fallback.push(Intent::Rm(recursive_over_roots(
                 Via::FindDelete,
                 Default::default(),
             )));
@@ -639,20 +693,55 @@ fn find(shell: &mut Shell, args: &[Arg], out: &mut Vec<Intent>) -> Option<Vec<Ar
             let mut inner = Vec::new();
             classify(&mut shell.clone(), cmd, None, &mut inner);
             for intent in inner {
-                out.push(match intent {
-                    Intent::Rm(r)
-                        if r.operands
-                            .iter()
-                            .any(|o| bytes_of(o).windows(2).any(|w| w == b"{}")) =>
-                    {
-                        Intent::Rm(recursive_over_roots(Via::FindExecRm, r.options))
+                match intent {
+                    Intent::Rm(r) if r.operands.iter().any(has_braces) => {
+                        fallback.push(Intent::Rm(recursive_over_roots(
+                            Via::FindExecRm,
+                            r.options.clone(),
+                        )));
+                        execs.push(Intent::Rm(r));
                     }
-                    other => other,
-                });
+                    Intent::Files(f) if f.effects.iter().any(|e| has_braces(&e.target)) => {
+                        let mut over_roots = f.clone();
+                        over_roots.effects = f
+                            .effects
+                            .iter()
+                            .flat_map(|e| {
+                                let deletes =
+                                    matches!(e.op, FileOp::Delete { .. } | FileOp::MoveAway);
+                                let braces = has_braces(&e.target);
+                                roots.iter().map(move |r| {
+                                    if braces {
+                                        FileEffect::new(FileOp::WriteInto { deletes }, r.clone())
+                                    } else {
+                                        e.clone()
+                                    }
+                                })
+                            })
+                            .collect();
+                        fallback.push(Intent::Files(over_roots));
+                        execs.push(Intent::Files(f));
+                    }
+                    other => out.push(other),
+                }
             }
         }
     }
+    if deletes || !execs.is_empty() {
+        out.push(Intent::Find(FindIntent {
+            args: args[1..].to_vec(),
+            cwd: shell.cwd.clone(),
+            deletes,
+            execs,
+            fallback,
+            text,
+        }));
+    }
     Some(roots)
+}
+
+fn has_braces(a: &Arg) -> bool {
+    bytes_of(a).windows(2).any(|w| w == b"{}")
 }
 
 /// One field being built by expansion: bytes, which of them are live glob characters, and
@@ -786,58 +875,7 @@ fn has_brace_expansion(w: &Word) -> bool {
 /// Pathname expansion as bash does it by default: sorted, no leading dots, the word itself when
 /// nothing matches.
 fn glob(shell: &Shell, f: &Field) -> Vec<Arg> {
-    let literal = || vec![Arg::Known(OsString::from_vec(f.bytes.clone()))];
-    let Ok(text) = std::str::from_utf8(&f.bytes) else {
-        return literal();
-    };
-    let mut pattern = String::new();
-    let relative = !text.starts_with('/');
-    let base = if relative {
-        match &shell.cwd {
-            Some(c) => match c.to_str() {
-                Some(c) => format!("{}/", glob::Pattern::escape(c.trim_end_matches('/'))),
-                None => return literal(),
-            },
-            None => return vec![Arg::Unknown(format!("glob {text} in an unknown directory"))],
-        }
-    } else {
-        String::new()
-    };
-    pattern.push_str(&base);
-    let mut start = 0;
-    for (i, &live) in f.glob.iter().enumerate() {
-        if live {
-            pattern.push_str(&glob::Pattern::escape(&text[start..i]));
-            pattern.push(text.as_bytes()[i] as char);
-            start = i + 1;
-        }
-    }
-    pattern.push_str(&glob::Pattern::escape(&text[start..]));
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: true,
-    };
-    let Ok(paths) = glob::glob_with(&pattern, options) else {
-        return literal();
-    };
-    let base_len = base.len();
-    let mut out: Vec<Arg> = paths
-        .filter_map(Result::ok)
-        .map(|p| {
-            let b = p.into_os_string().into_vec();
-            let b = if relative && b.len() >= base_len && base_len > 0 {
-                b[base_len..].to_vec()
-            } else {
-                b
-            };
-            Arg::Known(OsString::from_vec(b))
-        })
-        .collect();
-    if out.is_empty() {
-        out = literal();
-    }
-    out
+    super::glob::expand(&f.bytes, &f.glob, shell.cwd.as_deref())
 }
 
 #[cfg(test)]
@@ -857,6 +895,10 @@ mod tests {
         parse_line(line.as_bytes(), sh)
             .unwrap()
             .into_iter()
+            .flat_map(|i| match i {
+                Intent::Find(f) => f.fallback,
+                other => vec![other],
+            })
             .filter_map(|i| if let Intent::Rm(r) = i { Some(r) } else { None })
             .collect()
     }

@@ -4,6 +4,8 @@
 //! command (glob expansion and `~user` in `line`), and never runs anything.
 
 pub mod apt;
+pub mod files;
+pub mod glob;
 pub mod lex;
 pub mod line;
 pub mod mysql;
@@ -65,8 +67,82 @@ pub struct RmIntent {
     pub text: String,
 }
 
+/// What a command does to one file or tree, whatever its spelling: the effects stage's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    /// The entry is removed (and, when recursive, its tree).
+    Delete { recursive: bool },
+    /// The entry leaves its place with its tree (`mv SRC …`).
+    MoveAway,
+    /// The file's bytes are replaced or truncated, or a new entry is created in its place.
+    Overwrite,
+    /// Files inside the directory may be replaced, created or (`deletes`) removed; the
+    /// directory itself stays (`rsync` into it, `tar -x -C`, `git clean`).
+    WriteInto { deletes: bool },
+    /// Owner, group or mode change over the whole tree (`chown -R`).
+    ChangeMode,
+}
+
+/// One file effect: the operation, its target, and how the target is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEffect {
+    pub op: FileOp,
+    pub target: Arg,
+    /// Writes go through a symlink to its target (`> link`, `cp f link`); `mv`, `ln -f` and
+    /// deletions act on the link itself.
+    pub follow: bool,
+    /// When the target is an existing directory, the effect lands on `target/NAME` for each of
+    /// these names instead (`mv a b DIR`, `cp f DIR`).
+    pub into: Vec<OsString>,
+    /// The command never replaces an existing entry (`cp -n`, `ln` without `-f`).
+    pub only_if_absent: bool,
+}
+
+impl FileEffect {
+    pub fn new(op: FileOp, target: Arg) -> Self {
+        FileEffect {
+            op,
+            target,
+            follow: false,
+            into: Vec::new(),
+            only_if_absent: false,
+        }
+    }
+}
+
+/// A command (or a shell redirection) that changes files, with its effects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesIntent {
+    /// The command's name as messages show it (`mv`, `truncate`, `>`).
+    pub program: String,
+    pub effects: Vec<FileEffect>,
+    pub cwd: Option<PathBuf>,
+    /// The command as typed, for messages.
+    pub text: String,
+}
+
+/// `find … -delete` or `find … -exec CMD {} …`: judged by a dry run of the real find when one
+/// can be made, else by `fallback` (every file under the start points).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindIntent {
+    /// The arguments after `find`.
+    pub args: Vec<Arg>,
+    pub cwd: Option<PathBuf>,
+    /// Whether the expression has `-delete`.
+    pub deletes: bool,
+    /// The commands of its `-exec`-like actions that change files, as classified (their `{}`
+    /// stands for each match).
+    pub execs: Vec<Intent>,
+    pub fallback: Vec<Intent>,
+    pub text: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
+    /// A command that changes files other than through rm: mv, cp, truncate, `>`, rsync…
+    Files(FilesIntent),
+    /// find with actions that delete or change files.
+    Find(FindIntent),
     Rm(RmIntent),
     /// apt, apt-get, aptitude or dpkg.
     Apt(apt::AptIntent),

@@ -4,13 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schema::{Action, SqlStatement};
-use super::{Environment, Policy, applies_in};
+use super::schema::{Action, Contents, SqlStatement};
+use super::{Environment, PathRule, Policy, applies_in};
 use crate::facts::apt::PackageFacts;
 use crate::facts::db::SqlFacts;
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
 use crate::intent::apt::AptIntent;
-use crate::intent::{Intent, Via};
+use crate::intent::{FileOp, Intent, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,6 +44,17 @@ impl Decision {
 pub struct Reason {
     pub rule: String,
     pub message: String,
+    /// The decision this reason asks for.
+    #[serde(skip, default = "allow")]
+    pub decision: Decision,
+    /// A shim judges the same effect again when the command runs (`rm`, `psql`… reached by
+    /// name), so a caller that cannot ask may leave the asking to it.
+    #[serde(skip)]
+    pub deferred: bool,
+}
+
+fn allow() -> Decision {
+    Decision::Allow
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,7 +87,17 @@ impl Verdict {
         self.reasons.push(Reason {
             rule: rule.to_owned(),
             message,
+            decision,
+            deferred: false,
         });
+    }
+
+    /// Whether every reason that asks for more than an allowance will be judged again by a
+    /// shim when the command runs.
+    pub fn all_deferred(&self) -> bool {
+        self.reasons
+            .iter()
+            .all(|r| r.decision == Decision::Allow || r.deferred)
     }
 }
 
@@ -112,6 +133,15 @@ pub fn evaluate(
     let mut v = Verdict::allow();
     let mut deletes_something = false;
     for item in items {
+        let first = v.reasons.len();
+        // The shims that judge this item again at run time when it is reached by name.
+        let deferred = match item.intent {
+            Intent::Rm(r) => r.via != Via::FindDelete,
+            Intent::Apt(_) | Intent::Sql(_) => true,
+            Intent::Files(_) | Intent::Find(_) | Intent::Opaque { .. } | Intent::Other { .. } => {
+                false
+            }
+        };
         match item.intent {
             Intent::Rm(rm) => {
                 if let Some(e) = &rm.usage_error {
@@ -120,78 +150,27 @@ pub fn evaluate(
                         rm.text
                     ));
                 }
-                let verb = verb(rm.via);
-                for t in &item.targets {
-                    match &t.effect {
-                        Effect::Nothing(why) => v
-                            .notes
-                            .push(format!("{verb} `{}`: nothing deleted ({why})", t.operand)),
-                        Effect::Unknown(why) => {
-                            deletes_something = true;
-                            v.raise(
-                                Decision::Confirm,
-                                "gardefou:unresolved-target",
-                                format!("{verb} `{}`: what it deletes cannot be known before it runs ({why})", t.operand),
-                            );
-                        }
-                        Effect::Removes { entry, hits } => {
-                            deletes_something = true;
-                            let resolved = if show(entry) == t.operand.trim_end_matches('/') {
-                                String::new()
-                            } else {
-                                format!(" (it resolves to {})", show(entry))
-                            };
-                            for hit in hits {
-                                let rule = &policy.paths[hit.rule];
-                                if !applies_in(&rule.environments, &env.name) {
-                                    continue;
-                                }
-                                let why = rule.reason.as_deref().unwrap_or("protected path");
-                                let what = match hit.relation {
-                                    Relation::Itself => format!(
-                                        "{verb} `{}` would delete a protected path{resolved}: {why}",
-                                        t.operand
-                                    ),
-                                    Relation::Inside => format!(
-                                        "{verb} `{}` would delete {} inside it{resolved}: {why}",
-                                        t.operand,
-                                        show(&hit.path)
-                                    ),
-                                    Relation::Uninspected => format!(
-                                        "{verb} `{}`: its tree is too large to inspect for {} (over {} entries); assumed to hold it: {why}",
-                                        t.operand,
-                                        rule.path,
-                                        crate::facts::fs::WALK_LIMIT
-                                    ),
-                                };
-                                let id = format!("{} (line {})", rule.id, rule.line);
-                                match rule.action {
-                                    Action::Deny => v.raise(Decision::Deny, &id, what),
-                                    Action::Confirm if rule.snapshot => {
-                                        v.snapshot = true;
-                                        v.raise(
-                                            Decision::Confirm,
-                                            &id,
-                                            format!("{what} (snapshot first)"),
-                                        );
-                                    }
-                                    Action::Confirm => v.raise(Decision::Confirm, &id, what),
-                                    Action::Snapshot => {
-                                        v.snapshot = true;
-                                        v.raise(
-                                            Decision::Allow,
-                                            &id,
-                                            format!("{what} (snapshot first)"),
-                                        );
-                                    }
-                                }
-                                if v.target.is_none() {
-                                    v.target = Some(show(entry));
-                                }
-                            }
-                        }
-                    }
-                }
+                let how = How {
+                    verb: verb(rm.via),
+                    can_snapshot: rm.via != Via::FindDelete,
+                };
+                deletes_something |= path_targets(&mut v, &how, &item.targets, policy, env);
+            }
+            Intent::Files(f) => {
+                let how = How {
+                    verb: &f.program,
+                    can_snapshot: false,
+                };
+                deletes_something |= path_targets(&mut v, &how, &item.targets, policy, env);
+            }
+            Intent::Find(f) => {
+                // Unresolved (no dry run was attempted): anything under its roots.
+                v.raise(
+                    Decision::Confirm,
+                    "gardefou:unresolved-target",
+                    format!("`{}`: what it reaches is not known before it runs", f.text),
+                );
+                deletes_something = true;
             }
             Intent::Apt(apt) => {
                 if let Some(facts) = &item.packages {
@@ -215,6 +194,9 @@ pub fn evaluate(
             }
             Intent::Other { .. } => {}
         }
+        for r in &mut v.reasons[first..] {
+            r.deferred = deferred;
+        }
     }
     if let (Some(err), true) = (policy_error, deletes_something) {
         v.raise(
@@ -222,8 +204,163 @@ pub fn evaluate(
             "gardefou:policy-error",
             format!("the policy could not be loaded ({err}); the built-in default policy was used and every deletion needs confirmation"),
         );
+        let deferred = v.all_deferred();
+        if let Some(r) = v.reasons.last_mut() {
+            r.deferred = deferred;
+        }
     }
     v
+}
+
+/// How a command reaches its targets, for messages and snapshots.
+struct How<'a> {
+    /// The command as messages name it (`rm`, `find -delete`, `mv`, `>`).
+    verb: &'a str,
+    /// A shim will carry out a snapshot the rule asks for (rm does; a redirection cannot).
+    can_snapshot: bool,
+}
+
+/// What a rule asks for this hit: its `action` for what loses the protected path itself (or a
+/// tree holding it), its `contents` for a change inside the tree. An owner or mode change is a
+/// confirmation at most: the data stays, the service may break.
+pub fn rule_asks(rule: &PathRule, relation: Relation, keeps_entry: bool, op: FileOp) -> Contents {
+    let asked = match relation {
+        Relation::Within => rule.contents,
+        Relation::Itself if keeps_entry => rule.contents,
+        _ => rule.action.into(),
+    };
+    match (op, asked) {
+        (FileOp::ChangeMode, Contents::Deny | Contents::Snapshot) => Contents::Confirm,
+        (_, asked) => asked,
+    }
+}
+
+fn op_words(op: FileOp) -> (&'static str, &'static str) {
+    match op {
+        FileOp::Delete { .. } => ("would delete", "delete"),
+        FileOp::MoveAway => ("moves away", "move away"),
+        FileOp::Overwrite => ("overwrites", "overwrite"),
+        FileOp::WriteInto { deletes: true } => ("overwrites or deletes files in", "overwrite or delete"),
+        FileOp::WriteInto { deletes: false } => ("writes into", "overwrite"),
+        FileOp::ChangeMode => ("changes the owner or mode of", "change the owner or mode of"),
+    }
+}
+
+/// The path rules that fire for a command's targets. Returns whether it changes anything.
+fn path_targets(
+    v: &mut Verdict,
+    how: &How,
+    targets: &[TargetFacts],
+    policy: &Policy,
+    env: &Environment,
+) -> bool {
+    let verb = how.verb;
+    let mut changes = false;
+    for t in targets {
+        match &t.effect {
+            Effect::Nothing(why) => v
+                .notes
+                .push(format!("{verb} `{}`: nothing changed ({why})", t.operand)),
+            Effect::Unknown(why) => {
+                changes = true;
+                v.raise(
+                    Decision::Confirm,
+                    "gardefou:unresolved-target",
+                    format!(
+                        "{verb} `{}`: what it {} cannot be known before it runs ({why})",
+                        t.operand,
+                        match t.op {
+                            FileOp::Delete { .. } => "deletes",
+                            _ => "changes",
+                        }
+                    ),
+                );
+            }
+            Effect::Reaches { entry, hits } => {
+                changes = true;
+                let resolved = if show(entry) == t.operand.trim_end_matches('/') {
+                    String::new()
+                } else {
+                    format!(" (it resolves to {})", show(entry))
+                };
+                let (does, to) = op_words(t.op);
+                for hit in hits {
+                    let rule = &policy.paths[hit.rule];
+                    if !applies_in(&rule.environments, &env.name) {
+                        continue;
+                    }
+                    let asked = rule_asks(rule, hit.relation, t.keeps_entry, t.op);
+                    if asked == Contents::Allow {
+                        continue;
+                    }
+                    let why = rule.reason.as_deref().unwrap_or("protected path");
+                    let what = match hit.relation {
+                        Relation::Itself if t.keeps_entry => format!(
+                            "{verb} `{}` {does} a protected tree{resolved}: {why}",
+                            t.operand
+                        ),
+                        Relation::Itself => match t.op {
+                            FileOp::Delete { .. } => format!(
+                                "{verb} `{}` would delete a protected path{resolved}: {why}",
+                                t.operand
+                            ),
+                            FileOp::MoveAway => format!(
+                                "{verb} `{}` moves a protected tree away{resolved}: {why}",
+                                t.operand
+                            ),
+                            _ => format!(
+                                "{verb} `{}` {does} a protected path{resolved}: {why}",
+                                t.operand
+                            ),
+                        },
+                        Relation::Inside => format!(
+                            "{verb} `{}` would {to} {} inside it{resolved}: {why}",
+                            t.operand,
+                            show(&hit.path)
+                        ),
+                        Relation::Within => format!(
+                            "{verb} `{}` {does} {}, inside the protected tree {}: {why}",
+                            t.operand,
+                            show(entry),
+                            show(&hit.path)
+                        ),
+                        Relation::Uninspected => format!(
+                            "{verb} `{}`: its tree is too large to inspect for {} (over {} entries); assumed to hold it: {why}",
+                            t.operand,
+                            rule.path,
+                            crate::facts::fs::WALK_LIMIT
+                        ),
+                    };
+                    let id = format!("{} (line {})", rule.id, rule.line);
+                    let snapshot_too = rule.snapshot || asked == Contents::Snapshot;
+                    match asked {
+                        Contents::Deny => v.raise(Decision::Deny, &id, what),
+                        Contents::Confirm | Contents::Snapshot if snapshot_too && !how.can_snapshot => {
+                            v.raise(
+                                Decision::Confirm,
+                                &id,
+                                format!("{what} (the rule asks for a snapshot, which gardefou cannot take for `{verb}`: confirm instead)"),
+                            )
+                        }
+                        Contents::Confirm if snapshot_too => {
+                            v.snapshot = true;
+                            v.raise(Decision::Confirm, &id, format!("{what} (snapshot first)"));
+                        }
+                        Contents::Confirm => v.raise(Decision::Confirm, &id, what),
+                        Contents::Snapshot => {
+                            v.snapshot = true;
+                            v.raise(Decision::Allow, &id, format!("{what} (snapshot first)"));
+                        }
+                        Contents::Allow => {}
+                    }
+                    if v.target.is_none() {
+                        v.target = Some(show(entry));
+                    }
+                }
+            }
+        }
+    }
+    changes
 }
 
 /// The package rules that fire for what a package command would really do. A package removed
@@ -406,14 +543,14 @@ pub fn snapshot_targets(
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         for (t, target) in item.targets.iter().enumerate() {
-            let Effect::Removes { hits, .. } = &target.effect else {
+            let Effect::Reaches { hits, .. } = &target.effect else {
                 continue;
             };
             let wants = hits.iter().any(|h| {
                 let rule = &policy.paths[h.rule];
+                let asked = rule_asks(rule, h.relation, target.keeps_entry, target.op);
                 applies_in(&rule.environments, &env.name)
-                    && (rule.action == Action::Snapshot
-                        || (rule.action == Action::Confirm && rule.snapshot))
+                    && (asked == Contents::Snapshot || (asked == Contents::Confirm && rule.snapshot))
             });
             if wants {
                 out.push((i, t));
@@ -442,6 +579,7 @@ mod tests {
                     path: format!("/p{i}"),
                     action: *a,
                     snapshot: false,
+                    contents: (*a).into(),
                     reason: Some(format!("reason {i}")),
                     environments: env.map(|e| vec![e.to_owned()]),
                 })
@@ -464,7 +602,7 @@ mod tests {
     fn removes(rules: &[usize]) -> Vec<TargetFacts> {
         vec![TargetFacts {
             operand: "/x".into(),
-            effect: Effect::Removes {
+            effect: Effect::Reaches {
                 entry: PathBuf::from("/x"),
                 hits: rules
                     .iter()

@@ -234,6 +234,7 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             path: rule.path.into_inner(),
             action: rule.action,
             snapshot: rule.snapshot,
+            contents: rule.contents.unwrap_or(rule.action.into()),
             reason: rule.reason,
             environments: rule.environments,
         });

@@ -31,6 +31,8 @@ pub struct PathRule {
     pub action: Action,
     /// Snapshot before a confirmed deletion (always true in effect for `action = "snapshot"`).
     pub snapshot: bool,
+    /// What a change inside the protected tree gets (the rule's `action` unless set).
+    pub contents: schema::Contents,
     pub reason: Option<String>,
     pub environments: Option<Vec<String>>,
 }

@@ -97,10 +97,34 @@ pub struct PathRuleSpec {
     /// Beside `confirm`: also snapshot what would be lost, once confirmed.
     #[serde(default)]
     pub snapshot: bool,
+    /// What a change *inside* the protected directory gets (default: `action`).
+    #[serde(default)]
+    pub contents: Option<Contents>,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]
     pub environments: Option<Vec<String>>,
+}
+
+/// What a change inside a protected tree gets: `action`'s words, and `allow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Contents {
+    Deny,
+    Confirm,
+    /// Allow, after a snapshot of what would be lost.
+    Snapshot,
+    Allow,
+}
+
+impl From<Action> for Contents {
+    fn from(a: Action) -> Self {
+        match a {
+            Action::Deny => Contents::Deny,
+            Action::Confirm => Contents::Confirm,
+            Action::Snapshot => Contents::Snapshot,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -61,9 +61,9 @@ __gardefou_preexec() {{
   for __gardefou_pc in "${{PROMPT_COMMAND[@]}}"; do
     [ "$BASH_COMMAND" = "$__gardefou_pc" ] && return 0
   done
-  "$__gardefou_bin" check --line "$BASH_COMMAND" >/dev/null 2>&1
+  # Refusals are explained; a confirmation no shim will ask for is asked here.
+  "$__gardefou_bin" check --ask --line "$BASH_COMMAND"
   if [ $? -eq 4 ]; then
-    "$__gardefou_bin" check --line "$BASH_COMMAND" >&2
     return 1   # with extdebug, a DEBUG trap that fails skips the command
   fi
   return 0
@@ -98,13 +98,15 @@ __gardefou_precmd
 __gardefou_accept_line() {{
   if [[ -n $BUFFER ]]; then
     "$__gardefou_bin" check --line "$BUFFER" >/dev/null 2>&1
-    if (( $? == 4 )); then
-      print -s -- "$BUFFER"
+    if (( $? != 0 )); then
       zle -I
-      "$__gardefou_bin" check --line "$BUFFER" >&2
-      BUFFER=''
-      zle reset-prompt
-      return 0
+      "$__gardefou_bin" check --ask --line "$BUFFER" </dev/tty
+      if (( $? == 4 )); then
+        print -s -- "$BUFFER"
+        BUFFER=''
+        zle reset-prompt
+        return 0
+      fi
     fi
   fi
   zle .accept-line
@@ -145,12 +147,14 @@ function __gardefou_execute
     set -l line (commandline)
     if test -n "$line"
         $__gardefou_bin check --line "$line" >/dev/null 2>&1
-        if test $status -eq 4
+        if test $status -ne 0
             echo
-            $__gardefou_bin check --line "$line" >&2
-            commandline ''
-            commandline -f repaint
-            return
+            $__gardefou_bin check --ask --line "$line" </dev/tty
+            if test $status -eq 4
+                commandline ''
+                commandline -f repaint
+                return
+            end
         end
     end
     commandline -f execute

@@ -24,9 +24,9 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::act::guard::{Loaded, carry_out, environment, load_failsafe, probe_all};
+use crate::act::guard::{Loaded, carry_out, environment, load_failsafe};
 use crate::act::hostname;
-use crate::intent::line::{Shell, parse_line};
+use crate::intent::line::Shell;
 use crate::policy::{Decision, Environment};
 
 const RAN_NOTHING: &str = "Nothing was run.";
@@ -146,24 +146,34 @@ impl Session {
 
     /// The verdict on a line: Ok to run it, else the exit status of the refusal.
     fn check(&self, line: &str) -> Result<(), i32> {
+        // A bug that panics while judging refuses the line and keeps the shell alive.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.judge(line))) {
+            Ok(verdict) => verdict,
+            Err(_) => {
+                eprintln!(
+                    "gardefou: internal error while checking this line (a bug: please report it): not run"
+                );
+                Err(2)
+            }
+        }
+    }
+
+    fn judge(&self, line: &str) -> Result<(), i32> {
         let mut state = self.parser_state();
-        let mut intents = match parse_line(line.as_bytes(), &mut state) {
-            Ok(i) => i,
+        let policy = &self.loaded.policy;
+        let ctx = crate::pipeline::Context {
+            policy,
+            env: &self.env,
+            host: &self.host,
+            error: self.broken.as_deref(),
+        };
+        let v = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
+            Ok(j) => j.verdict,
             Err(e) => {
                 eprintln!("gardefou: cannot read this line ({e}): not run");
                 return Err(2);
             }
         };
-        let policy = &self.loaded.policy;
-        crate::act::apt::add_purge_deletions(&mut intents, policy);
-        let probed = probe_all(&intents, policy, None);
-        let v = crate::act::guard::verdict_here(
-            &probed,
-            policy,
-            &self.env,
-            self.broken.as_deref(),
-            &self.host,
-        );
         let argv = [OsString::from("gardefou-shell"), "-c".into(), line.into()];
         let record = |outcome: &str| {
             crate::act::guard::record(
@@ -186,14 +196,16 @@ impl Session {
                 record("refused");
                 Err(1)
             }
-            // The shims ask when the command reaches them by name; a guarded command given by
-            // its path (`/bin/rm`) does not reach its shim, so the shell asks here.
-            Decision::Confirm if names_guarded_by_path(line) => {
+            // A confirmation is left to the shims only when every effect that asks for one
+            // reaches a shim by name when the line runs (rm, psql, apt…). A guarded command
+            // given by its path (`/bin/rm`) does not reach its shim, and nothing stands behind
+            // a redirection, mv or find -delete: the shell asks here (no terminal: refused).
+            Decision::Confirm if v.all_deferred() && !names_guarded_by_path(line) => Ok(()),
+            Decision::Confirm => {
                 let (run, outcome) = carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
                 record(&outcome);
                 if run { Ok(()) } else { Err(1) }
             }
-            Decision::Confirm => Ok(()),
         }
     }
 
@@ -575,7 +587,7 @@ fn ansi_c_quoted(text: &str) -> Option<(Vec<u8>, usize)> {
 
 /// Whether the line names a guarded command by a path (`/bin/rm`, `./psql`): such a command
 /// does not go through its shim.
-fn names_guarded_by_path(line: &str) -> bool {
+pub(crate) fn names_guarded_by_path(line: &str) -> bool {
     line.split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '`'))
         .filter(|w| w.contains('/'))
         .filter_map(|w| w.trim_matches(['"', '\'']).rsplit('/').next())

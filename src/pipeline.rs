@@ -1,0 +1,205 @@
+//! The pipeline every entry point runs: intents → effects → facts → verdict. The shims, the
+//! hooks, `check`, the guarded shell and the `init` snippets all judge through here.
+//!
+//! This module decides nothing itself (`policy::eval` does) and carries nothing out (`act`
+//! does): it puts the stages in order. The effects stage's only I/O is the dry run of a
+//! `find` (the real find, with its actions replaced: nothing is changed) and reading the
+//! packages' scripts for what a purge deletes.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::act::guard::{probe_all, verdict_here};
+use crate::intent::line::{Shell, changes_files, parse_line};
+use crate::intent::lex::LexError;
+use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, Via};
+use crate::policy::{Environment, Policy, Verdict};
+
+/// How many matches a find dry run may report before gardefou assumes the worst.
+pub const FIND_LIMIT: usize = 100_000;
+/// How long a find dry run may take before gardefou assumes the worst.
+pub const FIND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the judged command or line is, with the verdict on it.
+pub struct Judged {
+    pub intents: Vec<Intent>,
+    pub verdict: Verdict,
+}
+
+/// Everything a verdict depends on besides the command: the policy (and why it is the
+/// built-in default, if it is), the environment and the host.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub env: &'a Environment,
+    pub host: &'a str,
+    /// Why the policy or the environment is a fallback: every deletion then asks.
+    pub error: Option<&'a str>,
+}
+
+/// The effects stage's facts: a purge adds the deletion of its data, a find is replaced by
+/// what its dry run reaches.
+pub fn resolve_effects(intents: &mut Vec<Intent>, policy: &Policy) {
+    crate::act::apt::add_purge_deletions(intents, policy);
+    let mut out = Vec::with_capacity(intents.len());
+    for intent in intents.drain(..) {
+        match intent {
+            Intent::Find(f) => out.extend(resolve_find(f)),
+            other => out.push(other),
+        }
+    }
+    *intents = out;
+}
+
+/// Judges intents already parsed.
+pub fn judge(ctx: &Context, mut intents: Vec<Intent>, stdin: Option<&str>) -> Judged {
+    resolve_effects(&mut intents, ctx.policy);
+    let probed = probe_all(&intents, ctx.policy, stdin);
+    let verdict = verdict_here(&probed, ctx.policy, ctx.env, ctx.error, ctx.host);
+    drop(probed);
+    Judged { intents, verdict }
+}
+
+/// Parses a shell line and judges it.
+pub fn judge_line(ctx: &Context, line: &[u8], shell: &mut Shell) -> Result<Judged, LexError> {
+    let intents = parse_line(line, shell)?;
+    Ok(judge(ctx, intents, None))
+}
+
+/// A find, as what its dry run reaches; the fallback (anything under its start points) when
+/// no dry run can be made or it was cut short.
+fn resolve_find(f: FindIntent) -> Vec<Intent> {
+    let _ = (reached, changes_files);
+    f.fallback
+}
+
+/// `{}` in `word` replaced by `path`, as find does.
+fn substitute(word: &Arg, path: &Path) -> Arg {
+    let Arg::Known(w) = word else {
+        return word.clone();
+    };
+    let b = w.as_bytes();
+    let p = path.as_os_str().as_bytes();
+    let mut out = Vec::with_capacity(b.len() + p.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"{}") {
+            out.extend_from_slice(p);
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Arg::Known(OsString::from_vec(out))
+}
+
+fn has_braces(a: &Arg) -> bool {
+    a.known()
+        .is_some_and(|w| w.as_bytes().windows(2).any(|p| p == b"{}"))
+}
+
+/// The intents of a find whose matches are known: `-delete` deletes each match, each
+/// `-exec CMD {}` runs CMD on each, `-fprint FILE` overwrites FILE.
+fn reached(
+    f: &FindIntent,
+    cwd: &Path,
+    matches: &[std::path::PathBuf],
+    writes: &[OsString],
+) -> Vec<Intent> {
+    let mut out = Vec::new();
+    let files = |program: &str, effects: Vec<FileEffect>| {
+        Intent::Files(FilesIntent {
+            program: program.to_owned(),
+            effects,
+            cwd: Some(cwd.to_owned()),
+            text: f.text.clone(),
+        })
+    };
+    if f.deletes && !matches.is_empty() {
+        out.push(files(
+            "find -delete",
+            matches
+                .iter()
+                .map(|m| {
+                    FileEffect::new(
+                        FileOp::Delete { recursive: false },
+                        Arg::Known(m.clone().into_os_string()),
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if !writes.is_empty() {
+        out.push(files(
+            "find -fprint",
+            writes
+                .iter()
+                .map(|w| FileEffect {
+                    follow: true,
+                    ..FileEffect::new(FileOp::Overwrite, Arg::Known(w.clone()))
+                })
+                .collect(),
+        ));
+    }
+    if matches.is_empty() {
+        return out;
+    }
+    for exec in &f.execs {
+        match exec {
+            Intent::Rm(r) => {
+                let mut operands = Vec::new();
+                for o in &r.operands {
+                    if has_braces(o) {
+                        operands.extend(matches.iter().map(|m| substitute(o, m)));
+                    } else {
+                        operands.push(o.clone());
+                    }
+                }
+                out.push(Intent::Rm(RmIntent {
+                    via: Via::FindExecRm,
+                    operands,
+                    ..r.clone()
+                }));
+            }
+            Intent::Files(x) => {
+                let mut effects = Vec::new();
+                for e in &x.effects {
+                    if has_braces(&e.target) {
+                        effects.extend(matches.iter().map(|m| FileEffect {
+                            target: substitute(&e.target, m),
+                            ..e.clone()
+                        }));
+                    } else {
+                        effects.push(e.clone());
+                    }
+                }
+                out.push(Intent::Files(FilesIntent {
+                    effects,
+                    ..x.clone()
+                }));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn braces_are_replaced_wherever_they_stand() {
+        let p = Path::new("/var/log/a b.gz");
+        assert_eq!(
+            substitute(&Arg::Known("{}".into()), p),
+            Arg::Known("/var/log/a b.gz".into())
+        );
+        assert_eq!(
+            substitute(&Arg::Known("x{}y{}".into()), Path::new("/z")),
+            Arg::Known("x/zy/z".into())
+        );
+    }
+}
