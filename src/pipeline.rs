@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::act::guard::{probe_all, verdict_here};
+use crate::facts::find;
 use crate::intent::line::{Shell, changes_files, parse_line};
 use crate::intent::lex::LexError;
 use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, Via};
@@ -70,8 +71,18 @@ pub fn judge_line(ctx: &Context, line: &[u8], shell: &mut Shell) -> Result<Judge
 /// A find, as what its dry run reaches; the fallback (anything under its start points) when
 /// no dry run can be made or it was cut short.
 fn resolve_find(f: FindIntent) -> Vec<Intent> {
-    let _ = (reached, changes_files);
-    f.fallback
+    let args: Option<Vec<OsString>> = f.args.iter().map(|a| a.known().cloned()).collect();
+    let (Some(args), Some(cwd)) = (args, f.cwd.as_deref()) else {
+        return f.fallback;
+    };
+    let is_effect = |words: &[OsString]| changes_files(words);
+    let Ok(dry) = find::dry_run_args(&args, &is_effect) else {
+        return f.fallback;
+    };
+    match find::run(&dry, cwd, FIND_LIMIT, FIND_TIMEOUT) {
+        Ok(m) if m.truncated.is_none() => reached(&f, cwd, &m.paths, &dry.writes),
+        _ => f.fallback,
+    }
 }
 
 /// `{}` in `word` replaced by `path`, as find does.

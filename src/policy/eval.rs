@@ -114,8 +114,8 @@ pub struct Probed<'a> {
 fn verb(via: Via) -> &'static str {
     match via {
         Via::Rm => "rm",
-        Via::FindDelete => "find -delete (its tests are not evaluated)",
-        Via::FindExecRm => "find -exec rm (its tests are not evaluated)",
+        Via::FindDelete => "find -delete (no dry run could be made: anything under its start points)",
+        Via::FindExecRm => "find -exec rm",
         Via::XargsRm => "xargs rm",
         Via::Purge => "the purge",
     }
