@@ -276,6 +276,8 @@ mod tests {
         e.reasons = vec![Reason {
             rule: "/etc/gardefou/policy.toml:protect.path#1 (line 3)".into(),
             message: "data".into(),
+            decision: Decision::Deny,
+            deferred: true,
         }];
         e.sudo_user = None;
         assert_eq!(

@@ -789,7 +789,7 @@ pub fn effects(name: &str, args: &[Arg]) -> Option<Vec<FileEffect>> {
             out
         }
         "truncate" => operands_overwritten(args, b"sr", &["size", "reference", "io-blocks", "no-create"]),
-        "shred" => operands_overwritten(args, b"nsu", &["iterations", "size", "random-source", "remove"]),
+        "shred" => operands_overwritten(args, b"ns", &["iterations", "size", "random-source"]),
         "sponge" => getopt(args, b"", &[], &[])
             .operands
             .iter()

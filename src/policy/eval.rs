@@ -613,6 +613,8 @@ mod tests {
                     })
                     .collect(),
             },
+            op: FileOp::Delete { recursive: true },
+            keeps_entry: false,
         }]
     }
 
@@ -703,6 +705,8 @@ mod tests {
             .map(|effect| TargetFacts {
                 operand: "/t".into(),
                 effect,
+                op: FileOp::Delete { recursive: true },
+                keeps_entry: false,
             })
             .into_iter()
             .collect();
