@@ -110,7 +110,9 @@ fn shipped_policy_refuses_the_classics_and_allows_ordinary_work() {
         "sudo rm -rf --no-preserve-root /",
         "cd /var && rm -rf lib",
         "rm -rf /usr/../var/lib/",
-        "find /var/lib -name '*.log' -delete",
+        // Judged by what find really matches: the package database here.
+        "find /var/lib/dpkg -name status -delete",
+        "find /var/lib -maxdepth 1 -name dpkg -exec rm -rf {} +",
         "DIR=; rm -rf \"$DIR\"/",
         "ssh_cleanup() { :; }; rm -rf /etc/ssh",
     ] {
@@ -122,6 +124,7 @@ fn shipped_policy_refuses_the_classics_and_allows_ordinary_work() {
         "rm -f /tmp/gardefou-nothing-here",
         "ls -la /var/lib | grep rm",
         "git rm file",
+        "find /var/lib -name '*.gardefou-no-such-log' -delete",
     ] {
         let (code, v) = line(&p, l);
         assert_eq!(code, 0, "{l}: {v}");

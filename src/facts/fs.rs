@@ -762,6 +762,119 @@ mod tests {
         }
     }
 
+    fn files(cwd: &Path, effects: Vec<FileEffect>, rules: &[PathRule]) -> Vec<TargetFacts> {
+        probe_files(
+            &FilesIntent {
+                program: "t".into(),
+                effects,
+                cwd: Some(cwd.to_owned()),
+                text: String::new(),
+            },
+            rules,
+        )
+    }
+
+    fn relations(f: &[TargetFacts]) -> Vec<(String, Relation, bool)> {
+        f.iter()
+            .flat_map(|t| match &t.effect {
+                Effect::Reaches { entry, hits } => hits
+                    .iter()
+                    .map(|h| {
+                        (
+                            entry.strip_prefix(std::fs::canonicalize("/").unwrap())
+                                .map(show)
+                                .unwrap_or_default(),
+                            h.relation,
+                            t.keeps_entry,
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn known(p: &str) -> Arg {
+        Arg::Known(p.into())
+    }
+
+    #[test]
+    fn an_entry_inside_a_protected_tree_is_within_it() {
+        let (_d, r) = tree();
+        std::fs::write(r.join("lib/postgresql/15/f"), "x").unwrap();
+        let rules = [rule(format!("{}/lib/postgresql", r.display()))];
+        let rel = relations(&probe(&r, &["lib/postgresql/15/f"], &rules));
+        assert_eq!(rel.len(), 1);
+        assert_eq!(rel[0].1, Relation::Within);
+        let glob = [rule(format!("{}/lib/*", r.display()))];
+        let rel = relations(&probe(&r, &["-r", "lib/postgresql/15"], &glob));
+        assert_eq!(rel[0].1, Relation::Within, "an ancestor matches the glob");
+        assert!(relations(&probe(&r, &["-r", "lib/postgresql-old"], &rules)).is_empty());
+    }
+
+    #[test]
+    fn overwrites_follow_symlinks_and_moves_do_not() {
+        let (_d, r) = tree();
+        std::fs::write(r.join("lib/postgresql/15/f"), "x").unwrap();
+        symlink(r.join("lib/postgresql/15/f"), r.join("other/f-link")).unwrap();
+        let rules = [rule(format!("{}/lib/postgresql/15/f", r.display()))];
+        let over = FileEffect {
+            follow: true,
+            ..FileEffect::new(FileOp::Overwrite, known("other/f-link"))
+        };
+        let rel = relations(&files(&r, vec![over], &rules));
+        assert_eq!(rel.len(), 1);
+        assert_eq!((rel[0].1, rel[0].2), (Relation::Itself, false));
+        let mv = FileEffect::new(FileOp::MoveAway, known("other/f-link"));
+        assert!(relations(&files(&r, vec![mv], &rules)).is_empty());
+    }
+
+    #[test]
+    fn a_destination_directory_receives_the_sources_names() {
+        let (_d, r) = tree();
+        std::fs::write(r.join("lib/postgresql/15/f"), "x").unwrap();
+        let rules = [rule(format!("{}/lib/postgresql/15/f", r.display()))];
+        let into = FileEffect {
+            into: vec!["f".into(), "g".into()],
+            ..FileEffect::new(FileOp::Overwrite, known("lib/postgresql/15"))
+        };
+        let f = files(&r, vec![into.clone()], &rules);
+        assert_eq!(f.len(), 2, "one landing per source name");
+        assert_eq!(relations(&f)[0].1, Relation::Itself);
+        let absent = FileEffect {
+            only_if_absent: true,
+            ..into
+        };
+        let f = files(&r, vec![absent], &rules);
+        assert!(relations(&f).is_empty(), "cp -n never replaces f");
+    }
+
+    #[test]
+    fn writing_into_a_protected_tree_keeps_its_entry_and_reaches_what_is_inside() {
+        let (_d, r) = tree();
+        let rules = [
+            rule(format!("{}/lib", r.display())),
+            rule(format!("{}/lib/postgresql/15", r.display())),
+        ];
+        let e = FileEffect::new(FileOp::WriteInto { deletes: true }, known("lib/"));
+        let mut rel = relations(&files(&r, vec![e], &rules));
+        rel.sort_by_key(|x| format!("{:?}", x.1));
+        assert_eq!(
+            rel.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+            [(Relation::Inside, true), (Relation::Itself, true)]
+        );
+        let missing = FileEffect::new(FileOp::Delete { recursive: false }, known("nope"));
+        assert!(matches!(
+            files(&r, vec![missing], &rules)[0].effect,
+            Effect::Nothing(_)
+        ));
+        let unknown = FileEffect::new(FileOp::Overwrite, Arg::Unknown("x".into()));
+        assert!(matches!(
+            files(&r, vec![unknown], &rules)[0].effect,
+            Effect::Unknown(_)
+        ));
+    }
+
     #[test]
     fn unknown_cwd_makes_relative_operands_unknown() {
         let intent = RmIntent {

@@ -618,6 +618,57 @@ mod tests {
         }]
     }
 
+    #[test]
+    fn contents_decides_inside_the_tree_and_action_for_the_tree_itself() {
+        let mut rule = policy(&[(Action::Deny, None)]).paths.remove(0);
+        rule.contents = Contents::Allow;
+        let del = FileOp::Delete { recursive: true };
+        assert_eq!(rule_asks(&rule, Relation::Within, false, del), Contents::Allow);
+        assert_eq!(rule_asks(&rule, Relation::Itself, false, del), Contents::Deny);
+        assert_eq!(rule_asks(&rule, Relation::Inside, false, FileOp::MoveAway), Contents::Deny);
+        let into = FileOp::WriteInto { deletes: true };
+        assert_eq!(rule_asks(&rule, Relation::Itself, true, into), Contents::Allow);
+        rule.contents = Contents::Deny;
+        assert_eq!(
+            rule_asks(&rule, Relation::Within, false, FileOp::ChangeMode),
+            Contents::Confirm,
+            "an owner or mode change is a confirmation at most"
+        );
+        assert_eq!(
+            rule_asks(&rule, Relation::Itself, true, FileOp::ChangeMode),
+            Contents::Confirm
+        );
+    }
+
+    #[test]
+    fn a_confirmation_for_a_file_change_is_not_left_to_a_shim() {
+        let p = policy(&[(Action::Confirm, None)]);
+        let files = Intent::Files(crate::intent::FilesIntent {
+            program: "mv".into(),
+            effects: Vec::new(),
+            cwd: None,
+            text: "mv /x /y".into(),
+        });
+        let probed = [Probed {
+            intent: &files,
+            targets: removes(&[0]),
+            packages: None,
+            sql: None,
+        }];
+        let v = evaluate(&probed, &p, &env("production"), None);
+        assert_eq!(v.decision, Decision::Confirm);
+        assert!(!v.all_deferred());
+        let r = rm();
+        let probed = [Probed {
+            intent: &r,
+            targets: removes(&[0]),
+            packages: None,
+            sql: None,
+        }];
+        let v = evaluate(&probed, &p, &env("production"), None);
+        assert!(v.all_deferred(), "the rm shim asks again when rm runs");
+    }
+
     fn env(name: &str) -> Environment {
         Policy::default().environment("h", Some(name)).unwrap()
     }
