@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use crate::act::guard::{probe_all, verdict_here};
 use crate::facts::find;
-use crate::intent::line::{Shell, changes_files, parse_line};
 use crate::intent::lex::LexError;
+use crate::intent::line::{Shell, changes_files, parse_line};
 use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, Via};
 use crate::policy::{Environment, Policy, Verdict};
 

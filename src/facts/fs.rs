@@ -434,7 +434,9 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
     };
     let bytes = os.as_bytes();
     if bytes.is_empty() {
-        return Err(Effect::Nothing("an empty name: the command would fail".into()));
+        return Err(Effect::Nothing(
+            "an empty name: the command would fail".into(),
+        ));
     }
     let abs = if bytes[0] == b'/' {
         PathBuf::from(os)
@@ -781,7 +783,8 @@ mod tests {
                     .iter()
                     .map(|h| {
                         (
-                            entry.strip_prefix(std::fs::canonicalize("/").unwrap())
+                            entry
+                                .strip_prefix(std::fs::canonicalize("/").unwrap())
                                 .map(show)
                                 .unwrap_or_default(),
                             h.relation,

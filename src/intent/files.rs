@@ -132,7 +132,10 @@ fn copy_like(
     follow: bool,
 ) -> (Vec<Arg>, Option<FileEffect>) {
     let no_clobber = p.has(&["n", "no-clobber"])
-        || matches!(p.value(&["update"]).map(bytes), Some(b"none" | b"none-fail"));
+        || matches!(
+            p.value(&["update"]).map(bytes),
+            Some(b"none" | b"none-fail")
+        );
     let (sources, dest) = match target_dir {
         Some(dir) => (p.operands.clone(), Some(dir.clone())),
         None => match p.operands.split_last() {
@@ -332,7 +335,12 @@ fn operands_overwritten(args: &[Arg], short_val: &[u8], long_val: &[&str]) -> Ve
 }
 
 fn tee(args: &[Arg]) -> Vec<FileEffect> {
-    let p = getopt(args, b"", &[], &["append", "ignore-interrupts", "output-error"]);
+    let p = getopt(
+        args,
+        b"",
+        &[],
+        &["append", "ignore-interrupts", "output-error"],
+    );
     if p.has(&["a", "append"]) {
         return Vec::new();
     }
@@ -356,7 +364,17 @@ fn change_mode(name: &str, args: &[Arg]) -> Vec<FileEffect> {
     // chmod's modes look like options (`-x`, `-w`): only the letters chmod itself has are
     // options, anything else starting with `-` is the mode.
     let (short_val, long_val): (&[u8], &[&str]) = match name {
-        "setfacl" => (b"mMxX", &["modify", "modify-file", "remove", "remove-file", "set", "set-file"]),
+        "setfacl" => (
+            b"mMxX",
+            &[
+                "modify",
+                "modify-file",
+                "remove",
+                "remove-file",
+                "set",
+                "set-file",
+            ],
+        ),
         "chattr" => (b"vp", &[]),
         _ => (b"", &["reference", "from"]),
     };
@@ -364,9 +382,8 @@ fn change_mode(name: &str, args: &[Arg]) -> Vec<FileEffect> {
         args.iter()
             .map(|a| {
                 let b = bytes(a);
-                let mode = b.len() > 1
-                    && b[0] == b'-'
-                    && b[1..].iter().all(|c| b"rwxXstugoa".contains(c));
+                let mode =
+                    b.len() > 1 && b[0] == b'-' && b[1..].iter().all(|c| b"rwxXstugoa".contains(c));
                 if mode {
                     Arg::Known(OsString::from("0"))
                 } else {
@@ -661,9 +678,9 @@ fn git(args: &[Arg]) -> Vec<FileEffect> {
             b"-C" => {
                 let next = args.get(i + 1).cloned();
                 dir = match (dir, next) {
-                    (Some(Arg::Known(d)), Some(Arg::Known(n))) => {
-                        Some(Arg::Known(std::path::Path::new(&d).join(n).into_os_string()))
-                    }
+                    (Some(Arg::Known(d)), Some(Arg::Known(n))) => Some(Arg::Known(
+                        std::path::Path::new(&d).join(n).into_os_string(),
+                    )),
                     (_, n) => n,
                 };
                 i += 2;
@@ -711,7 +728,12 @@ fn git(args: &[Arg]) -> Vec<FileEffect> {
     };
     match bytes(sub) {
         b"clean" => {
-            let p = getopt(rest, b"eC", &["exclude"], &["force", "dry-run", "interactive"]);
+            let p = getopt(
+                rest,
+                b"eC",
+                &["exclude"],
+                &["force", "dry-run", "interactive"],
+            );
             if p.has(&["n", "dry-run", "i", "interactive"]) || !p.has(&["f", "force"]) {
                 return Vec::new();
             }
@@ -732,9 +754,7 @@ fn git(args: &[Arg]) -> Vec<FileEffect> {
             Vec::new()
         }
         b"restore" => {
-            if words
-                .iter()
-                .any(|w| *w == b"--staged" || *w == b"-S")
+            if words.iter().any(|w| *w == b"--staged" || *w == b"-S")
                 && !words.iter().any(|w| *w == b"--worktree" || *w == b"-W")
             {
                 return Vec::new();
@@ -767,7 +787,12 @@ pub fn effects(name: &str, args: &[Arg]) -> Option<Vec<FileEffect>> {
             .map(|a| effect(FileOp::Delete { recursive: false }, a))
             .collect(),
         "rmdir" => {
-            let p = getopt(args, b"", &[], &["parents", "ignore-fail-on-non-empty", "verbose"]);
+            let p = getopt(
+                args,
+                b"",
+                &[],
+                &["parents", "ignore-fail-on-non-empty", "verbose"],
+            );
             let parents = p.has(&["p", "parents"]);
             let mut out = Vec::new();
             for a in &p.operands {
@@ -788,7 +813,11 @@ pub fn effects(name: &str, args: &[Arg]) -> Option<Vec<FileEffect>> {
             }
             out
         }
-        "truncate" => operands_overwritten(args, b"sr", &["size", "reference", "io-blocks", "no-create"]),
+        "truncate" => operands_overwritten(
+            args,
+            b"sr",
+            &["size", "reference", "io-blocks", "no-create"],
+        ),
         "shred" => operands_overwritten(args, b"ns", &["iterations", "size", "random-source"]),
         "sponge" => getopt(args, b"", &[], &[])
             .operands
@@ -840,7 +869,12 @@ mod tests {
         assert_eq!(
             of("mv /var/lib/postgresql /tmp/pg-old"),
             vec![
-                (FileOp::MoveAway, "/var/lib/postgresql".into(), vec![], false),
+                (
+                    FileOp::MoveAway,
+                    "/var/lib/postgresql".into(),
+                    vec![],
+                    false
+                ),
                 (OVER, "/tmp/pg-old".into(), vec!["postgresql".into()], false),
             ]
         );
@@ -869,7 +903,12 @@ mod tests {
         );
         assert_eq!(
             of("install -m600 /dev/null /root/.ssh/id_ed25519"),
-            vec![(OVER, "/root/.ssh/id_ed25519".into(), vec!["null".into()], false)]
+            vec![(
+                OVER,
+                "/root/.ssh/id_ed25519".into(),
+                vec!["null".into()],
+                false
+            )]
         );
         assert_eq!(of("install -d /srv/a /srv/b").len(), 2);
         assert_eq!(
@@ -891,7 +930,10 @@ mod tests {
         assert_eq!(of("tee /etc/hosts /tmp/x").len(), 2);
         assert!(of("tee -a /etc/hosts").is_empty());
         assert!(of("tee --append /etc/hosts").is_empty());
-        assert_eq!(of("unlink /etc/passwd")[0].0, FileOp::Delete { recursive: false });
+        assert_eq!(
+            of("unlink /etc/passwd")[0].0,
+            FileOp::Delete { recursive: false }
+        );
         let r = of("rmdir -p a/b/c");
         assert_eq!(
             r.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
@@ -903,12 +945,20 @@ mod tests {
     fn recursive_owner_and_mode_changes() {
         assert_eq!(
             of("chown -R nobody: /var/lib/postgresql"),
-            vec![(FileOp::ChangeMode, "/var/lib/postgresql".into(), vec![], false)]
+            vec![(
+                FileOp::ChangeMode,
+                "/var/lib/postgresql".into(),
+                vec![],
+                false
+            )]
         );
         assert_eq!(of("chmod -R -x /srv/a")[0].1, "/srv/a");
         assert_eq!(of("chmod --recursive 700 /srv/a /srv/b").len(), 2);
         assert_eq!(of("chmod -R --reference=/x /srv/a")[0].1, "/srv/a");
-        assert!(of("chmod 600 /root/.ssh/id_rsa").is_empty(), "not recursive");
+        assert!(
+            of("chmod 600 /root/.ssh/id_rsa").is_empty(),
+            "not recursive"
+        );
         assert_eq!(of("setfacl -R -m u:x:r /srv/a")[0].1, "/srv/a");
         assert_eq!(of("chattr -R +i /srv/a")[0].1, "/srv/a");
     }
@@ -932,12 +982,25 @@ mod tests {
         assert_eq!(
             of("rsync -a --remove-source-files /srv/in/ /backup/in/"),
             vec![
-                (FileOp::WriteInto { deletes: true }, "/srv/in/".into(), vec![], false),
-                (FileOp::WriteInto { deletes: false }, "/backup/in/".into(), vec![], false)
+                (
+                    FileOp::WriteInto { deletes: true },
+                    "/srv/in/".into(),
+                    vec![],
+                    false
+                ),
+                (
+                    FileOp::WriteInto { deletes: false },
+                    "/backup/in/".into(),
+                    vec![],
+                    false
+                )
             ]
         );
         assert!(of("rsync -n --delete a/ b/").is_empty());
-        assert_eq!(of("rsync -a --del a/ b/")[0].0, FileOp::WriteInto { deletes: true });
+        assert_eq!(
+            of("rsync -a --del a/ b/")[0].0,
+            FileOp::WriteInto { deletes: true }
+        );
     }
 
     #[test]
@@ -946,7 +1009,12 @@ mod tests {
             of("tar --remove-files -cf /tmp/a.tar /srv/data"),
             vec![
                 (OVER, "/tmp/a.tar".into(), vec![], false),
-                (FileOp::Delete { recursive: true }, "/srv/data".into(), vec![], false)
+                (
+                    FileOp::Delete { recursive: true },
+                    "/srv/data".into(),
+                    vec![],
+                    false
+                )
             ]
         );
         assert_eq!(
@@ -971,7 +1039,10 @@ mod tests {
     fn git_commands_that_discard_work_tree_files() {
         let d = FileOp::WriteInto { deletes: true };
         let k = FileOp::WriteInto { deletes: false };
-        assert_eq!(of("git -C /etc clean -fdx"), vec![(d, "/etc".into(), vec![], false)]);
+        assert_eq!(
+            of("git -C /etc clean -fdx"),
+            vec![(d, "/etc".into(), vec![], false)]
+        );
         assert!(of("git clean -n -d").is_empty());
         assert!(of("git clean -d").is_empty(), "clean refuses without -f");
         assert_eq!(of("git checkout -- .")[0].0, k);
@@ -979,7 +1050,10 @@ mod tests {
         assert!(of("git checkout main").is_empty());
         assert_eq!(of("git reset --hard HEAD~1")[0].1, ".");
         assert!(of("git reset HEAD~1").is_empty());
-        assert_eq!(of("git -C /srv/app restore src/x.rs")[0].1, "/srv/app/src/x.rs");
+        assert_eq!(
+            of("git -C /srv/app restore src/x.rs")[0].1,
+            "/srv/app/src/x.rs"
+        );
         assert!(of("git restore --staged x").is_empty());
         assert_eq!(of("git stash -u")[0].0, d);
         assert!(of("git status").is_empty() && of("git").is_empty());

@@ -16,6 +16,14 @@ pub enum Part {
         colon: bool,
         quoted: bool,
     },
+    /// `${NAME%pattern}`, `%%`, `#`, `##`, `/pat/rep`, `//`, `:+`, `+`, `:=`, `=`, and
+    /// `${#NAME}` (op `len`): `arg` is the operator's literal text.
+    VarOp {
+        name: String,
+        op: String,
+        arg: Vec<u8>,
+        quoted: bool,
+    },
     /// A leading `~` or `~user`.
     Tilde(String),
     /// Known only at run time. `command` holds the text of a command substitution, which runs
@@ -61,10 +69,11 @@ pub enum Op {
 pub enum Token {
     Word(Word),
     Op(Op),
-    /// A redirection and its target word (`> f`, `2>&1`, `<<EOF`).
+    /// A redirection and its target word (`> f`, `2>&1`, `<<EOF`); a here-document's body.
     Redirect {
         op: String,
         target: Word,
+        body: Option<Vec<u8>>,
     },
 }
 
@@ -80,6 +89,8 @@ struct Lexer<'a> {
     s: &'a [u8],
     i: usize,
     heredocs: Vec<(Vec<u8>, bool)>,
+    /// The bodies of the here-documents read so far, in order.
+    bodies: Vec<Vec<u8>>,
 }
 
 fn is_meta(c: u8) -> bool {
@@ -103,10 +114,21 @@ pub fn lex(line: &[u8]) -> Result<Vec<Token>, LexError> {
         s: line,
         i: 0,
         heredocs: Vec::new(),
+        bodies: Vec::new(),
     };
     let mut out = Vec::new();
     while let Some(t) = lx.next_token()? {
         out.push(t);
+    }
+    // A here-document still open at the end of the line runs to the end (bash warns).
+    lx.skip_heredoc_bodies();
+    let mut bodies = lx.bodies.into_iter();
+    for t in &mut out {
+        if let Token::Redirect { op, body, .. } = t
+            && (op == "<<" || op == "<<-")
+        {
+            *body = bodies.next();
+        }
     }
     Ok(out)
 }
@@ -216,12 +238,17 @@ impl Lexer<'_> {
                 .concat();
             self.heredocs.push((delim, op == "<<-"));
         }
-        Ok(Some(Token::Redirect { op, target }))
+        Ok(Some(Token::Redirect {
+            op,
+            target,
+            body: None,
+        }))
     }
 
     /// After a newline, the bodies of pending here-documents are data, not commands.
     fn skip_heredoc_bodies(&mut self) {
         for (delim, strip_tabs) in std::mem::take(&mut self.heredocs) {
+            let mut body = Vec::new();
             while self.i < self.s.len() {
                 let end = self.s[self.i..]
                     .iter()
@@ -237,7 +264,10 @@ impl Lexer<'_> {
                 if line == delim.as_slice() {
                     break;
                 }
+                body.extend_from_slice(line);
+                body.push(b'\n');
             }
+            self.bodies.push(body);
         }
     }
 
@@ -473,7 +503,14 @@ impl Lexer<'_> {
                     quoted,
                 });
             }
-            Some(c) if c.is_ascii_digit() || b"@*#?$!-".contains(&c) => {
+            Some(c) if c.is_ascii_digit() || c == b'@' || c == b'*' => {
+                self.i += 2;
+                w.parts.push(Part::Var {
+                    name: (c as char).to_string(),
+                    quoted,
+                });
+            }
+            Some(c) if b"#?$!-".contains(&c) => {
                 self.i += 2;
                 w.parts.push(Part::Unknown {
                     what: format!("shell parameter ${}", c as char),
@@ -554,13 +591,46 @@ impl Lexer<'_> {
 
 /// `${…}` contents.
 fn parameter(inner: &[u8], quoted: bool) -> Part {
-    let n = inner
-        .iter()
-        .position(|&c| !is_name(c))
-        .unwrap_or(inner.len());
+    if let [b'#', name @ ..] = inner
+        && !name.is_empty()
+        && (is_name_start(name[0]) || (name.len() == 1 && name[0].is_ascii_digit()))
+        && name.iter().all(|&c| is_name(c))
+    {
+        return Part::VarOp {
+            name: String::from_utf8_lossy(name).into_owned(),
+            op: "len".into(),
+            arg: Vec::new(),
+            quoted,
+        };
+    }
+    let positional = inner.first().is_some_and(u8::is_ascii_digit);
+    let n = if positional {
+        inner
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(inner.len())
+    } else {
+        inner
+            .iter()
+            .position(|&c| !is_name(c))
+            .unwrap_or(inner.len())
+    };
     let name = String::from_utf8_lossy(&inner[..n]).into_owned();
-    let valid = !inner.is_empty() && is_name_start(inner[0]);
-    match (&inner[n..], valid) {
+    let valid = !inner.is_empty() && (is_name_start(inner[0]) || positional);
+    let rest = &inner[n..];
+    if valid {
+        for op in ["%%", "##", "//", ":+", ":=", "%", "#", "/", "+", "="] {
+            if let Some(arg) = rest.strip_prefix(op.as_bytes()) {
+                return Part::VarOp {
+                    name,
+                    op: op.into(),
+                    arg: arg.to_vec(),
+                    quoted,
+                };
+            }
+        }
+    }
+    match (rest, valid) {
         ([], true) => Part::Var { name, quoted },
         ([b':', b'-', rest @ ..], true) => Part::VarDefault {
             name,
@@ -638,6 +708,27 @@ mod tests {
     }
 
     #[test]
+    fn here_document_bodies_stay_with_their_redirection() {
+        let t = lex(b"bash <<'EOF' && cat <<-X\nrm -rf /a\nEOF\n\tline\n\tX\necho").unwrap();
+        let bodies: Vec<Option<Vec<u8>>> = t
+            .iter()
+            .filter_map(|t| match t {
+                Token::Redirect { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            [Some(b"rm -rf /a\n".to_vec()), Some(b"line\n".to_vec())]
+        );
+        let t = lex(b"x ${F%.bak} ${#F} ${1}").unwrap();
+        assert!(t.iter().any(|t| matches!(t, Token::Word(w)
+            if matches!(&w.parts[0], Part::VarOp { op, arg, .. } if op == "%" && arg == b".bak"))));
+        assert!(t.iter().any(|t| matches!(t, Token::Word(w)
+            if matches!(&w.parts[0], Part::VarOp { op, .. } if op == "len"))));
+    }
+
+    #[test]
     fn expansions_are_parts() {
         let t = lex(b"rm -rf \"$DIR\"/ ${X:-/tmp} $(pwd) `ls` $1 ~/x ~bob").unwrap();
         let parts: Vec<&Part> = t
@@ -654,7 +745,7 @@ mod tests {
         assert!(matches!(parts[3], Part::VarDefault { colon: true, .. }));
         assert!(matches!(parts[4], Part::Unknown { command: Some(c), .. } if c == b"pwd"));
         assert!(matches!(parts[5], Part::Unknown { command: Some(c), .. } if c == b"ls"));
-        assert!(matches!(parts[6], Part::Unknown { command: None, .. }));
+        assert!(matches!(parts[6], Part::Var { name, .. } if name == "1"));
         assert_eq!(parts[7], &Part::Tilde(String::new()));
         assert_eq!(parts[8], &Part::Tilde("bob".into()));
     }

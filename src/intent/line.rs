@@ -6,7 +6,7 @@
 //! `find -exec`, `sh -c`, …). It runs nothing; the only I/O is reading directories for globs and
 //! the user database for `~user`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,20 @@ use super::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, 
 pub struct Shell {
     pub cwd: Option<PathBuf>,
     pub vars: HashMap<OsString, OsString>,
+    /// Variables whose value only the running line knows (`read x`, `x=$(cmd)`, a loop over
+    /// computed words).
+    pub unknown: HashSet<OsString>,
+    /// Functions defined earlier in the line: their bodies, run where they are called.
+    functions: HashMap<Vec<u8>, Vec<Token>>,
+    /// `pushd`'s stack.
+    dirs: Vec<Option<PathBuf>>,
+    /// What the command being classified reads on its standard input, when the line gives it
+    /// (a here-document or here-string).
+    stdin: Option<Vec<u8>>,
+    /// The command's standard input comes from a pipe.
+    piped: bool,
+    /// How deep functions, sourced files and nested lines go.
+    depth: usize,
 }
 
 impl Shell {
@@ -27,43 +41,270 @@ impl Shell {
         Shell {
             cwd: std::env::current_dir().ok(),
             vars: std::env::vars_os().collect(),
+            ..Shell::default()
+        }
+    }
+
+    /// A shell in `cwd` with `vars`.
+    pub fn with(cwd: Option<PathBuf>, vars: HashMap<OsString, OsString>) -> Self {
+        Shell {
+            cwd,
+            vars,
+            ..Shell::default()
         }
     }
 
     fn var(&self, name: &str) -> Option<&OsString> {
         self.vars.get(OsStr::new(name))
     }
+
+    fn set(&mut self, name: OsString, value: Option<OsString>) {
+        match value {
+            Some(v) => {
+                self.unknown.remove(&name);
+                self.vars.insert(name, v);
+            }
+            None => {
+                self.vars.remove(&name);
+                self.unknown.insert(name);
+            }
+        }
+    }
 }
+
+/// How deep functions, loops, sourced files and nested lines may go before the rest is left
+/// to the shims at run time.
+const MAX_DEPTH: usize = 12;
+/// How many values of a `for` loop are followed one by one.
+const MAX_LOOP_VALUES: usize = 64;
 
 /// Parses a whole line into the intents of every command it would run.
 pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexError> {
     let tokens = lex::lex(line)?;
     let mut out = Vec::new();
+    run_tokens(&tokens, shell, &mut out);
+    Ok(out)
+}
+
+fn word_is(t: Option<&Token>, text: &[u8]) -> bool {
+    matches!(t, Some(Token::Word(w)) if w.literal().as_deref() == Some(text))
+}
+
+fn is_name(b: &[u8]) -> bool {
+    !b.is_empty()
+        && (b[0] == b'_' || b[0].is_ascii_alphabetic())
+        && b.iter().all(|&c| c == b'_' || c.is_ascii_alphanumeric())
+}
+
+/// Whether the token after `prev` starts a command (where `do`, `done`, `{`, `}` are words of
+/// the grammar rather than arguments).
+fn at_command_start(prev: Option<&Token>) -> bool {
+    match prev {
+        None | Some(Token::Op(_)) => true,
+        Some(Token::Word(w)) => matches!(
+            w.literal().as_deref(),
+            Some(b"do" | b"then" | b"else" | b"elif" | b"{" | b"!" | b"if" | b"while" | b"until")
+        ),
+        Some(Token::Redirect { .. }) => false,
+    }
+}
+
+/// The index of the word closing the construct opened just before `from` (`done` for `do`,
+/// `}` for `{`), counting nested openings at command starts; the end when it does not close.
+fn closing(tokens: &[Token], from: usize, open: &[u8], close: &[u8]) -> usize {
+    let mut depth = 1;
+    for i in from..tokens.len() {
+        let prev = i.checked_sub(1).and_then(|p| tokens.get(p));
+        if !at_command_start(prev) {
+            continue;
+        }
+        if word_is(tokens.get(i), open) {
+            depth += 1;
+        } else if word_is(tokens.get(i), close) {
+            depth -= 1;
+            if depth == 0 {
+                return i;
+            }
+        }
+    }
+    tokens.len()
+}
+
+/// `for NAME [in WORDS…]; do BODY; done` at `at`: runs the body once per value and returns
+/// the index after `done`; None when it is not a well-formed for loop.
+fn for_loop(
+    tokens: &[Token],
+    at: usize,
+    shell: &mut Shell,
+    out: &mut Vec<Intent>,
+) -> Option<usize> {
+    let Some(Token::Word(name)) = tokens.get(at + 1) else {
+        return None;
+    };
+    let name = name.literal().filter(|n| is_name(n))?;
+    let mut i = at + 2;
+    let mut values: Option<Vec<Arg>> = None;
+    if word_is(tokens.get(i), b"in") {
+        i += 1;
+        let mut vals = Vec::new();
+        let mut subs = Vec::new();
+        while let Some(Token::Word(w)) = tokens.get(i) {
+            if w.literal().as_deref() == Some(b"do") {
+                break;
+            }
+            vals.extend(expand_word(shell, w, &mut subs));
+            i += 1;
+        }
+        for sub in subs {
+            out.extend(parse_line(&sub, &mut shell.clone()).unwrap_or_default());
+        }
+        values = Some(vals);
+    }
+    while matches!(tokens.get(i), Some(Token::Op(Op::Semi | Op::Newline))) {
+        i += 1;
+    }
+    if !word_is(tokens.get(i), b"do") {
+        return None;
+    }
+    let end = closing(tokens, i + 1, b"do", b"done");
+    let body = &tokens[i + 1..end];
+    let name = OsString::from_vec(name);
+    let values = values.unwrap_or_else(|| vec![Arg::Unknown("the positional parameters".into())]);
+    if values.len() > MAX_LOOP_VALUES || shell.depth >= MAX_DEPTH {
+        shell.set(name.clone(), None);
+        run_nested(body, shell, out);
+    } else {
+        for v in values {
+            shell.set(name.clone(), v.known().cloned());
+            run_nested(body, shell, out);
+        }
+    }
+    Some(end + 1)
+}
+
+fn run_nested(tokens: &[Token], shell: &mut Shell, out: &mut Vec<Intent>) {
+    shell.depth += 1;
+    run_tokens(tokens, shell, out);
+    shell.depth -= 1;
+}
+
+/// `NAME () BODY` or `function NAME [()] BODY` at `at`: records the body and returns the index
+/// after it.
+fn function_definition(tokens: &[Token], at: usize, shell: &mut Shell) -> Option<usize> {
+    let (name, mut i) = if word_is(tokens.get(at), b"function") {
+        let Some(Token::Word(n)) = tokens.get(at + 1) else {
+            return None;
+        };
+        let mut i = at + 2;
+        if matches!(tokens.get(i), Some(Token::Op(Op::Open)))
+            && matches!(tokens.get(i + 1), Some(Token::Op(Op::Close)))
+        {
+            i += 2;
+        }
+        (n.literal()?, i)
+    } else {
+        let Some(Token::Word(n)) = tokens.get(at) else {
+            return None;
+        };
+        if !(matches!(tokens.get(at + 1), Some(Token::Op(Op::Open)))
+            && matches!(tokens.get(at + 2), Some(Token::Op(Op::Close))))
+        {
+            return None;
+        }
+        (n.literal()?, at + 3)
+    };
+    while matches!(tokens.get(i), Some(Token::Op(Op::Newline))) {
+        i += 1;
+    }
+    let (body, next) = if word_is(tokens.get(i), b"{") {
+        let end = closing(tokens, i + 1, b"{", b"}");
+        (tokens[i + 1..end].to_vec(), end + 1)
+    } else if matches!(tokens.get(i), Some(Token::Op(Op::Open))) {
+        let mut depth = 0;
+        let mut end = tokens.len();
+        for (k, t) in tokens.iter().enumerate().skip(i) {
+            match t {
+                Token::Op(Op::Open) => depth += 1,
+                Token::Op(Op::Close) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        (tokens[i + 1..end].to_vec(), end + 1)
+    } else {
+        return None;
+    };
+    shell.functions.insert(name, body);
+    Some(next)
+}
+
+/// Runs the tokens of a line (or of a body) as the shell would: command by command, with
+/// compound commands and functions followed.
+fn run_tokens(tokens: &[Token], shell: &mut Shell, out: &mut Vec<Intent>) {
     let mut words: Vec<&Word> = Vec::new();
-    let mut saved: Vec<Option<PathBuf>> = Vec::new();
+    let mut saved: Vec<(Option<PathBuf>, HashMap<OsString, OsString>)> = Vec::new();
     let mut producer: Option<Vec<Arg>> = None;
+    let mut piped = false;
     let mut redirect_subs = Vec::new();
-    for t in &tokens {
+    let mut stdin: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let prev = i.checked_sub(1).and_then(|p| tokens.get(p));
+        if words.is_empty() && at_command_start(prev) {
+            if word_is(Some(t), b"for")
+                && let Some(next) = for_loop(tokens, i, shell, out)
+            {
+                i = next;
+                continue;
+            }
+            if let Some(next) = function_definition(tokens, i, shell) {
+                i = next;
+                continue;
+            }
+        }
+        i += 1;
         match t {
             Token::Word(w) => words.push(w),
-            Token::Redirect { op, target } => {
+            Token::Redirect { op, target, body } => {
                 // The target is expanded by the shell: a command substitution there runs too.
                 let mut subs = Vec::new();
                 let expanded = expand_word(shell, target, &mut subs);
                 redirect_subs.extend(subs);
+                match op.as_str() {
+                    "<<" | "<<-" => stdin = body.clone(),
+                    "<<<" => {
+                        stdin = match expanded.as_slice() {
+                            [Arg::Known(s)] => Some([s.as_bytes(), b"\n"].concat()),
+                            _ => None,
+                        }
+                    }
+                    _ => {}
+                }
                 if let Some(intent) = redirection(shell, op, &expanded) {
                     out.push(intent);
                 }
             }
             Token::Op(op) => {
-                let roots = run_command(shell, &words, producer.as_deref(), &mut out);
+                shell.stdin = stdin.take();
+                shell.piped = piped;
+                let roots = run_command(shell, &words, producer.as_deref(), out);
+                shell.stdin = None;
+                shell.piped = false;
                 words.clear();
-                producer = if *op == Op::Pipe { roots } else { None };
+                piped = *op == Op::Pipe;
+                producer = if piped { roots } else { None };
                 match op {
-                    Op::Open => saved.push(shell.cwd.clone()),
+                    Op::Open => saved.push((shell.cwd.clone(), shell.vars.clone())),
                     Op::Close => {
-                        if let Some(cwd) = saved.pop() {
+                        if let Some((cwd, vars)) = saved.pop() {
                             shell.cwd = cwd;
+                            shell.vars = vars;
                         }
                     }
                     _ => {}
@@ -71,11 +312,35 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
             }
         }
     }
-    run_command(shell, &words, producer.as_deref(), &mut out);
+    shell.stdin = stdin.take();
+    shell.piped = piped;
+    run_command(shell, &words, producer.as_deref(), out);
+    shell.stdin = None;
+    shell.piped = false;
     for sub in redirect_subs {
-        out.extend(parse_line(&sub, &mut shell.clone())?);
+        nested_line(&sub, &mut shell.clone(), out, "a command substitution");
     }
-    Ok(out)
+}
+
+/// A line inside the line (a command substitution, `bash -c`, a sourced file): its intents, or
+/// an opaque intent when it cannot be read.
+fn nested_line(text: &[u8], shell: &mut Shell, out: &mut Vec<Intent>, what: &str) {
+    if shell.depth >= MAX_DEPTH {
+        out.push(Intent::Opaque {
+            text: super::display_bytes(text),
+            why: format!("{what} nested too deep to follow"),
+        });
+        return;
+    }
+    shell.depth += 1;
+    match parse_line(text, shell) {
+        Ok(intents) => out.extend(intents),
+        Err(e) => out.push(Intent::Opaque {
+            text: super::display_bytes(text),
+            why: format!("{what} that cannot be parsed: {e}"),
+        }),
+    }
+    shell.depth -= 1;
 }
 
 /// The file effect of a redirection: `>`, `>|`, `<>`, `&>` and `>&FILE` replace their target
@@ -94,7 +359,9 @@ fn redirection(shell: &Shell, op: &str, target: &[Arg]) -> Option<Intent> {
     }
     let target = match target {
         [one] => one.clone(),
-        _ => Arg::Unknown("a redirection target that is not one word (bash: ambiguous redirect)".into()),
+        _ => Arg::Unknown(
+            "a redirection target that is not one word (bash: ambiguous redirect)".into(),
+        ),
     };
     let text = format!("{op} {}", target.display());
     Some(Intent::Files(FilesIntent {
@@ -139,21 +406,125 @@ fn run_command(
         return None;
     }
     let mut subs = Vec::new();
+    // `NAME=VALUE` words before the command (or alone, or after export/local/declare): the
+    // value is expanded without splitting, and one known only at run time makes NAME unknown.
+    let declares = words.first().and_then(|w| w.literal()).is_some_and(|l| {
+        matches!(
+            l.as_slice(),
+            b"export" | b"local" | b"declare" | b"typeset" | b"readonly"
+        )
+    });
+    let mut assigned = Vec::new();
+    let mut k = usize::from(declares);
+    while let Some(w) = words.get(k) {
+        match assignment_word(w) {
+            Some((name, value)) => {
+                let v = expand_unsplit(shell, &value, &mut subs);
+                assigned.push((name, v));
+            }
+            // `export -n X`, `declare -a list`: options and plain names.
+            None if declares => {}
+            None => break,
+        }
+        k += 1;
+    }
+    for sub in std::mem::take(&mut subs) {
+        nested_line(&sub, &mut shell.clone(), out, "a command substitution");
+    }
+    let rest = &words[k..];
+    if declares || rest.is_empty() {
+        for (name, v) in assigned {
+            shell.set(name, v);
+        }
+        return None;
+    }
+    // Assignments before a command are that command's environment only.
+    let mut inner;
+    let shell = if assigned.is_empty() {
+        shell
+    } else {
+        inner = shell.clone();
+        for (name, v) in assigned {
+            inner.set(name, v);
+        }
+        &mut inner
+    };
     let mut args = Vec::new();
-    for w in words {
+    for w in rest {
         args.extend(expand_word(shell, w, &mut subs));
     }
     for sub in subs {
-        if let Ok(intents) = parse_line(&sub, &mut shell.clone()) {
-            out.extend(intents);
-        } else {
-            out.push(Intent::Opaque {
-                text: super::display_bytes(&sub),
-                why: "a command substitution that cannot be parsed".into(),
-            });
-        }
+        nested_line(&sub, &mut shell.clone(), out, "a command substitution");
     }
     classify(shell, &args, stdin_roots, out)
+}
+
+/// `NAME=VALUE` as the shell recognises it: an unquoted name and `=` at the start of the word.
+fn assignment_word(w: &Word) -> Option<(OsString, Word)> {
+    let Some(Part::Lit {
+        bytes,
+        quoted: false,
+    }) = w.parts.first()
+    else {
+        return None;
+    };
+    let eq = bytes.iter().position(|&c| c == b'=')?;
+    let name = bytes[..eq].strip_suffix(b"+").unwrap_or(&bytes[..eq]);
+    if !is_name(name) {
+        return None;
+    }
+    let mut value = Word {
+        parts: vec![Part::Lit {
+            bytes: bytes[eq + 1..].to_vec(),
+            quoted: true,
+        }],
+    };
+    value.parts.extend(w.parts[1..].iter().cloned());
+    Some((OsStr::from_bytes(name).to_owned(), value))
+}
+
+/// A word expanded as the value of an assignment: no field splitting, no globbing.
+fn expand_unsplit(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Option<OsString> {
+    let quoted = Word {
+        parts: w
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit { bytes, .. } => Part::Lit {
+                    bytes: bytes.clone(),
+                    quoted: true,
+                },
+                Part::Var { name, .. } => Part::Var {
+                    name: name.clone(),
+                    quoted: true,
+                },
+                Part::VarDefault {
+                    name,
+                    default,
+                    colon,
+                    ..
+                } => Part::VarDefault {
+                    name: name.clone(),
+                    default: default.clone(),
+                    colon: *colon,
+                    quoted: true,
+                },
+                Part::VarOp { name, op, arg, .. } => Part::VarOp {
+                    name: name.clone(),
+                    op: op.clone(),
+                    arg: arg.clone(),
+                    quoted: true,
+                },
+                other => other.clone(),
+            })
+            .collect(),
+    };
+    let fields = expand_word(shell, &quoted, subs);
+    match fields.as_slice() {
+        [] => Some(OsString::new()),
+        [Arg::Known(v)] => Some(v.clone()),
+        _ => None,
+    }
 }
 
 const RESERVED: &[&str] = &[
@@ -262,6 +633,46 @@ fn classify(
         .unwrap_or(b"");
     let name = String::from_utf8_lossy(name_bytes).into_owned();
     let rest = |i: usize| args.get(i..).unwrap_or(&[]);
+    if !program.as_bytes().contains(&b'/')
+        && let Some(body) = shell.functions.get(program.as_bytes()).cloned()
+    {
+        // A function runs in this shell with its own positional parameters.
+        if shell.depth >= MAX_DEPTH {
+            out.push(Intent::Opaque {
+                text: text_of(args),
+                why: "a function called too deep to follow".into(),
+            });
+            return None;
+        }
+        let saved: Vec<(OsString, Option<OsString>, bool)> = (1..10)
+            .map(|k| k.to_string())
+            .chain(["@".to_owned(), "*".to_owned()])
+            .map(|k| {
+                let k = OsString::from(k);
+                let v = shell.vars.get(&k).cloned();
+                let u = shell.unknown.contains(&k);
+                (k, v, u)
+            })
+            .collect();
+        let params: Vec<&Arg> = std::iter::once(&args[0]).chain(rest(1)).collect();
+        set_positionals(shell, &params);
+        run_nested(&body, shell, out);
+        for (k, v, u) in saved {
+            shell.unknown.remove(&k);
+            match v {
+                Some(v) => {
+                    shell.vars.insert(k, v);
+                }
+                None => {
+                    shell.vars.remove(&k);
+                    if u {
+                        shell.unknown.insert(k);
+                    }
+                }
+            }
+        }
+        return None;
+    }
     match name.as_str() {
         "rm" => out.push(Intent::Rm(rm_intent(shell, args, Via::Rm))),
         "psql" | "dropdb" | "pg_dropcluster" | "mysql" | "mariadb" | "mysqladmin"
@@ -483,36 +894,56 @@ fn classify(
             }
         }
         "find" => return find(shell, args, out),
-        "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "posh" | "su" => {
-            let i = skip_options(
-                args,
-                1,
-                b"oOsg",
-                &[
-                    "rcfile",
-                    "init-file",
-                    "shell",
-                    "group",
-                    "command",
-                    "session-command",
-                ],
-            );
-            let string = if name == "su" {
-                option_value(&args[1..], b"-c", b"--command")
-            } else if has_short(args, 1, i, b'c') {
-                args.get(i).and_then(Arg::known).cloned()
-            } else {
-                None
+        "su" => match option_value(&args[1..], b"-c", b"--command") {
+            Some(c) => nested_line(c.as_bytes(), &mut shell.clone(), out, "su's command"),
+            None => out.push(Intent::Other { program: name }),
+        },
+        "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "posh" => {
+            let i = skip_options(args, 1, b"oO", &["rcfile", "init-file"]);
+            let reads_stdin = has_short(args, 1, i, b's');
+            let mut inner = shell.clone();
+            inner.stdin = None;
+            inner.piped = false;
+            // The words after the command string or script: $0, $1…
+            let positionals = |inner: &mut Shell, from: usize| {
+                let params: Vec<&Arg> = args.iter().skip(from).collect();
+                set_positionals(inner, &params);
             };
-            match string {
-                Some(s) => match parse_line(s.as_bytes(), &mut shell.clone()) {
-                    Ok(intents) => out.extend(intents),
-                    Err(e) => out.push(Intent::Opaque {
+            if has_short(args, 1, i, b'c') {
+                match args.get(i) {
+                    Some(Arg::Known(c)) => {
+                        positionals(&mut inner, i + 2);
+                        nested_line(c.as_bytes(), &mut inner, out, "its command string");
+                    }
+                    Some(Arg::Unknown(why)) => out.push(Intent::Opaque {
                         text: text_of(args),
-                        why: format!("its command string cannot be parsed: {e}"),
+                        why: format!("its command string is known only when it runs ({why})"),
                     }),
-                },
-                None => out.push(Intent::Other { program: name }),
+                    None => out.push(Intent::Other { program: name }),
+                }
+            } else if let (Some(script), false) = (args.get(i), reads_stdin) {
+                // A script: read and followed like a line of its own (in a new shell).
+                positionals(&mut inner, i + 1);
+                match script {
+                    Arg::Known(f) => match read_script(shell, f) {
+                        Some(text) => nested_line(&text, &mut inner, out, "the script"),
+                        None => out.push(Intent::Other { program: name }),
+                    },
+                    Arg::Unknown(why) => out.push(Intent::Opaque {
+                        text: text_of(args),
+                        why: format!("the script it runs is known only then ({why})"),
+                    }),
+                }
+            } else if let Some(text) = shell.stdin.clone() {
+                positionals(&mut inner, i);
+                nested_line(&text, &mut inner, out, "the here-document it reads");
+            } else if shell.piped {
+                out.push(Intent::Opaque {
+                    text: text_of(args),
+                    why: "it runs commands read from a pipe".into(),
+                });
+            } else {
+                out.push(Intent::Other { program: name });
             }
         }
         "eval" => {
@@ -536,6 +967,9 @@ fn classify(
             let i = skip_options(args, 1, b"", &[]);
             let target = args.get(i);
             let old = shell.cwd.clone();
+            if name == "pushd" {
+                shell.dirs.push(old.clone());
+            }
             shell.cwd = match target {
                 None => change_dir(shell, shell.var("HOME").cloned().as_ref()),
                 Some(Arg::Known(d)) if d == "-" => {
@@ -548,7 +982,59 @@ fn classify(
                 shell.vars.insert("OLDPWD".into(), old.into_os_string());
             }
         }
-        "popd" => shell.cwd = None,
+        "popd" => {
+            if let Some(dir) = shell.dirs.pop() {
+                shell.cwd = dir;
+            }
+        }
+        "read" | "mapfile" | "readarray" => {
+            // What they read is known only when the line runs.
+            let names: Vec<OsString> = args[1..]
+                .iter()
+                .filter_map(Arg::known)
+                .filter(|a| is_name(a.as_bytes()))
+                .cloned()
+                .collect();
+            for n in names {
+                shell.set(n, None);
+            }
+            if name == "read" && args.len() == 1 {
+                shell.set("REPLY".into(), None);
+            }
+        }
+        "printf" => {
+            if let Some(v) = option_value(&args[1..], b"-v", b"--no-such-long-option") {
+                let fmt = args.iter().skip_while(|a| bytes_of(a) != b"-v").nth(2);
+                let literal = fmt
+                    .and_then(Arg::known)
+                    .filter(|f| !f.as_bytes().contains(&b'%') && !f.as_bytes().contains(&b'\\'));
+                let only_format = args.len() <= 4;
+                shell.set(v, literal.filter(|_| only_format).cloned());
+            }
+        }
+        "source" | "." => match args.get(1) {
+            Some(Arg::Known(file)) => {
+                let path = change_dir(shell, Some(file));
+                let text = path.and_then(|p| {
+                    use std::io::Read;
+                    let mut buf = Vec::new();
+                    std::fs::File::open(p)
+                        .and_then(|f| f.take(1 << 20).read_to_end(&mut buf))
+                        .ok()
+                        .map(|_| buf)
+                });
+                match text {
+                    // Sourced in this shell: what it changes stays for the rest of the line.
+                    Some(t) => nested_line(&t, shell, out, "a sourced file"),
+                    None => out.push(Intent::Other { program: name }),
+                }
+            }
+            Some(Arg::Unknown(why)) => out.push(Intent::Opaque {
+                text: text_of(args),
+                why: format!("it runs text known only when the line runs ({why})"),
+            }),
+            None => {}
+        },
         "export" | "local" | "declare" | "typeset" | "readonly" => {
             for a in &args[1..] {
                 if let Some((k, v)) = is_assignment(a) {
@@ -574,6 +1060,41 @@ fn classify(
         },
     }
     None
+}
+
+/// Sets `$1`, `$2`… and `$@` (fields joined by 0x1f, which "$@" splits again).
+fn set_positionals(shell: &mut Shell, params: &[&Arg]) {
+    for k in 1..10 {
+        shell.vars.remove(OsStr::new(&k.to_string()));
+    }
+    let mut all: Option<Vec<u8>> = Some(Vec::new());
+    for (k, p) in params.iter().enumerate().skip(1) {
+        if k < 10 {
+            shell.set(k.to_string().into(), p.known().cloned());
+        }
+        match (p.known(), all.as_mut()) {
+            (Some(v), Some(a)) => {
+                if k > 1 {
+                    a.push(0x1f);
+                }
+                a.extend_from_slice(v.as_bytes());
+            }
+            _ => all = None,
+        }
+    }
+    shell.set("@".into(), all.clone().map(OsString::from_vec));
+    shell.set("*".into(), all.map(OsString::from_vec));
+}
+
+/// A script's text, read whole (at most 1 MiB), or None when it cannot be read.
+fn read_script(shell: &Shell, file: &OsStr) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let path = change_dir(shell, Some(&file.to_owned()))?;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut buf))
+        .ok()?;
+    Some(buf)
 }
 
 /// The value of `-X VALUE`, `-XVALUE`, `--long=VALUE` or `--long VALUE` among `opts`.
@@ -783,20 +1304,74 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
             }
         }
     };
+    if has_brace_expansion(w) {
+        let words = brace_expand(w, 0);
+        if words.len() > 1 || words.first().is_some_and(|x| x != w) {
+            return words
+                .iter()
+                .flat_map(|x| expand_word(shell, x, subs))
+                .collect();
+        }
+    }
+    let unknown_var = |cur: &mut Field, name: &str| {
+        cur.exists = true;
+        cur.unknown
+            .get_or_insert_with(|| format!("${name}, known only when the line runs"));
+    };
     for part in &w.parts {
         match part {
             Part::Lit { bytes, quoted } => cur.push(bytes, !quoted),
+            Part::Var { name, .. } | Part::VarDefault { name, .. } | Part::VarOp { name, .. }
+                if shell.unknown.contains(OsStr::new(name)) =>
+            {
+                unknown_var(&mut cur, name);
+            }
+            Part::Var { name, quoted } if name == "@" && *quoted => {
+                // "$@": each positional parameter its own field.
+                let v = shell
+                    .var(name)
+                    .map(|v| v.as_bytes().to_vec())
+                    .unwrap_or_default();
+                for (n, piece) in v.split(|&b| b == 0x1f).enumerate() {
+                    if n > 0 {
+                        fields.push(std::mem::take(&mut cur));
+                    }
+                    cur.push(piece, false);
+                }
+            }
             Part::Var { name, quoted } => {
                 let v = shell
                     .var(name)
                     .map(|v| v.as_bytes().to_vec())
                     .unwrap_or_default();
+                let v: Vec<u8> = v
+                    .iter()
+                    .map(|&b| if b == 0x1f { b' ' } else { b })
+                    .collect();
                 if *quoted {
                     cur.push(&v, false);
                 } else {
                     unquoted_value(&mut cur, &mut fields, &v);
                 }
             }
+            Part::VarOp {
+                name,
+                op,
+                arg,
+                quoted,
+            } => match var_op(shell, name, op, arg) {
+                Some(v) if *quoted => cur.push(&v, false),
+                Some(v) => unquoted_value(&mut cur, &mut fields, &v),
+                None => {
+                    cur.exists = true;
+                    cur.unknown.get_or_insert_with(|| {
+                        format!(
+                            "parameter expansion ${{{name}{op}{}}}",
+                            super::display_bytes(arg)
+                        )
+                    });
+                }
+            },
             Part::VarDefault {
                 name,
                 default,
@@ -843,11 +1418,6 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
     for f in fields {
         if let Some(what) = f.unknown {
             out.push(Arg::Unknown(what));
-        } else if has_brace_expansion(w) {
-            out.push(Arg::Unknown(format!(
-                "brace expansion {} (not evaluated)",
-                super::display_bytes(&f.bytes)
-            )));
         } else if f.glob.iter().any(|&g| g) {
             out.extend(glob(shell, &f));
         } else {
@@ -855,6 +1425,222 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
         }
     }
     out
+}
+
+/// `${NAME OP ARG}`'s value, when it can be known without running anything.
+fn var_op(shell: &Shell, name: &str, op: &str, arg: &[u8]) -> Option<Vec<u8>> {
+    if arg
+        .iter()
+        .any(|&c| matches!(c, b'$' | b'`' | b'\\' | b'\'' | b'"'))
+    {
+        return None;
+    }
+    let value = shell.var(name).map(|v| v.as_bytes().to_vec());
+    let v = value.clone().unwrap_or_default();
+    Some(match op {
+        "len" => v.len().to_string().into_bytes(),
+        "%" | "%%" | "#" | "##" => {
+            let pattern = arg;
+            if pattern.contains(&b'[') {
+                return None;
+            }
+            let n = v.len();
+            // Cut points tried in order: the first match wins (shortest or longest).
+            let cuts: Vec<usize> = match op {
+                "%" | "##" => (0..=n).rev().collect(),
+                _ => (0..=n).collect(),
+            };
+            let suffix = op.starts_with('%');
+            cuts.into_iter()
+                .find(|&c| pattern_matches(pattern, if suffix { &v[c..] } else { &v[..c] }))
+                .map_or(v.clone(), |c| {
+                    if suffix {
+                        v[..c].to_vec()
+                    } else {
+                        v[c..].to_vec()
+                    }
+                })
+        }
+        ":+" if !v.is_empty() => arg.to_vec(),
+        "+" if value.is_some() => arg.to_vec(),
+        ":+" | "+" => Vec::new(),
+        ":=" | "=" => match (&value, op) {
+            (Some(x), ":=") if !x.is_empty() => v,
+            (Some(_), "=") => v,
+            _ => arg.to_vec(),
+        },
+        "/" | "//" => {
+            let slash = arg.iter().position(|&c| c == b'/');
+            let (pattern, rep) = match slash {
+                Some(k) => (&arg[..k], &arg[k + 1..]),
+                None => (arg, &b""[..]),
+            };
+            if pattern.is_empty() || pattern.iter().any(|c| b"*?[#%".contains(c)) {
+                return None;
+            }
+            replace_bytes(&v, pattern, rep, op == "//")
+        }
+        _ => return None,
+    })
+}
+
+fn replace_bytes(v: &[u8], pattern: &[u8], rep: &[u8], all: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    let mut done = false;
+    while i < v.len() {
+        if !done && v[i..].starts_with(pattern) {
+            out.extend_from_slice(rep);
+            i += pattern.len();
+            done = !all;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A shell pattern with `*` and `?` (no brackets) against bytes, `*` matching `/` too, as in
+/// `${VAR%pattern}`.
+fn pattern_matches(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|k| pattern_matches(rest, &s[k..])),
+        Some((b'?', rest)) => !s.is_empty() && pattern_matches(rest, &s[1..]),
+        Some((&c, rest)) => s.first() == Some(&c) && pattern_matches(rest, &s[1..]),
+    }
+}
+
+/// Brace expansion of one word: `{a,b}`, `{1..3}`, `{01..10..2}`, `{a..e}`, nested, in the
+/// unquoted literal parts (a brace group inside one part), as bash does it before any other
+/// expansion. Bounded: past 1024 words the rest are left unexpanded.
+fn brace_expand(w: &Word, depth: usize) -> Vec<Word> {
+    for (pi, part) in w.parts.iter().enumerate() {
+        let Part::Lit {
+            bytes,
+            quoted: false,
+        } = part
+        else {
+            continue;
+        };
+        let Some((open, close, alts)) = brace_group(bytes) else {
+            continue;
+        };
+        if depth > 8 {
+            return vec![w.clone()];
+        }
+        let mut out = Vec::new();
+        for alt in alts {
+            let mut text = bytes[..open].to_vec();
+            text.extend_from_slice(&alt);
+            text.extend_from_slice(&bytes[close + 1..]);
+            let mut parts = w.parts.clone();
+            parts[pi] = Part::Lit {
+                bytes: text,
+                quoted: false,
+            };
+            out.extend(brace_expand(&Word { parts }, depth + 1));
+            if out.len() > 1024 {
+                break;
+            }
+        }
+        return out;
+    }
+    vec![w.clone()]
+}
+
+/// The first brace group of `b` that expands: its `{` and `}` and the alternatives.
+fn brace_group(b: &[u8]) -> Option<(usize, usize, Vec<Vec<u8>>)> {
+    let mut start = 0;
+    while let Some(o) = b[start..]
+        .iter()
+        .position(|&c| c == b'{')
+        .map(|p| start + p)
+    {
+        // `${` is a parameter, not a brace group.
+        if o > 0 && b[o - 1] == b'$' {
+            start = o + 1;
+            continue;
+        }
+        let mut depth = 0;
+        let mut commas = Vec::new();
+        let mut close = None;
+        for (k, &c) in b.iter().enumerate().skip(o) {
+            match c {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(k);
+                        break;
+                    }
+                }
+                b',' if depth == 1 => commas.push(k),
+                _ => {}
+            }
+        }
+        let Some(c) = close else {
+            return None;
+        };
+        let inner = &b[o + 1..c];
+        if !commas.is_empty() {
+            let mut alts = Vec::new();
+            let mut from = o + 1;
+            for k in commas.iter().copied().chain(std::iter::once(c)) {
+                alts.push(b[from..k].to_vec());
+                from = k + 1;
+            }
+            return Some((o, c, alts));
+        }
+        if let Some(seq) = sequence(inner) {
+            return Some((o, c, seq));
+        }
+        start = o + 1;
+    }
+    None
+}
+
+/// `{1..5}`, `{05..1..2}`, `{a..e}`: the words of a sequence expression.
+fn sequence(inner: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let text = std::str::from_utf8(inner).ok()?;
+    let parts: Vec<&str> = text.split("..").collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let step: i64 = match parts.get(2) {
+        Some(s) => s.parse::<i64>().ok()?.abs().max(1),
+        None => 1,
+    };
+    if let (Ok(a), Ok(z)) = (parts[0].parse::<i64>(), parts[1].parse::<i64>()) {
+        let width = if parts[0].starts_with('0') || parts[1].starts_with('0') {
+            parts[0].len().max(parts[1].len())
+        } else {
+            0
+        };
+        let count = (a - z).unsigned_abs() / step.unsigned_abs() + 1;
+        if count > 1024 {
+            return None;
+        }
+        let dir = if z >= a { 1 } else { -1 };
+        return Some(
+            (0..count as i64)
+                .map(|n| format!("{:0width$}", a + dir * n * step).into_bytes())
+                .collect(),
+        );
+    }
+    let (a, z) = (parts[0].as_bytes(), parts[1].as_bytes());
+    if a.len() == 1 && z.len() == 1 && a[0].is_ascii_alphabetic() && z[0].is_ascii_alphabetic() {
+        let (a, z) = (a[0] as i64, z[0] as i64);
+        let dir = if z >= a { 1 } else { -1 };
+        let count = (a - z).unsigned_abs() / step.unsigned_abs() + 1;
+        return Some(
+            (0..count as i64)
+                .map(|n| vec![(a + dir * n * step) as u8])
+                .collect(),
+        );
+    }
+    None
 }
 
 fn has_brace_expansion(w: &Word) -> bool {
@@ -885,10 +1671,7 @@ mod tests {
     fn shell(cwd: &str) -> Shell {
         let mut vars = HashMap::new();
         vars.insert("HOME".into(), "/home/op".into());
-        Shell {
-            cwd: Some(PathBuf::from(cwd)),
-            vars,
-        }
+        Shell::with(Some(PathBuf::from(cwd)), vars)
     }
 
     fn rms(line: &str, sh: &mut Shell) -> Vec<RmIntent> {
@@ -1027,11 +1810,78 @@ mod tests {
     }
 
     #[test]
-    fn brace_expansion_is_reported_not_guessed() {
+    fn brace_expansion_is_done_as_bash_does_it() {
         let r = rms("rm -rf /{etc,usr}", &mut shell("/"));
+        assert_eq!(operands(&r[0]), vec!["/etc", "/usr"]);
+        let r = rms(
+            "rm '{a,b}' x{1..3} v{09..11} {a..c}z d{a,b{c,d}} ${X}{",
+            &mut shell("/"),
+        );
+        assert_eq!(
+            operands(&r[0]),
+            vec![
+                "{a,b}", "x1", "x2", "x3", "v09", "v10", "v11", "az", "bz", "cz", "da", "dbc",
+                "dbd", "{"
+            ]
+        );
+        let r = rms("rm -rf /var/lib/postgresql/{15,16}/main", &mut shell("/"));
+        assert_eq!(r[0].operands.len(), 2);
+    }
+
+    #[test]
+    fn loops_functions_and_heredocs_are_followed() {
+        let r = rms("for d in /a /b; do rm -rf \"$d\"; done", &mut shell("/"));
+        assert_eq!(
+            r.iter().map(|r| operands(r)[0].clone()).collect::<Vec<_>>(),
+            ["/a", "/b"]
+        );
+        let r = rms(
+            "f() { rm -rf \"$1\" \"$2\"; }; f /srv /opt; f /x",
+            &mut shell("/"),
+        );
+        assert_eq!(operands(&r[0]), ["/srv", "/opt"]);
+        assert_eq!(operands(&r[1]), ["/x", ""]);
+        let r = rms("bash <<'EOF'\nrm -rf /srv/x\nEOF\n", &mut shell("/"));
+        assert_eq!(operands(&r[0]), ["/srv/x"]);
+        let r = rms("cat <<EOF\nrm -rf /not/run\nEOF\n", &mut shell("/"));
+        assert!(r.is_empty(), "a here-document fed to cat is data");
+        let r = rms("sh -s <<< 'rm /y'", &mut shell("/"));
+        assert_eq!(operands(&r[0]), ["/y"]);
+        let r = rms("while read f; do rm \"$f\"; done < list", &mut shell("/"));
         assert!(matches!(r[0].operands[0], Arg::Unknown(_)));
-        let r = rms("rm '{a,b}'", &mut shell("/"));
-        assert_eq!(operands(&r[0]), vec!["{a,b}"]);
+    }
+
+    #[test]
+    fn parameter_operators_and_directory_stack() {
+        let mut sh = shell("/");
+        let r = rms(
+            "F=/etc/x.conf.bak; rm \"${F%.bak}\" ${F%%.*} ${F#*/} ${F##*/} ${F/x/y} ${#F} ${U:+no} ${F:+yes}",
+            &mut sh,
+        );
+        assert_eq!(
+            operands(&r[0]),
+            [
+                "/etc/x.conf",
+                "/etc/x",
+                "etc/x.conf.bak",
+                "x.conf.bak",
+                "/etc/y.conf.bak",
+                "15",
+                "yes"
+            ]
+        );
+        let r = rms(
+            "pushd /srv; pushd /opt; popd; rm a; popd; rm b",
+            &mut shell("/"),
+        );
+        assert_eq!(r[0].cwd.as_deref(), Some(Path::new("/srv")));
+        assert_eq!(r[1].cwd.as_deref(), Some(Path::new("/")));
+        let r = rms(
+            "X=$(mktemp -d); rm -rf \"$X\"; printf -v Y /opt; rm -r \"$Y\"",
+            &mut shell("/"),
+        );
+        assert!(matches!(r[0].operands[0], Arg::Unknown(_)));
+        assert_eq!(operands(&r[1]), ["/opt"]);
     }
 
     #[test]

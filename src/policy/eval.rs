@@ -114,7 +114,9 @@ pub struct Probed<'a> {
 fn verb(via: Via) -> &'static str {
     match via {
         Via::Rm => "rm",
-        Via::FindDelete => "find -delete (no dry run could be made: anything under its start points)",
+        Via::FindDelete => {
+            "find -delete (no dry run could be made: anything under its start points)"
+        }
         Via::FindExecRm => "find -exec rm",
         Via::XargsRm => "xargs rm",
         Via::Purge => "the purge",
@@ -240,9 +242,14 @@ fn op_words(op: FileOp) -> (&'static str, &'static str) {
         FileOp::Delete { .. } => ("would delete", "delete"),
         FileOp::MoveAway => ("moves away", "move away"),
         FileOp::Overwrite => ("overwrites", "overwrite"),
-        FileOp::WriteInto { deletes: true } => ("overwrites or deletes files in", "overwrite or delete"),
+        FileOp::WriteInto { deletes: true } => {
+            ("overwrites or deletes files in", "overwrite or delete")
+        }
         FileOp::WriteInto { deletes: false } => ("writes into", "overwrite"),
-        FileOp::ChangeMode => ("changes the owner or mode of", "change the owner or mode of"),
+        FileOp::ChangeMode => (
+            "changes the owner or mode of",
+            "change the owner or mode of",
+        ),
     }
 }
 
@@ -550,7 +557,8 @@ pub fn snapshot_targets(
                 let rule = &policy.paths[h.rule];
                 let asked = rule_asks(rule, h.relation, target.keeps_entry, target.op);
                 applies_in(&rule.environments, &env.name)
-                    && (asked == Contents::Snapshot || (asked == Contents::Confirm && rule.snapshot))
+                    && (asked == Contents::Snapshot
+                        || (asked == Contents::Confirm && rule.snapshot))
             });
             if wants {
                 out.push((i, t));
@@ -623,11 +631,23 @@ mod tests {
         let mut rule = policy(&[(Action::Deny, None)]).paths.remove(0);
         rule.contents = Contents::Allow;
         let del = FileOp::Delete { recursive: true };
-        assert_eq!(rule_asks(&rule, Relation::Within, false, del), Contents::Allow);
-        assert_eq!(rule_asks(&rule, Relation::Itself, false, del), Contents::Deny);
-        assert_eq!(rule_asks(&rule, Relation::Inside, false, FileOp::MoveAway), Contents::Deny);
+        assert_eq!(
+            rule_asks(&rule, Relation::Within, false, del),
+            Contents::Allow
+        );
+        assert_eq!(
+            rule_asks(&rule, Relation::Itself, false, del),
+            Contents::Deny
+        );
+        assert_eq!(
+            rule_asks(&rule, Relation::Inside, false, FileOp::MoveAway),
+            Contents::Deny
+        );
         let into = FileOp::WriteInto { deletes: true };
-        assert_eq!(rule_asks(&rule, Relation::Itself, true, into), Contents::Allow);
+        assert_eq!(
+            rule_asks(&rule, Relation::Itself, true, into),
+            Contents::Allow
+        );
         rule.contents = Contents::Deny;
         assert_eq!(
             rule_asks(&rule, Relation::Within, false, FileOp::ChangeMode),

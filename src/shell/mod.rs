@@ -128,10 +128,7 @@ impl Session {
         for (name, value, _) in &self.locals {
             vars.insert(name.clone(), value.clone());
         }
-        Shell {
-            cwd: Some(self.cwd.clone()),
-            vars,
-        }
+        Shell::with(Some(self.cwd.clone()), vars)
     }
 
     /// Checks `line` and runs it unless refused; returns its exit status.
