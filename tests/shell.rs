@@ -502,3 +502,80 @@ fn as_the_login_shell_over_ssh_commands_scp_and_sftp_work_and_stay_guarded() {
     );
     assert!(!home.join("b").exists());
 }
+
+/// A line whose confirmation no shim would ask for (a redirection, find -delete, mv) is
+/// confirmed by the shell itself: refused with no terminal, run once the hostname is typed.
+#[test]
+fn a_confirmation_no_shim_will_ask_for_is_asked_by_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let keys = root.join("home/.ssh");
+    std::fs::create_dir_all(&keys).unwrap();
+    let rules = format!(
+        "[[protect.path]]\npath = \"{}\"\naction = \"deny\"\ncontents = \"confirm\"\nreason = \"test keys\"\n",
+        keys.display()
+    );
+    let installed = common::install_production(&root, &rules);
+    let run = |line: &str| {
+        Command::new(installed.bin.join("gardefou"))
+            .args(["shell", "-c", line])
+            .env("PATH", format!("{}:/usr/bin:/bin", installed.bin.display()))
+            .env("GARDEFOU_POLICY", &installed.policy)
+            .env("HOME", root.join("home"))
+            .env_remove("SUDO_USER")
+            .current_dir(root.join("home"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for line in [
+        "find .ssh -type f -delete",
+        ": > .ssh/id",
+        "mv .ssh/id /tmp/gardefou-test-stolen-key",
+        "truncate -s0 .ssh/id",
+        "cp /dev/null .ssh/id",
+    ] {
+        std::fs::write(keys.join("id"), "secret").unwrap();
+        let out = run(line);
+        let (shown, err) = common::text(&out);
+        assert_ne!(out.status.code(), Some(0), "{line}: {shown}{err}");
+        assert!(err.contains("no terminal"), "{line}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(keys.join("id")).unwrap(),
+            "secret",
+            "{line} ran"
+        );
+    }
+    // A deletion that reaches the rm shim by name is left to it: it refuses too.
+    let out = run("rm .ssh/id");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(keys.join("id").exists());
+    // Everyday work beside it runs.
+    let out = run("echo note > notes.txt && rm notes.txt");
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    // On a terminal, typing the hostname runs it.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let env = [
+        (
+            "PATH",
+            std::ffi::OsString::from(format!("{}:/usr/bin:/bin", installed.bin.display())),
+        ),
+        ("GARDEFOU_POLICY", installed.policy.clone().into_os_string()),
+        ("HOME", root.join("home").into_os_string()),
+    ];
+    let out = common::on_tty(
+        &root.join("home"),
+        &env,
+        "exec gardefou shell -c ': > .ssh/id'",
+        &host,
+    );
+    assert_eq!(
+        std::fs::read_to_string(keys.join("id")).unwrap(),
+        "",
+        "{:?}",
+        common::text(&out)
+    );
+}
