@@ -3,12 +3,12 @@
 use std::io::IsTerminal;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::act::guard::{environment, load_failsafe};
-use crate::act::hostname;
 use crate::audit;
 use crate::cli::{CheckArgs, LogArgs, PolicyCommand};
+use crate::facts::hostname;
 use crate::intent::display_bytes;
 use crate::intent::line::{Shell, parse_argv, parse_line};
+use crate::pipeline::{environment, load_failsafe};
 use crate::policy::load::{self, Source};
 use crate::render;
 

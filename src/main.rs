@@ -118,9 +118,9 @@ fn run() {
         Command::AptHook => act::apt::apt_hook(policy, env),
         Command::Shell(s) => shell(s, false),
         Command::Init { shell } => {
-            let loaded = act::guard::load_failsafe(policy);
-            let host = act::hostname();
-            let (e, _) = act::guard::environment(&loaded.policy, &host, env);
+            let loaded = gardefou::pipeline::load_failsafe(policy);
+            let host = gardefou::facts::hostname();
+            let (e, _) = gardefou::pipeline::environment(&loaded.policy, &host, env);
             let bin = std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "gardefou".into());

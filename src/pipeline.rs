@@ -11,11 +11,13 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::act::guard::{probe_all, verdict_here};
 use crate::facts::find;
+use crate::facts::fs::probe_rm;
 use crate::intent::lex::LexError;
 use crate::intent::line::{Shell, changes_files, parse_line};
 use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, FindIntent, Intent, RmIntent, Via};
+use crate::policy::eval::{Probed, evaluate};
+use crate::policy::load::{self, Source};
 use crate::policy::{Environment, Policy, Verdict};
 
 /// How many matches a find dry run may report before gardefou assumes the worst.
@@ -39,10 +41,120 @@ pub struct Context<'a> {
     pub error: Option<&'a str>,
 }
 
+/// A policy, and the error that made it the embedded default instead of the configured one.
+pub struct Loaded {
+    pub policy: Policy,
+    pub error: Option<String>,
+}
+
+/// Loads the policy; on any error falls back to the embedded default and says why. The caller
+/// must pass the error on to `evaluate`, which then never allows a deletion unconfirmed.
+pub fn load_failsafe(explicit: Option<&Path>) -> Loaded {
+    match load::sources(explicit).and_then(|s| load::load(&s)) {
+        Ok(policy) => Loaded {
+            policy,
+            error: None,
+        },
+        Err(e) => Loaded {
+            policy: load::load(&[Source::Embedded]).unwrap_or_default(),
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// The environment, or production when the policy's detect rules are broken.
+pub fn environment(
+    policy: &Policy,
+    host: &str,
+    forced: Option<&str>,
+) -> (Environment, Option<String>) {
+    match policy.environment(host, forced) {
+        Ok(env) => (env, None),
+        Err(e) => (
+            Policy::fallback_environment("the environment rules are broken: treated as production"),
+            Some(e.to_string()),
+        ),
+    }
+}
+
+/// Probes the facts every intent needs. `stdin`: what a database command would read on its
+/// standard input, when known.
+pub fn probe_all<'a>(
+    intents: &'a [Intent],
+    policy: &Policy,
+    stdin: Option<&str>,
+) -> Vec<Probed<'a>> {
+    intents
+        .iter()
+        .map(|intent| Probed {
+            intent,
+            targets: match intent {
+                Intent::Rm(r) => probe_rm(r, &policy.paths),
+                Intent::Files(f) => crate::facts::fs::probe_files(f, &policy.paths),
+                _ => Vec::new(),
+            },
+            packages: match intent {
+                Intent::Apt(a) if a.changes => Some(crate::facts::apt::probe(a)),
+                _ => None,
+            },
+            sql: match intent {
+                Intent::Sql(q) if !q.info_only => Some(crate::facts::db::probe(q, stdin)),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+/// The verdict on what a command would do on this host: the rules' verdict, then, for a
+/// command that a rule fired on, what the cluster says — a primary not in maintenance gets
+/// `[cluster] on_primary`. An allowed command with no reason never asks the cluster anything.
+pub fn verdict_here(
+    probed: &[Probed],
+    policy: &Policy,
+    env: &Environment,
+    policy_error: Option<&str>,
+    host: &str,
+) -> Verdict {
+    let mut v = evaluate(probed, policy, env, policy_error);
+    if (v.reasons.is_empty() && !v.snapshot) || policy.cluster.is_none() {
+        return v;
+    }
+    let settings = crate::cluster::Settings::of(policy.cluster.as_ref());
+    match crate::act::maintenance::current(&settings.state_file) {
+        Ok(Some(state)) => {
+            v.notes.push(state.describe());
+            return v;
+        }
+        Ok(None) => {}
+        Err(e) => v.notes.push(e.to_string()),
+    }
+    match crate::cluster::from_policy(policy.cluster.as_ref(), host).and_then(|a| match a {
+        Some(a) => a.status().map(Some),
+        None => Ok(None),
+    }) {
+        Ok(Some(status)) => {
+            if let Some((decision, why)) = crate::cluster::on_primary(&status, settings.on_primary)
+            {
+                // The shims ask the cluster again for what they judge.
+                let deferred = v.all_deferred();
+                v.raise(decision, crate::cluster::ON_PRIMARY_RULE, why);
+                if let Some(r) = v.reasons.last_mut() {
+                    r.deferred = deferred;
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => v
+            .notes
+            .push(format!("the cluster's role of this node is unknown: {e}")),
+    }
+    v
+}
+
 /// The effects stage's facts: a purge adds the deletion of its data, a find is replaced by
 /// what its dry run reaches.
 pub fn resolve_effects(intents: &mut Vec<Intent>, policy: &Policy) {
-    crate::act::apt::add_purge_deletions(intents, policy);
+    crate::facts::apt::add_purge_deletions(intents, policy);
     let mut out = Vec::with_capacity(intents.len());
     for intent in intents.drain(..) {
         match intent {

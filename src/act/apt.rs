@@ -14,12 +14,14 @@ use std::path::{Path, PathBuf};
 
 use colored::Colorize;
 
-use super::guard::{Outcome, carry_out, environment, load_failsafe, record, snapshot_failed};
-use super::{exec, hostname};
+use super::exec;
+use super::guard::{Outcome, carry_out, record, snapshot_failed};
 use crate::facts::apt::{self as apt_facts, PackageFacts};
 use crate::facts::fs::probe_rm;
+use crate::facts::hostname;
+use crate::intent::Intent;
 use crate::intent::apt::{self as apt_intent, AptIntent, Tool};
-use crate::intent::{Arg, Intent, RmIntent, RmOptions, Via};
+use crate::pipeline::{environment, load_failsafe};
 use crate::policy::eval::{Probed, snapshot_targets};
 use crate::policy::{Environment, Policy};
 use crate::snapshot::{self, Planned, Request, store::Store};
@@ -77,66 +79,6 @@ fn ancestor_named(name: &str) -> Option<u32> {
     None
 }
 
-/// What a purge deletes besides the package's own files: the directories its postrm removes
-/// (`rm -rf /literal/path`) and the policy's `data` for it, as recursive deletions that the path
-/// rules judge like any `rm -rf`.
-fn purge_deletions(facts: &PackageFacts, policy: &Policy, admindir: &Path) -> Vec<Intent> {
-    let mut out = Vec::new();
-    let matchers = crate::policy::PackageMatchers::new(policy);
-    for c in &facts.changes {
-        use crate::facts::apt::Change;
-        if !matches!(
-            c.change,
-            Change::Purge
-                | Change::RemoveMaybePurge
-                | Change::Op(crate::policy::schema::PackageOp::Purge)
-        ) {
-            continue;
-        }
-        let mut paths = apt_facts::postrm_deletes(admindir, &c.package, c.arch.as_deref());
-        for (n, rule) in policy.packages.iter().enumerate() {
-            if !rule.data.is_empty() && matchers.matches(n, &c.package) {
-                paths.extend(rule.data.iter().map(PathBuf::from));
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        if paths.is_empty() {
-            continue;
-        }
-        out.push(Intent::Rm(RmIntent {
-            via: Via::Purge,
-            options: RmOptions {
-                recursive: true,
-                force: true,
-                ..RmOptions::default()
-            },
-            operands: paths
-                .into_iter()
-                .map(|p| Arg::Known(p.into_os_string()))
-                .collect(),
-            cwd: Some(PathBuf::from("/")),
-            usage_error: None,
-            text: format!("purge of {}", c.package),
-        }));
-    }
-    out
-}
-
-/// Adds to `intents` the deletions that the purges among them would make, so that `check`
-/// judges a purge as the guards do.
-pub fn add_purge_deletions(intents: &mut Vec<Intent>, policy: &Policy) {
-    let extra: Vec<Intent> = intents
-        .iter()
-        .filter_map(|i| match i {
-            Intent::Apt(a) if a.changes => Some(apt_facts::probe(a)),
-            _ => None,
-        })
-        .flat_map(|facts| purge_deletions(&facts, policy, Path::new("/var/lib/dpkg")))
-        .collect();
-    intents.extend(extra);
-}
-
 /// A colored list of what the command would remove or purge, for the operator to read before
 /// anything is asked.
 fn summary(intent: &AptIntent, facts: &PackageFacts) -> Option<String> {
@@ -180,7 +122,7 @@ fn decide(
     admindir: &Path,
 ) -> (bool, String, Option<String>, crate::policy::Verdict) {
     let mut intents = vec![Intent::Apt(intent.clone())];
-    intents.extend(purge_deletions(&facts, policy, admindir));
+    intents.extend(apt_facts::purge_deletions(&facts, policy, admindir));
     let mut probed: Vec<Probed> = Vec::new();
     let mut facts = Some(facts);
     for i in &intents {
@@ -197,7 +139,7 @@ fn decide(
             sql: None,
         });
     }
-    let v = super::guard::verdict_here(&probed, policy, env, policy_error, host);
+    let v = crate::pipeline::verdict_here(&probed, policy, env, policy_error, host);
     let (mut run, mut outcome) = carry_out(&v, env, host, &intent.text, REMOVED_NOTHING);
     let mut id = None;
     if run && v.snapshot {

@@ -1,130 +1,21 @@
-//! The guard: evaluate a command about to run, carry the verdict out, audit it, and exec the
-//! real binary or refuse. Used by the argv[0] shims and by `gardefou override`.
+//! The guard: carry a verdict out for a command about to run (typed confirmation, snapshot),
+//! audit it, and exec the real binary or refuse. Used by the argv[0] shims and by `gardefou
+//! override`; the verdict itself comes from the pipeline (`crate::pipeline`).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::confirm::{self, Answer};
-use super::{exec, hostname, save};
+use super::{exec, save};
 use crate::audit;
-use crate::facts::fs::probe_rm;
+use crate::facts::hostname;
 use crate::intent::{Intent, RmIntent, Via, display_bytes, rm};
-use crate::policy::eval::{Probed, evaluate};
-use crate::policy::load::{self, Source};
+use crate::pipeline::{environment, load_failsafe, probe_all, verdict_here};
+use crate::policy::eval::evaluate;
 use crate::policy::schema::{ConfirmWith, NonInteractive, OnFailure};
 use crate::policy::{Decision, Environment, Policy, Verdict};
 use crate::render;
-
-/// A policy, and the error that made it the embedded default instead of the configured one.
-pub struct Loaded {
-    pub policy: Policy,
-    pub error: Option<String>,
-}
-
-/// Loads the policy; on any error falls back to the embedded default and says why. The caller
-/// must pass the error on to `evaluate`, which then never allows a deletion unconfirmed.
-pub fn load_failsafe(explicit: Option<&Path>) -> Loaded {
-    match load::sources(explicit).and_then(|s| load::load(&s)) {
-        Ok(policy) => Loaded {
-            policy,
-            error: None,
-        },
-        Err(e) => Loaded {
-            policy: load::load(&[Source::Embedded]).unwrap_or_default(),
-            error: Some(e.to_string()),
-        },
-    }
-}
-
-/// The environment, or production when the policy's detect rules are broken.
-pub fn environment(
-    policy: &Policy,
-    host: &str,
-    forced: Option<&str>,
-) -> (Environment, Option<String>) {
-    match policy.environment(host, forced) {
-        Ok(env) => (env, None),
-        Err(e) => (
-            Policy::fallback_environment("the environment rules are broken: treated as production"),
-            Some(e.to_string()),
-        ),
-    }
-}
-
-/// Probes the facts every intent needs. `stdin`: what a database command would read on its
-/// standard input, when known.
-pub fn probe_all<'a>(
-    intents: &'a [Intent],
-    policy: &Policy,
-    stdin: Option<&str>,
-) -> Vec<Probed<'a>> {
-    intents
-        .iter()
-        .map(|intent| Probed {
-            intent,
-            targets: match intent {
-                Intent::Rm(r) => probe_rm(r, &policy.paths),
-                Intent::Files(f) => crate::facts::fs::probe_files(f, &policy.paths),
-                _ => Vec::new(),
-            },
-            packages: match intent {
-                Intent::Apt(a) if a.changes => Some(crate::facts::apt::probe(a)),
-                _ => None,
-            },
-            sql: match intent {
-                Intent::Sql(q) if !q.info_only => Some(crate::facts::db::probe(q, stdin)),
-                _ => None,
-            },
-        })
-        .collect()
-}
-
-/// The verdict on what a command would do on this host: the rules' verdict, then, for a
-/// command that a rule fired on, what the cluster says — a primary not in maintenance gets
-/// `[cluster] on_primary`. An allowed command with no reason never asks the cluster anything.
-pub fn verdict_here(
-    probed: &[Probed],
-    policy: &Policy,
-    env: &Environment,
-    policy_error: Option<&str>,
-    host: &str,
-) -> Verdict {
-    let mut v = evaluate(probed, policy, env, policy_error);
-    if (v.reasons.is_empty() && !v.snapshot) || policy.cluster.is_none() {
-        return v;
-    }
-    let settings = crate::cluster::Settings::of(policy.cluster.as_ref());
-    match crate::act::maintenance::current(&settings.state_file) {
-        Ok(Some(state)) => {
-            v.notes.push(state.describe());
-            return v;
-        }
-        Ok(None) => {}
-        Err(e) => v.notes.push(e.to_string()),
-    }
-    match crate::cluster::from_policy(policy.cluster.as_ref(), host).and_then(|a| match a {
-        Some(a) => a.status().map(Some),
-        None => Ok(None),
-    }) {
-        Ok(Some(status)) => {
-            if let Some((decision, why)) = crate::cluster::on_primary(&status, settings.on_primary)
-            {
-                // The shims ask the cluster again for what they judge.
-                let deferred = v.all_deferred();
-                v.raise(decision, crate::cluster::ON_PRIMARY_RULE, why);
-                if let Some(r) = v.reasons.last_mut() {
-                    r.deferred = deferred;
-                }
-            }
-        }
-        Ok(None) => {}
-        Err(e) => v
-            .notes
-            .push(format!("the cluster's role of this node is unknown: {e}")),
-    }
-    v
-}
 
 pub(crate) fn args_text(args: &[OsString]) -> String {
     args.iter()

@@ -13,10 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::confirm::{self, Answer};
-use super::guard::{Outcome, environment, load_failsafe, record};
-use super::hostname;
+use super::guard::{Outcome, record};
 use crate::cluster::{self, Cluster, Plan, Role, Settings, Status};
 use crate::error::{Error, Result};
+use crate::facts::hostname;
+use crate::pipeline::{environment, load_failsafe};
 use crate::policy::{Decision, Environment, Policy, Verdict};
 use crate::preflight;
 

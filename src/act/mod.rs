@@ -9,10 +9,3 @@ pub mod guard;
 pub mod maintenance;
 pub mod save;
 pub mod sql;
-
-/// The host's name, for prompts, confirmations and the audit log.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "localhost".to_owned())
-}

@@ -8,11 +8,13 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 
-use super::guard::{Outcome, carry_out, environment, load_failsafe, record, snapshot_failed};
-use super::{exec, hostname};
+use super::exec;
+use super::guard::{Outcome, carry_out, record, snapshot_failed};
 use crate::facts::db;
+use crate::facts::hostname;
 use crate::intent::Intent;
 use crate::intent::sql::{self, DbTool, Source};
+use crate::pipeline::{environment, load_failsafe};
 use crate::policy::eval::Probed;
 use crate::policy::schema::SqlStatement;
 use crate::snapshot::manifest::DbTarget;
@@ -194,7 +196,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         sql: Some(facts),
     }];
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let v = crate::act::guard::verdict_here(&probed, &loaded.policy, &env, error, &host);
+    let v = crate::pipeline::verdict_here(&probed, &loaded.policy, &env, error, &host);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &intent.text, CHANGED_NOTHING);
     let mut snapshot_id = None;
     if run && v.snapshot {

@@ -64,7 +64,7 @@ impl Cluster for Commands {
         };
         Ok(Status {
             adapter: "command",
-            node: crate::act::hostname(),
+            node: crate::facts::hostname(),
             role,
             peers,
             peers_visible,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::intent::apt::{AptIntent, Tool};
+use crate::intent::{Arg, Intent, RmIntent, RmOptions, Via};
+use crate::policy::Policy;
 use crate::policy::schema::PackageOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,6 +354,66 @@ pub fn postrm_deletes(admindir: &Path, package: &str, arch: Option<&str>) -> Vec
     out.sort();
     out.dedup();
     out
+}
+
+/// What a purge deletes besides the package's own files: the directories its postrm removes
+/// (`rm -rf /literal/path`) and the policy's `data` for it, as recursive deletions that the path
+/// rules judge like any `rm -rf`.
+pub fn purge_deletions(facts: &PackageFacts, policy: &Policy, admindir: &Path) -> Vec<Intent> {
+    let mut out = Vec::new();
+    let matchers = crate::policy::PackageMatchers::new(policy);
+    for c in &facts.changes {
+        use crate::facts::apt::Change;
+        if !matches!(
+            c.change,
+            Change::Purge
+                | Change::RemoveMaybePurge
+                | Change::Op(crate::policy::schema::PackageOp::Purge)
+        ) {
+            continue;
+        }
+        let mut paths = postrm_deletes(admindir, &c.package, c.arch.as_deref());
+        for (n, rule) in policy.packages.iter().enumerate() {
+            if !rule.data.is_empty() && matchers.matches(n, &c.package) {
+                paths.extend(rule.data.iter().map(PathBuf::from));
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        if paths.is_empty() {
+            continue;
+        }
+        out.push(Intent::Rm(RmIntent {
+            via: Via::Purge,
+            options: RmOptions {
+                recursive: true,
+                force: true,
+                ..RmOptions::default()
+            },
+            operands: paths
+                .into_iter()
+                .map(|p| Arg::Known(p.into_os_string()))
+                .collect(),
+            cwd: Some(PathBuf::from("/")),
+            usage_error: None,
+            text: format!("purge of {}", c.package),
+        }));
+    }
+    out
+}
+
+/// Adds to `intents` the deletions that the purges among them would make, so that `check`
+/// judges a purge as the guards do.
+pub fn add_purge_deletions(intents: &mut Vec<Intent>, policy: &Policy) {
+    let extra: Vec<Intent> = intents
+        .iter()
+        .filter_map(|i| match i {
+            Intent::Apt(a) if a.changes => Some(probe(a)),
+            _ => None,
+        })
+        .flat_map(|facts| purge_deletions(&facts, policy, Path::new("/var/lib/dpkg")))
+        .collect();
+    intents.extend(extra);
 }
 
 #[cfg(test)]

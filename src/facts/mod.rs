@@ -5,6 +5,13 @@ pub mod db;
 pub mod find;
 pub mod fs;
 
+/// The host's name, for prompts, confirmations and the audit log.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
 /// The calling user's name (real uid), or the uid as text when it has none. uid 0 is `root` on
 /// Debian (base-passwd's fixed entry): no NSS round (nscd, nsswitch, passwd: ~17 system calls)
 /// on each of root's guarded commands.

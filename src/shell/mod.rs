@@ -24,9 +24,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::act::guard::{Loaded, carry_out, environment, load_failsafe};
-use crate::act::hostname;
+use crate::act::guard::carry_out;
+use crate::facts::hostname;
 use crate::intent::line::Shell;
+use crate::pipeline::{Loaded, environment, load_failsafe};
 use crate::policy::{Decision, Environment};
 
 const RAN_NOTHING: &str = "Nothing was run.";

@@ -7,11 +7,11 @@ use super::fs::{conflicts, restore_target, verify_target};
 use super::manifest::{Kind, Manifest, Method, State};
 use super::store::{Store, valid_id};
 use super::{Planned, Request, finish_id, human_size, parse_size, take};
-use crate::act::guard::{environment, load_failsafe};
-use crate::act::hostname;
 use crate::cli::SnapshotCommand;
 use crate::error::{Error, Result};
 use crate::facts::fs::{lexical_normalize, show};
+use crate::facts::hostname;
+use crate::pipeline::{environment, load_failsafe};
 use crate::policy::Policy;
 
 pub fn run(cmd: &SnapshotCommand, policy: Option<&Path>, env: Option<&str>) -> i32 {
