@@ -1,8 +1,8 @@
 //! Pathname expansion on bytes, as bash does it by default (`rm -f /tmp/junk/*`).
 //!
-//! Reads directories and nothing else: it never opens a file and never writes. Names stay bytes
-//! from end to end, so one that is not UTF-8, holds a newline or starts with `-` is matched and
-//! returned unchanged; nothing a directory holds may make it panic.
+//! Reads directories and `lstat`s names, nothing else: it never opens a file and never writes.
+//! Names stay bytes from end to end, so one that is not UTF-8, holds a newline or starts with `-`
+//! is matched and returned unchanged; nothing a directory holds may make it panic.
 //!
 //! The semantics are bash 5.2's with `LC_ALL=C` and no `shopt` changed (no dotglob, nullglob,
 //! failglob, extglob or globstar):
@@ -34,7 +34,7 @@ use super::{Arg, display_bytes};
 
 /// Directory entries one expansion may read: `*/*/*/*/*` over a tree of links back to their
 /// parent multiplies at every level.
-pub const ENTRY_LIMIT: usize = 100_000;
+const ENTRY_LIMIT: usize = 100_000;
 
 /// Expands `word`, whose bytes flagged in `live` are unquoted glob characters, against the
 /// filesystem, relative patterns against `cwd`.
@@ -70,6 +70,12 @@ pub fn expand(word: &[u8], live: &[bool], cwd: Option<&Path>) -> Vec<Arg> {
     let mut found = vec![prefix];
     let mut budget = ENTRY_LIMIT;
     for (i, (at, pattern)) in comps.iter().enumerate().skip(first) {
+        let name = word[*at..].split(|&b| b == b'/').next().unwrap_or(b"");
+        // From the first wildcard on, bash joins with one `/` whatever the run typed (`a*//b`
+        // gives `a1/b`); before it the word's own slashes stay.
+        if pattern.is_none() && name.is_empty() && i + 1 < comps.len() {
+            continue;
+        }
         let mut next = Vec::new();
         for path in &found {
             let mut dir = path.clone();
@@ -77,7 +83,6 @@ pub fn expand(word: &[u8], live: &[bool], cwd: Option<&Path>) -> Vec<Arg> {
                 dir.push(b'/');
             }
             let Some(pattern) = pattern else {
-                let name = word[*at..].split(|&b| b == b'/').next().unwrap_or(b"");
                 dir.extend_from_slice(name);
                 if std::fs::symlink_metadata(on_disk(base, &dir)).is_ok() {
                     next.push(dir);
@@ -439,7 +444,8 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(glob_in(t.path(), b"d/x*"), list(&[b"d/x1", b"d/x2"]));
-        assert_eq!(glob_in(t.path(), b"./d//x1*"), list(&[b"./d//x1"]));
+        assert_eq!(glob_in(t.path(), b".//d/x1*"), list(&[b".//d/x1"]));
+        assert_eq!(glob_in(t.path(), b"d*//x1"), list(&[b"d/x1"]));
     }
 
     #[test]
@@ -534,7 +540,7 @@ mod tests {
         use std::process::Command;
 
         let t = tree(&[
-            b"a",
+            b"ab",
             b"a-b/y",
             b"a/x",
             b"a/.hx",
@@ -552,6 +558,8 @@ mod tests {
             b"?",
             b"new\nline",
             b"sp ace",
+            b"back\\slash",
+            b"{br,ace}",
             b"\xff\xfe",
             b"caf\xe9",
             b"caf\xc3\xa9",
@@ -591,6 +599,20 @@ mod tests {
             b"[[:punct:]]*",
             b"[[:nope:]a]",
             b"[[=b=]]",
+            b"[[.hyphen.]]",
+            b"[[:]",
+            b"[a-]]*",
+            b"*[!]]",
+            b"[[:alpha:]-z]*",
+            b"a*//y",
+            b"d//s*//deep",
+            b"*///",
+            b"loop/*/*/",
+            b"?/",
+            b"[.]*",
+            b"\\\\**",
+            b"*\\\\*",
+            b"{*",
             b"*'*'*",
             b"\"?\"",
             b"-*",
@@ -607,10 +629,8 @@ mod tests {
             b"dang*",
             b"nomatch*",
         ];
-        let shell = Shell {
-            cwd: Some(t.path().to_path_buf()),
-            vars: Default::default(),
-        };
+        let mut shell = Shell::default();
+        shell.cwd = Some(t.path().to_path_buf());
         for pattern in patterns {
             let mut script = b"printf '%s\\0' ".to_vec();
             script.extend_from_slice(pattern);
