@@ -1,7 +1,9 @@
 //! Differential test against the real GNU rm: for many argument vectors over a tree with
 //! protected paths, gardefou's verdict is compared with what /bin/rm really does to a fresh
-//! copy of the tree. Whenever a protected path would vanish (or be emptied, or stop resolving)
-//! gardefou must not allow; whenever nothing protected is touched it must allow.
+//! copy of the tree. A rule protects its path and, unless its `contents` is "allow", every
+//! entry below it: whenever rm would change one of those entries (delete it, empty it) gardefou
+//! must not allow; whenever nothing protected is touched it must allow. The line-level oracle
+//! (whole shell lines, plain bash against the guarded shell) is tests/oracle.rs.
 
 mod common;
 
@@ -25,6 +27,7 @@ fn build_tree(r: &Path) {
         "cfg",
         "home/u1/.ssh",
         "emptydir",
+        "etc/nginx",
     ];
     for d in dirs {
         std::fs::create_dir_all(r.join(d)).unwrap();
@@ -45,6 +48,9 @@ fn build_tree(r: &Path) {
         "cfg/b.txt",
         "home/u1/.ssh/id_ed25519",
         "home/u1/notes",
+        "etc/passwd",
+        "etc/nginx/nginx.conf",
+        "etc/hosts",
     ];
     for f in files {
         std::fs::write(r.join(f), f.as_bytes()).unwrap();
@@ -60,75 +66,134 @@ fn build_tree(r: &Path) {
     symlink("nowhere", r.join("dangling")).unwrap();
     symlink("loop2", r.join("loop1")).unwrap();
     symlink("loop1", r.join("loop2")).unwrap();
+    symlink("dbdata", r.join("db")).unwrap();
+    std::fs::create_dir(r.join("dbdata")).unwrap();
+    std::fs::write(r.join("dbdata/ibdata1"), "rows").unwrap();
 }
+
+/// A `[[protect.path]]` rule of the test policy, with the entries of the built tree it matches
+/// (its glob expanded by hand: the tree is fixed).
+struct Rule {
+    path: &'static str,
+    action: &'static str,
+    contents: Option<&'static str>,
+    matches: &'static [&'static [u8]],
+}
+
+const RULES: &[Rule] = &[
+    Rule {
+        path: "data",
+        action: "deny",
+        contents: None,
+        matches: &[b"data"],
+    },
+    Rule {
+        path: "data/**",
+        action: "deny",
+        contents: None,
+        matches: &[b"data/f1", b"data/sub", b"data/sub/f2"],
+    },
+    Rule {
+        path: "keep",
+        action: "deny",
+        contents: None,
+        matches: &[b"keep"],
+    },
+    Rule {
+        path: "vault",
+        action: "deny",
+        contents: None,
+        matches: &[b"vault"],
+    },
+    Rule {
+        path: "secret.key",
+        action: "deny",
+        contents: None,
+        matches: &[b"secret.key"],
+    },
+    Rule {
+        path: "protlink",
+        action: "deny",
+        contents: None,
+        matches: &[b"protlink"],
+    },
+    Rule {
+        path: "cfg/*.conf",
+        action: "confirm",
+        contents: None,
+        matches: &[b"cfg/a.conf"],
+    },
+    Rule {
+        path: "home/*/.ssh",
+        action: "deny",
+        contents: None,
+        matches: &[b"home/u1/.ssh"],
+    },
+    Rule {
+        path: "vital*",
+        action: "deny",
+        contents: None,
+        matches: &[b"vital\xfe"],
+    },
+    // The directory itself is protected, what is in it is free, except a file of its own.
+    Rule {
+        path: "etc",
+        action: "deny",
+        contents: Some("allow"),
+        matches: &[b"etc"],
+    },
+    Rule {
+        path: "etc/passwd",
+        action: "deny",
+        contents: None,
+        matches: &[b"etc/passwd"],
+    },
+    // A rule on a symlink protects what it leads to, as /var/lib/postgresql -> /srv/pg.
+    Rule {
+        path: "db",
+        action: "deny",
+        contents: None,
+        matches: &[b"db"],
+    },
+];
 
 fn policy(dir: &Path, r: &Path) -> PathBuf {
-    let r = r.display();
-    common::write_policy(
-        dir,
-        &format!(
-            r#"
-[[protect.path]]
-path = "{r}/data"
-action = "deny"
-[[protect.path]]
-path = "{r}/data/**"
-action = "deny"
-[[protect.path]]
-path = "{r}/keep"
-action = "deny"
-[[protect.path]]
-path = "{r}/vault"
-action = "deny"
-[[protect.path]]
-path = "{r}/secret.key"
-action = "deny"
-[[protect.path]]
-path = "{r}/protlink"
-action = "deny"
-[[protect.path]]
-path = "{r}/cfg/*.conf"
-action = "confirm"
-[[protect.path]]
-path = "{r}/home/*/.ssh"
-action = "deny"
-[[protect.path]]
-path = "{r}/vital*"
-action = "deny"
-"#
-        ),
-    )
+    let mut body = String::new();
+    for rule in RULES {
+        body.push_str(&format!(
+            "[[protect.path]]\npath = \"{}/{}\"\naction = \"{}\"\n",
+            r.display(),
+            rule.path,
+            rule.action
+        ));
+        if let Some(c) = rule.contents {
+            body.push_str(&format!("contents = \"{c}\"\n"));
+        }
+    }
+    common::write_policy(dir, &body)
 }
 
-/// Protected paths and how each stands: exists (lstat), resolves (stat), non-empty directory.
-fn protected_state(r: &Path) -> Vec<(String, bool, bool, bool)> {
-    let names: Vec<&[u8]> = vec![
-        b"data",
-        b"data/f1",
-        b"data/sub",
-        b"data/sub/f2",
-        b"keep",
-        b"vault",
-        b"secret.key",
-        b"protlink",
-        b"cfg/a.conf",
-        b"home/u1/.ssh",
-        b"home/u1/.ssh/id_ed25519",
-        b"vital\xfe",
-    ];
-    names
-        .into_iter()
-        .map(|n| {
-            let p = r.join(OsStr::from_bytes(n));
-            let nonempty = std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_some());
-            (
-                String::from_utf8_lossy(n).into_owned(),
-                p.symlink_metadata().is_ok(),
-                p.metadata().is_ok(),
-                nonempty,
-            )
-        })
-        .collect()
+/// The protected entries of the tree at `r`: for each rule's matches, the entry itself and,
+/// unless the rule's contents are "allow", everything below it; a match that is a symlink
+/// brings in the entries it resolves to, the same way.
+fn protected_state(r: &Path) -> common::Tree {
+    let mut tree = common::Tree::new();
+    for rule in RULES {
+        let below = rule.contents.unwrap_or(rule.action) != "allow";
+        for m in rule.matches {
+            common::record(&mut tree, r, m, below, &|_| false);
+            let p = common::rel_path(r, m);
+            if p.symlink_metadata()
+                .is_ok_and(|md| md.file_type().is_symlink())
+                && let Ok(real) = std::fs::canonicalize(&p)
+                && let Ok(inside) = real.strip_prefix(r)
+            {
+                let rel = inside.as_os_str().as_bytes().to_vec();
+                common::record(&mut tree, r, &rel, below, &|_| false);
+            }
+        }
+    }
+    tree
 }
 
 fn operands(r: &Path) -> Vec<OsString> {
@@ -173,6 +238,16 @@ fn operands(r: &Path) -> Vec<OsString> {
         "emptydir",
         "nonexistent",
         "-",
+        "etc",
+        "etc/",
+        "etc/nginx",
+        "etc/nginx/nginx.conf",
+        "etc/passwd",
+        "etc/hosts",
+        "db",
+        "db/",
+        "dbdata",
+        "dbdata/ibdata1",
     ]
     .iter()
     .map(OsString::from)
@@ -201,19 +276,7 @@ const FLAGS: &[&[&str]] = &[
     &["-dr", "--"],
 ];
 
-/// A small deterministic generator, so a failure names a reproducible case.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
-
-/// Runs the real rm on a fresh tree and says whether it touched a protected path.
+/// Runs the real rm on a fresh tree and says whether it changed a protected entry.
 fn real_rm_touches(r: &Path, args: &[OsString]) -> bool {
     build_tree(r);
     let before = protected_state(r);
@@ -232,7 +295,7 @@ fn real_rm_touches(r: &Path, args: &[OsString]) -> bool {
         .write_all(&b"y\n".repeat(64))
         .ok();
     child.wait().unwrap();
-    before != protected_state(r)
+    !common::tree_diff(&before, &protected_state(r), false).is_empty()
 }
 
 fn show(args: &[OsString]) -> String {
@@ -243,8 +306,15 @@ fn show(args: &[OsString]) -> String {
 }
 
 #[test]
-fn gardefou_allows_exactly_what_leaves_protected_paths_untouched() {
-    let base = tempfile::tempdir().unwrap();
+fn gardefou_allows_exactly_what_leaves_protected_trees_untouched() {
+    // A fresh tree per case, and then some: on tmpfs where there is one.
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .unwrap();
     let base_path = std::fs::canonicalize(base.path()).unwrap();
     let r = base_path.join("tree");
     let pol = policy(&base_path, &r);
@@ -259,7 +329,7 @@ fn gardefou_allows_exactly_what_leaves_protected_paths_untouched() {
             cases.push(c);
         }
     }
-    let mut rng = Lcg(0x9e3779b97f4a7c15);
+    let mut rng = common::Lcg(0x9e3779b97f4a7c15);
     for _ in 0..350 {
         let mut c: Vec<OsString> = FLAGS[rng.next(FLAGS.len())]
             .iter()
@@ -290,7 +360,7 @@ fn gardefou_allows_exactly_what_leaves_protected_paths_untouched() {
         assert_eq!(code, expected_code, "exit code for {decision}");
         if touched && decision == "allow" {
             failures.push(format!(
-                "ALLOWED but rm touched protected paths: rm {}",
+                "ALLOWED but rm changed protected entries: rm {}",
                 show(case)
             ));
         }
@@ -301,6 +371,11 @@ fn gardefou_allows_exactly_what_leaves_protected_paths_untouched() {
             ));
         }
     }
+    println!(
+        "rm differential: {} cases, {touched_count} change protected entries, {denied_or_confirmed} not allowed, {} differ",
+        cases.len(),
+        failures.len()
+    );
     assert!(
         touched_count > 50,
         "the generator must exercise protected paths ({touched_count})"

@@ -199,3 +199,219 @@ pub fn typed_on_tty(cmd: &mut Command, line: &str, typed: &[&str]) -> Output {
     feed.wait().unwrap();
     out
 }
+
+/// A small deterministic generator, so a failure names a reproducible case.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// One entry of a tree as a loss of data would change it: type, mode, owner, symlink target
+/// and a file's bytes. Times are left out (a copy of a tree, or a command that rewrites a file
+/// with the same bytes, changes them without losing anything).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    File {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        bytes: Vec<u8>,
+    },
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    Symlink {
+        uid: u32,
+        gid: u32,
+        target: Vec<u8>,
+    },
+    Other {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        rdev: u64,
+    },
+}
+
+impl Node {
+    /// What the entry is, and its mode and owner, in a few words (never a file's bytes).
+    pub fn kind(&self) -> String {
+        match self {
+            Node::File {
+                mode,
+                uid,
+                gid,
+                bytes,
+            } => {
+                format!("file {mode:o} {uid}:{gid} ({} bytes)", bytes.len())
+            }
+            Node::Dir { mode, uid, gid } => format!("directory {mode:o} {uid}:{gid}"),
+            Node::Symlink { uid, gid, target } => {
+                format!("symlink {uid}:{gid} -> {}", String::from_utf8_lossy(target))
+            }
+            Node::Other { mode, uid, gid, .. } => format!("special {mode:o} {uid}:{gid}"),
+        }
+    }
+}
+
+/// Entries by their path relative to a root, as bytes (non-UTF-8 names kept). A path that does
+/// not exist has no entry.
+pub type Tree = std::collections::BTreeMap<Vec<u8>, Node>;
+
+/// `root/rel` (`rel` empty: `root` itself).
+pub fn rel_path(root: &Path, rel: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(std::ffi::OsStr::from_bytes(rel))
+    }
+}
+
+/// The entry at `p` itself (lstat: a symlink is not followed), if any.
+pub fn node_of(p: &Path) -> Option<Node> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let m = p.symlink_metadata().ok()?;
+    let (mode, uid, gid) = (m.mode() & 0o7777, m.uid(), m.gid());
+    let ft = m.file_type();
+    Some(if ft.is_symlink() {
+        Node::Symlink {
+            uid,
+            gid,
+            target: std::fs::read_link(p)
+                .map(|t| t.as_os_str().as_bytes().to_vec())
+                .unwrap_or_default(),
+        }
+    } else if ft.is_dir() {
+        Node::Dir { mode, uid, gid }
+    } else if ft.is_file() {
+        Node::File {
+            mode,
+            uid,
+            gid,
+            bytes: std::fs::read(p).unwrap_or_default(),
+        }
+    } else {
+        Node::Other {
+            mode: m.mode(),
+            uid,
+            gid,
+            rdev: m.rdev(),
+        }
+    })
+}
+
+/// Adds `root/rel` to `tree` and, with `below`, every entry under it (walked without following
+/// symlinks), leaving out the entries `skip` names (by their relative path).
+pub fn record(tree: &mut Tree, root: &Path, rel: &[u8], below: bool, skip: &dyn Fn(&[u8]) -> bool) {
+    use std::os::unix::ffi::OsStrExt;
+    if skip(rel) {
+        return;
+    }
+    let p = rel_path(root, rel);
+    let Some(node) = node_of(&p) else {
+        return;
+    };
+    let is_dir = matches!(node, Node::Dir { .. });
+    tree.insert(rel.to_vec(), node);
+    if !(below && is_dir) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(&p) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let mut child = rel.to_vec();
+        if !child.is_empty() {
+            child.push(b'/');
+        }
+        child.extend_from_slice(name.as_bytes());
+        record(tree, root, &child, true, skip);
+    }
+}
+
+/// Every entry of the tree at `root` (its own entry under the empty path).
+pub fn whole_tree(root: &Path, skip: &dyn Fn(&[u8]) -> bool) -> Tree {
+    let mut t = Tree::new();
+    record(&mut t, root, b"", true, skip);
+    t
+}
+
+/// How `after` differs from `before`, one line per path. With `appends_ok`, a regular file
+/// that only grew (its old bytes are the start of its new ones, same mode and owner) lost
+/// nothing and is not reported: `>>` is not an effect that destroys data.
+pub fn tree_diff(before: &Tree, after: &Tree, appends_ok: bool) -> Vec<String> {
+    let mut keys: Vec<&Vec<u8>> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for k in keys {
+        let shown = String::from_utf8_lossy(if k.is_empty() { b"." } else { k });
+        let what = match (before.get(k), after.get(k)) {
+            (Some(b), Some(a)) if a == b => continue,
+            (
+                Some(Node::File {
+                    mode: m0,
+                    uid: u0,
+                    gid: g0,
+                    bytes: b0,
+                }),
+                Some(Node::File {
+                    mode: m1,
+                    uid: u1,
+                    gid: g1,
+                    bytes: b1,
+                }),
+            ) => {
+                if appends_ok && (m0, u0, g0) == (m1, u1, g1) && b1.starts_with(b0) {
+                    continue;
+                }
+                if (m0, u0, g0) != (m1, u1, g1) {
+                    format!("mode/owner {m0:o} {u0}:{g0} -> {m1:o} {u1}:{g1}")
+                } else {
+                    format!("bytes changed ({} -> {} bytes)", b0.len(), b1.len())
+                }
+            }
+            (
+                Some(Node::Dir {
+                    mode: m0,
+                    uid: u0,
+                    gid: g0,
+                }),
+                Some(Node::Dir {
+                    mode: m1,
+                    uid: u1,
+                    gid: g1,
+                }),
+            ) => {
+                format!("directory mode/owner {m0:o} {u0}:{g0} -> {m1:o} {u1}:{g1}")
+            }
+            (Some(Node::Symlink { target: t0, .. }), Some(Node::Symlink { target: t1, .. }))
+                if t0 != t1 =>
+            {
+                format!(
+                    "symlink target {} -> {}",
+                    String::from_utf8_lossy(t0),
+                    String::from_utf8_lossy(t1)
+                )
+            }
+            (Some(b), Some(a)) => format!("changed: {} -> {}", b.kind(), a.kind()),
+            (Some(_), None) => "gone".to_owned(),
+            (None, Some(_)) => "appeared".to_owned(),
+            (None, None) => continue,
+        };
+        out.push(format!("{shown}: {what}"));
+    }
+    out
+}
