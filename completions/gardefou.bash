@@ -286,7 +286,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__check)
-            opts="-h --json --line --input --policy --env --help"
+            opts="-h --json --line --ask --input --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -47,6 +47,7 @@ complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l input -d 'Wh
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l json -d 'Print one JSON object: {"decision", "snapshot", "reasons": [{"rule", "message"}]}'
+complete -c gardefou -n "__fish_gardefou_using_subcommand check" -l ask -d 'As a shell\'s pre-exec hook: print nothing when the line may run, explain a refusal on stderr (exit 4), and ask here on the terminal for a confirmation that no shim will ask for when the line runs (exit 0 confirmed, 4 refused)'
 complete -c gardefou -n "__fish_gardefou_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -l policy -d 'Policy file to use instead of /etc/gardefou (also $GARDEFOU_POLICY, ignored under sudo)' -r -F
 complete -c gardefou -n "__fish_gardefou_using_subcommand policy; and not __fish_seen_subcommand_from check show help" -l env -d 'Environment to evaluate in, instead of the one the policy gives this host' -r

@@ -472,10 +472,21 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
         std::fs::canonicalize(parent).map_err(failed)?.join(name)
     };
     let is_link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
-    if is_link && (trailing_slash || e.follow) {
-        if let Ok(target) = std::fs::canonicalize(&entry) {
-            entry = target;
-        }
+    if is_link
+        && (trailing_slash || e.follow)
+        && let Ok(target) = std::fs::canonicalize(&entry)
+    {
+        entry = target;
+    }
+    if e.in_repo && !entry.ancestors().any(|a| a.join(".git").symlink_metadata().is_ok()) {
+        return Err(Effect::Nothing(
+            "not inside a git work tree: git would fail".into(),
+        ));
+    }
+    if let (FileOp::WriteInto { deletes: false }, false) = (e.op, e.from.is_empty())
+        && let Some(landings) = landings_from(&entry, &e.from, cwd)
+    {
+        return Ok(landings);
     }
     let entries = if !e.into.is_empty() && std::fs::metadata(&entry).is_ok_and(|m| m.is_dir()) {
         let dir = std::fs::canonicalize(&entry).unwrap_or(entry);
@@ -528,6 +539,48 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
         }));
     }
     Ok(out)
+}
+
+/// Where the entries of the source trees land in `dest` (rsync's rule: `SRC/` puts SRC's
+/// contents there, `SRC` puts SRC itself), or None when a source cannot be walked whole (then
+/// the whole of `dest` counts).
+fn landings_from(dest: &Path, from: &[Arg], cwd: Option<&Path>) -> Option<Vec<Landing>> {
+    const MAX: usize = 20_000;
+    let mut out = Vec::new();
+    for src in from {
+        let b = src.known()?.as_bytes();
+        let path = if b.starts_with(b"/") {
+            PathBuf::from(OsStr::from_bytes(b))
+        } else {
+            cwd?.join(OsStr::from_bytes(b))
+        };
+        let file_onto_file = !path.is_dir() && !dest.is_dir();
+        let base = if b.ends_with(b"/") || file_onto_file {
+            dest.to_owned()
+        } else {
+            dest.join(path.file_name()?)
+        };
+        for entry in WalkDir::new(&path).follow_links(false) {
+            let entry = entry.ok()?;
+            let rel = entry.path().strip_prefix(&path).ok()?;
+            let at = if rel.as_os_str().is_empty() {
+                base.clone()
+            } else {
+                base.join(rel)
+            };
+            let meta = std::fs::symlink_metadata(&at);
+            let keeps_entry = meta.as_ref().map_or(true, |m| m.is_dir());
+            out.push(Landing {
+                entry: at,
+                descend: false,
+                keeps_entry,
+            });
+            if out.len() > MAX {
+                return None;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Probes every file effect of a command against the policy's path rules.

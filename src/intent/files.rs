@@ -546,8 +546,15 @@ fn rsync(args: &[Arg]) -> Vec<FileEffect> {
         );
     }
     if !is_remote(dest) {
+        let local: Vec<Arg> = sources.iter().filter(|s| !is_remote(s)).cloned().collect();
         out.push(FileEffect {
             follow: true,
+            // Without deletions only what the sources hold lands there.
+            from: if deletes || local.len() < sources.len() {
+                Vec::new()
+            } else {
+                local
+            },
             ..effect(FileOp::WriteInto { deletes }, dest)
         });
     }
@@ -709,10 +716,14 @@ fn git(args: &[Arg]) -> Vec<FileEffect> {
     };
     let discard = |paths: &[Arg], deletes: bool| -> Vec<FileEffect> {
         let op = FileOp::WriteInto { deletes };
+        let in_repo = |t: Arg| FileEffect {
+            in_repo: true,
+            ..FileEffect::new(op, t)
+        };
         if paths.is_empty() {
-            vec![effect(op, &here)]
+            vec![in_repo(here.clone())]
         } else {
-            paths.iter().map(|p| effect(op, &in_dir(p))).collect()
+            paths.iter().map(|p| in_repo(in_dir(p))).collect()
         }
     };
     let words: Vec<&[u8]> = rest.iter().map(bytes).collect();

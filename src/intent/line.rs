@@ -679,13 +679,28 @@ fn classify(
         | "mariadb-admin" => {
             let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();
             match known {
-                Some(known) => out.push(Intent::Sql(match name.as_str() {
-                    "psql" => super::sql::parse_psql(&known),
-                    "mysql" | "mariadb" => super::mysql::parse_mysql(&name, &known),
-                    "mysqladmin" | "mariadb-admin" => super::mysql::parse_mysqladmin(&name, &known),
-                    "dropdb" => super::sql::parse_drop(super::sql::DbTool::Dropdb, &known),
-                    _ => super::sql::parse_drop(super::sql::DbTool::PgDropcluster, &known),
-                })),
+                Some(known) => {
+                    let mut intent = match name.as_str() {
+                        "psql" => super::sql::parse_psql(&known),
+                        "mysql" | "mariadb" => super::mysql::parse_mysql(&name, &known),
+                        "mysqladmin" | "mariadb-admin" => {
+                            super::mysql::parse_mysqladmin(&name, &known)
+                        }
+                        "dropdb" => super::sql::parse_drop(super::sql::DbTool::Dropdb, &known),
+                        _ => super::sql::parse_drop(super::sql::DbTool::PgDropcluster, &known),
+                    };
+                    // A here-document or here-string is the SQL it reads on standard input.
+                    if let Some(text) = &shell.stdin {
+                        for src in &mut intent.sources {
+                            if *src == super::sql::Source::Stdin {
+                                *src = super::sql::Source::Command(
+                                    String::from_utf8_lossy(text).into_owned(),
+                                );
+                            }
+                        }
+                    }
+                    out.push(Intent::Sql(intent));
+                }
                 None => out.push(Intent::Opaque {
                     text: text_of(args),
                     why: "its arguments are computed when it runs".into(),

@@ -96,6 +96,11 @@ pub struct FileEffect {
     pub into: Vec<OsString>,
     /// The command never replaces an existing entry (`cp -n`, `ln` without `-f`).
     pub only_if_absent: bool,
+    /// For a write into a directory: the source trees whose entries land there (rsync's
+    /// `SRC/` puts SRC's contents in the target, `SRC` puts SRC itself), when they are known.
+    pub from: Vec<Arg>,
+    /// Only inside a git work tree (elsewhere git fails and changes nothing).
+    pub in_repo: bool,
 }
 
 impl FileEffect {
@@ -106,6 +111,8 @@ impl FileEffect {
             follow: false,
             into: Vec::new(),
             only_if_absent: false,
+            from: Vec::new(),
+            in_repo: false,
         }
     }
 }

@@ -138,7 +138,9 @@ pub fn evaluate(
         let first = v.reasons.len();
         // The shims that judge this item again at run time when it is reached by name.
         let deferred = match item.intent {
-            Intent::Rm(r) => r.via != Via::FindDelete,
+            // find ignores what `-exec rm … ;` returns: a refusal by the rm shim would not
+            // stop the line, so find's deletions are decided before it runs.
+            Intent::Rm(r) => !matches!(r.via, Via::FindDelete | Via::FindExecRm),
             Intent::Apt(_) | Intent::Sql(_) => true,
             Intent::Files(_) | Intent::Find(_) | Intent::Opaque { .. } | Intent::Other { .. } => {
                 false
