@@ -484,7 +484,12 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
         ));
     }
     if let (FileOp::WriteInto { deletes: false }, false) = (e.op, e.from.is_empty())
-        && let Some(landings) = landings_from(&entry, &e.from, cwd)
+        && let Some(landings) = landings_from(&entry, &e.from, e.from_cp, cwd)
+    {
+        return Ok(landings);
+    }
+    if let (FileOp::WriteInto { deletes: false }, Some(archive)) = (e.op, &e.archive)
+        && let Some(landings) = archive_landings(&entry, archive, cwd)
     {
         return Ok(landings);
     }
@@ -544,9 +549,15 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
 /// Where the entries of the source trees land in `dest` (rsync's rule: `SRC/` puts SRC's
 /// contents there, `SRC` puts SRC itself), or None when a source cannot be walked whole (then
 /// the whole of `dest` counts).
-fn landings_from(dest: &Path, from: &[Arg], cwd: Option<&Path>) -> Option<Vec<Landing>> {
+fn landings_from(
+    dest: &Path,
+    from: &[Arg],
+    cp: bool,
+    cwd: Option<&Path>,
+) -> Option<Vec<Landing>> {
     const MAX: usize = 20_000;
     let mut out = Vec::new();
+    let dest_is_dir = dest.is_dir();
     for src in from {
         let b = src.known()?.as_bytes();
         let path = if b.starts_with(b"/") {
@@ -554,8 +565,13 @@ fn landings_from(dest: &Path, from: &[Arg], cwd: Option<&Path>) -> Option<Vec<La
         } else {
             cwd?.join(OsStr::from_bytes(b))
         };
-        let file_onto_file = !path.is_dir() && !dest.is_dir();
-        let base = if b.ends_with(b"/") || file_onto_file {
+        let file_onto_file = !path.is_dir() && !dest_is_dir;
+        let contents = if cp {
+            !dest_is_dir || b.ends_with(b"/.") || b == b"."
+        } else {
+            b.ends_with(b"/")
+        };
+        let base = if contents || file_onto_file {
             dest.to_owned()
         } else {
             dest.join(path.file_name()?)
@@ -578,6 +594,62 @@ fn landings_from(dest: &Path, from: &[Arg], cwd: Option<&Path>) -> Option<Vec<La
             if out.len() > MAX {
                 return None;
             }
+        }
+    }
+    Some(out)
+}
+
+/// Where the members of a tar archive land in `dest`, listed by the real tar (`tar -tf`,
+/// which reads and changes nothing), or None when it cannot be listed in time or a member
+/// climbs out (`..`): then the whole of `dest` counts.
+fn archive_landings(dest: &Path, archive: &Arg, cwd: Option<&Path>) -> Option<Vec<Landing>> {
+    use std::io::Read;
+    use wait_timeout::ChildExt;
+    let mut child = std::process::Command::new("tar")
+        .args(["--quoting-style=literal", "-tf"])
+        .arg(archive.known()?)
+        .current_dir(cwd?)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut listing = Vec::new();
+    let read = child
+        .stdout
+        .take()?
+        .take(8 << 20)
+        .read_to_end(&mut listing);
+    let status = child
+        .wait_timeout(std::time::Duration::from_secs(5))
+        .ok()
+        .flatten();
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if read.is_err() || !status.is_some_and(|s| s.success()) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for member in listing.split(|&c| c == b'\n').filter(|m| !m.is_empty()) {
+        let rel = Path::new(OsStr::from_bytes(member));
+        if rel.components().any(|c| matches!(c, Component::ParentDir)) {
+            return None;
+        }
+        let rel: PathBuf = rel
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        let at = dest.join(rel);
+        let keeps_entry = std::fs::symlink_metadata(&at).map_or(true, |m| m.is_dir());
+        out.push(Landing {
+            entry: at,
+            descend: false,
+            keeps_entry,
+        });
+        if out.len() > 20_000 {
+            return None;
         }
     }
     Some(out)

@@ -231,14 +231,28 @@ fn cp(args: &[Arg]) -> Vec<FileEffect> {
             "one-file-system",
         ],
     );
-    let (_, dest) = copy_like(
+    let (sources, dest) = copy_like(
         &p,
         p.value(&["t", "target-directory"]),
         p.has(&["T", "no-target-directory"]),
         FileOp::Overwrite,
         !p.has(&["remove-destination"]),
     );
-    dest.into_iter().collect()
+    let recursive = p.has(&["r", "R", "a", "recursive", "archive"]);
+    let mut dest: Vec<FileEffect> = dest.into_iter().collect();
+    if recursive
+        && !p.has(&["n", "no-clobber", "T", "no-target-directory"])
+        && sources.iter().all(|s| s.known().is_some())
+        && let Some(d) = dest.first_mut()
+    {
+        // What lands is what the sources hold: SRC in DEST/NAME when DEST is a directory,
+        // SRC's contents when DEST is new or SRC is spelled `SRC/.`.
+        d.op = FileOp::WriteInto { deletes: false };
+        d.into.clear();
+        d.from = sources;
+        d.from_cp = true;
+    }
+    dest
 }
 
 fn install(args: &[Arg]) -> Vec<FileEffect> {
@@ -654,8 +668,15 @@ fn tar(args: &[Arg]) -> Vec<FileEffect> {
         out.push(overwrite(f));
     }
     if p.has(&["x", "extract", "get"]) && !p.has(&["O", "to-stdout", "k", "keep-old-files"]) {
+        let archive = p.value(&["f", "file"]).filter(|f| bytes(f) != b"-" && !is_remote(f));
         out.push(FileEffect {
             follow: true,
+            // Its members land there: listed from the archive (`tar -t`) when it is a file.
+            archive: if p.has(&["recursive-unlink"]) {
+                None
+            } else {
+                archive.cloned()
+            },
             ..effect(
                 FileOp::WriteInto {
                     deletes: p.has(&["recursive-unlink"]),
@@ -910,6 +931,11 @@ mod tests {
         );
         assert_eq!(
             of("cp -a --target-directory=/srv x y"),
+            vec![(FileOp::WriteInto { deletes: false }, "/srv".into(), vec![], false)],
+            "a recursive copy writes what its sources hold into the directory"
+        );
+        assert_eq!(
+            of("cp --target-directory=/srv x y"),
             vec![(OVER, "/srv".into(), vec!["x".into(), "y".into()], false)]
         );
         assert_eq!(

@@ -99,6 +99,11 @@ pub struct FileEffect {
     /// For a write into a directory: the source trees whose entries land there (rsync's
     /// `SRC/` puts SRC's contents in the target, `SRC` puts SRC itself), when they are known.
     pub from: Vec<Arg>,
+    /// `from` as cp reads it: a source spelled `SRC/.`, or any source when the target is
+    /// new, puts its contents in the target.
+    pub from_cp: bool,
+    /// For `tar -x`: the archive whose members land in the target.
+    pub archive: Option<Arg>,
     /// Only inside a git work tree (elsewhere git fails and changes nothing).
     pub in_repo: bool,
 }
@@ -112,6 +117,8 @@ impl FileEffect {
             into: Vec::new(),
             only_if_absent: false,
             from: Vec::new(),
+            from_cp: false,
+            archive: None,
             in_repo: false,
         }
     }
