@@ -478,7 +478,11 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
     {
         entry = target;
     }
-    if e.in_repo && !entry.ancestors().any(|a| a.join(".git").symlink_metadata().is_ok()) {
+    if e.in_repo
+        && !entry
+            .ancestors()
+            .any(|a| a.join(".git").symlink_metadata().is_ok())
+    {
         return Err(Effect::Nothing(
             "not inside a git work tree: git would fail".into(),
         ));
@@ -549,12 +553,7 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
 /// Where the entries of the source trees land in `dest` (rsync's rule: `SRC/` puts SRC's
 /// contents there, `SRC` puts SRC itself), or None when a source cannot be walked whole (then
 /// the whole of `dest` counts).
-fn landings_from(
-    dest: &Path,
-    from: &[Arg],
-    cp: bool,
-    cwd: Option<&Path>,
-) -> Option<Vec<Landing>> {
+fn landings_from(dest: &Path, from: &[Arg], cp: bool, cwd: Option<&Path>) -> Option<Vec<Landing>> {
     const MAX: usize = 20_000;
     let mut out = Vec::new();
     let dest_is_dir = dest.is_dir();
@@ -615,11 +614,7 @@ fn archive_landings(dest: &Path, archive: &Arg, cwd: Option<&Path>) -> Option<Ve
         .spawn()
         .ok()?;
     let mut listing = Vec::new();
-    let read = child
-        .stdout
-        .take()?
-        .take(8 << 20)
-        .read_to_end(&mut listing);
+    let read = child.stdout.take()?.take(8 << 20).read_to_end(&mut listing);
     let status = child
         .wait_timeout(std::time::Duration::from_secs(5))
         .ok()

@@ -668,7 +668,9 @@ fn tar(args: &[Arg]) -> Vec<FileEffect> {
         out.push(overwrite(f));
     }
     if p.has(&["x", "extract", "get"]) && !p.has(&["O", "to-stdout", "k", "keep-old-files"]) {
-        let archive = p.value(&["f", "file"]).filter(|f| bytes(f) != b"-" && !is_remote(f));
+        let archive = p
+            .value(&["f", "file"])
+            .filter(|f| bytes(f) != b"-" && !is_remote(f));
         out.push(FileEffect {
             follow: true,
             // Its members land there: listed from the archive (`tar -t`) when it is a file.
@@ -931,7 +933,12 @@ mod tests {
         );
         assert_eq!(
             of("cp -a --target-directory=/srv x y"),
-            vec![(FileOp::WriteInto { deletes: false }, "/srv".into(), vec![], false)],
+            vec![(
+                FileOp::WriteInto { deletes: false },
+                "/srv".into(),
+                vec![],
+                false
+            )],
             "a recursive copy writes what its sources hold into the directory"
         );
         assert_eq!(

@@ -1595,9 +1595,7 @@ fn brace_group(b: &[u8]) -> Option<(usize, usize, Vec<Vec<u8>>)> {
                 _ => {}
             }
         }
-        let Some(c) = close else {
-            return None;
-        };
+        let c = close?;
         let inner = &b[o + 1..c];
         if !commas.is_empty() {
             let mut alts = Vec::new();
