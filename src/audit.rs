@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::outcome::Outcome;
 use crate::policy::{Decision, Policy, Reason};
 
 pub const DEFAULT_FILE: &str = "/var/log/gardefou/audit.jsonl";
@@ -27,7 +28,7 @@ pub struct Entry {
     pub snapshot: bool,
     pub reasons: Vec<Reason>,
     /// `executed`, `confirmed`, `refused`, `override`, `no-terminal-allowed`, …
-    pub outcome: String,
+    pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub override_reason: Option<String>,
     /// The snapshot taken before the command ran.
@@ -63,7 +64,7 @@ impl Entry {
             decision: Decision::Allow,
             snapshot: false,
             reasons: Vec::new(),
-            outcome: String::new(),
+            outcome: Outcome::Executed,
             override_reason: None,
             snapshot_id: None,
         }
@@ -144,7 +145,7 @@ pub fn syslog_line(e: &Entry) -> String {
     let rules: Vec<&str> = e.reasons.iter().map(|r| r.rule.as_str()).collect();
     let mut line = format!(
         "decision={decision} outcome={} user={} uid={} environment={} rule={} command={}",
-        quote(&e.outcome),
+        quote(e.outcome.as_str()),
         quote(&e.user),
         e.uid,
         quote(&e.environment),
@@ -170,7 +171,7 @@ fn journal_fields(e: &Entry) -> Vec<(&'static str, String)> {
         ("SYSLOG_IDENTIFIER", "gardefou".to_owned()),
         ("SYSLOG_FACILITY", "10".to_owned()),
         ("GARDEFOU_DECISION", decision.to_owned()),
-        ("GARDEFOU_OUTCOME", e.outcome.clone()),
+        ("GARDEFOU_OUTCOME", e.outcome.as_str().to_owned()),
         ("GARDEFOU_USER", e.user.clone()),
         ("GARDEFOU_UID", e.uid.to_string()),
         ("GARDEFOU_ENVIRONMENT", e.environment.clone()),
@@ -200,8 +201,8 @@ pub fn to_syslog(policy: &Policy, e: &Entry) -> Result<()> {
         return Ok(());
     }
     let line = syslog_line(e);
-    let refused = e.outcome.starts_with("refused");
-    let notable = e.outcome == "override" || e.outcome.starts_with("maintenance-");
+    let refused = e.outcome.is_refusal();
+    let notable = e.outcome == Outcome::Override || e.outcome.is_maintenance();
     if policy.audit_syslog_socket.is_none()
         && Path::new(libsystemd::logging::SD_JOURNAL_SOCK_PATH).exists()
     {
@@ -270,7 +271,7 @@ mod tests {
             &["rm".into(), "-rf".into(), "/var/lib".into()],
         );
         e.decision = Decision::Deny;
-        e.outcome = "refused".into();
+        e.outcome = Outcome::Refused;
         e.user = "ana".into();
         e.uid = 1000;
         e.reasons = vec![Reason {

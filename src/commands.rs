@@ -131,13 +131,13 @@ fn ask_for_shell(
         env,
         &argv,
         v,
-        crate::act::guard::Outcome {
-            what: &outcome,
+        crate::act::guard::Run {
+            outcome,
             override_reason: None,
             snapshot_id: None,
         },
     );
-    if run { 0 } else { 4 }
+    if run { 0 } else { crate::outcome::exit::DENIED }
 }
 
 /// `gardefou policy check|show`.
@@ -263,7 +263,7 @@ pub fn log(args: &LogArgs, explicit: Option<&std::path::Path>) -> i32 {
                 println!(
                     "{} {} {}@{} [{}] {:?} {} — {}",
                     entry.time,
-                    entry.outcome,
+                    entry.outcome.as_str(),
                     entry.user,
                     entry.host,
                     entry.environment,

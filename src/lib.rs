@@ -15,6 +15,7 @@ pub mod facts;
 pub mod install;
 pub mod intent;
 pub mod notify;
+pub mod outcome;
 pub mod pipeline;
 pub mod policy;
 pub mod preflight;

@@ -8,16 +8,17 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use crate::audit::Entry;
+use crate::outcome::Outcome;
 use crate::policy::schema::NotifyEvent;
 use crate::policy::{Decision, Policy};
 
 /// The event an audit entry is, if any. Pure.
 pub fn event_of(e: &Entry) -> Option<NotifyEvent> {
-    if e.outcome.starts_with("maintenance-") {
+    if e.outcome.is_maintenance() {
         Some(NotifyEvent::Maintenance)
-    } else if e.outcome == "override" {
+    } else if e.outcome == Outcome::Override {
         Some(NotifyEvent::Override)
-    } else if e.outcome.starts_with("refused") && e.decision != Decision::Allow {
+    } else if e.outcome.is_refusal() && e.decision != Decision::Allow {
         Some(NotifyEvent::Deny)
     } else {
         None
@@ -67,32 +68,35 @@ pub fn send(policy: &Policy, entry: &Entry) -> usize {
 mod tests {
     use super::*;
 
-    fn entry(decision: Decision, outcome: &str) -> Entry {
+    fn entry(decision: Decision, outcome: Outcome) -> Entry {
         let mut e = Entry::now("h", "production", &[]);
         e.decision = decision;
-        e.outcome = outcome.into();
+        e.outcome = outcome;
         e
     }
 
     #[test]
     fn refusals_overrides_and_maintenance_are_events() {
         assert_eq!(
-            event_of(&entry(Decision::Deny, "refused")),
+            event_of(&entry(Decision::Deny, Outcome::Refused)),
             Some(NotifyEvent::Deny)
         );
         assert_eq!(
-            event_of(&entry(Decision::Confirm, "refused-no-terminal")),
+            event_of(&entry(Decision::Confirm, Outcome::RefusedNoTerminal)),
             Some(NotifyEvent::Deny)
         );
         assert_eq!(
-            event_of(&entry(Decision::Deny, "override")),
+            event_of(&entry(Decision::Deny, Outcome::Override)),
             Some(NotifyEvent::Override)
         );
         assert_eq!(
-            event_of(&entry(Decision::Allow, "maintenance-started")),
+            event_of(&entry(Decision::Allow, Outcome::MaintenanceStarted)),
             Some(NotifyEvent::Maintenance)
         );
-        assert_eq!(event_of(&entry(Decision::Allow, "executed")), None);
-        assert_eq!(event_of(&entry(Decision::Confirm, "confirmed")), None);
+        assert_eq!(event_of(&entry(Decision::Allow, Outcome::Executed)), None);
+        assert_eq!(
+            event_of(&entry(Decision::Confirm, Outcome::Confirmed)),
+            None
+        );
     }
 }

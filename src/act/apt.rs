@@ -15,21 +15,22 @@ use std::path::{Path, PathBuf};
 use colored::Colorize;
 
 use super::exec;
-use super::guard::{Outcome, carry_out, record, snapshot_failed};
+use super::guard::{Run, carry_out, record, snapshot_failed};
 use crate::facts::apt::{self as apt_facts, PackageFacts};
 use crate::facts::fs::probe_rm;
 use crate::facts::hostname;
 use crate::intent::Intent;
 use crate::intent::apt::{self as apt_intent, AptIntent, Tool};
+use crate::outcome::exit;
 use crate::pipeline::{environment, load_failsafe};
 use crate::policy::eval::{Probed, snapshot_targets};
 use crate::policy::{Environment, Policy};
 use crate::snapshot::{self, Planned, Request, store::Store};
 
 /// Exit status of the hooks: the policy refused (apt/dpkg stop before anything changes).
-pub const HOOK_REFUSED: i32 = 4;
+pub const HOOK_REFUSED: i32 = exit::DENIED;
 /// Exit status of the hooks: the hook itself could not work (bad stream, unreadable fd).
-pub const HOOK_ERROR: i32 = 2;
+pub const HOOK_ERROR: i32 = exit::USAGE;
 
 /// Set by a shim (or `gardefou override`, with `*`: everything) for the process it execs.
 pub const GUARDED: &str = "GARDEFOU_GUARDED";
@@ -120,7 +121,12 @@ fn decide(
     intent: &AptIntent,
     facts: PackageFacts,
     admindir: &Path,
-) -> (bool, String, Option<String>, crate::policy::Verdict) {
+) -> (
+    bool,
+    crate::outcome::Outcome,
+    Option<String>,
+    crate::policy::Verdict,
+) {
     let mut intents = vec![Intent::Apt(intent.clone())];
     intents.extend(apt_facts::purge_deletions(&facts, policy, admindir));
     let mut probed: Vec<Probed> = Vec::new();
@@ -188,13 +194,13 @@ pub fn shim(tool: Tool, argv: &[OsString]) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gardefou: {e}");
-            return 127;
+            return exit::NOT_FOUND;
         }
     };
     let intent = apt_intent::parse(tool, args);
     if !intent.changes {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
-        return 126;
+        return exit::CANNOT_EXEC;
     }
     let loaded = load_failsafe(None);
     let host = hostname();
@@ -225,8 +231,8 @@ pub fn shim(tool: Tool, argv: &[OsString]) -> i32 {
         &env,
         argv,
         &v,
-        Outcome {
-            what: &outcome,
+        Run {
+            outcome,
             override_reason: None,
             snapshot_id: id.as_deref(),
         },
@@ -239,7 +245,7 @@ pub fn shim(tool: Tool, argv: &[OsString]) -> i32 {
         "gardefou: {}",
         exec::exec_env(&real, &argv0, args, &[(GUARDED, guarded)])
     );
-    126
+    exit::CANNOT_EXEC
 }
 
 /// Reads the whole hook stream from `$APT_HOOK_INFO_FD` (apt's InfoFD), else standard input.
@@ -332,8 +338,8 @@ pub fn apt_hook(policy: Option<&Path>, forced_env: Option<&str>) -> i32 {
             &env,
             &argv,
             &v,
-            Outcome {
-                what: &outcome,
+            Run {
+                outcome,
                 override_reason: None,
                 snapshot_id: id.as_deref(),
             },
@@ -399,8 +405,8 @@ pub fn dpkg_hook(policy: Option<&Path>, forced_env: Option<&str>) -> i32 {
         &env,
         &argv,
         &v,
-        Outcome {
-            what: &outcome,
+        Run {
+            outcome,
             override_reason: None,
             snapshot_id: id.as_deref(),
         },

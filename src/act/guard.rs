@@ -11,6 +11,8 @@ use super::{exec, save};
 use crate::audit;
 use crate::facts::hostname;
 use crate::intent::{Intent, RmIntent, Via, display_bytes, rm};
+use crate::outcome::Outcome;
+use crate::outcome::exit;
 use crate::pipeline::{environment, load_failsafe, probe_all, verdict_here};
 use crate::policy::eval::evaluate;
 use crate::policy::schema::{ConfirmWith, NonInteractive, OnFailure};
@@ -44,38 +46,38 @@ pub(crate) fn carry_out(
     host: &str,
     text: &str,
     nothing: &str,
-) -> (bool, String) {
+) -> (bool, Outcome) {
     match v.decision {
-        Decision::Allow => (true, "executed".into()),
+        Decision::Allow => (true, Outcome::Executed),
         Decision::Deny => {
             eprint!(
                 "{}{}",
                 render::verdict(v, env, host, text),
                 render::next_steps(v, text, nothing)
             );
-            (false, "refused".into())
+            (false, Outcome::Refused)
         }
         Decision::Confirm => {
             eprint!("{}", render::verdict(v, env, host, text));
             match ask_typed(v, env, host) {
-                Answer::Confirmed => (true, "confirmed".into()),
+                Answer::Confirmed => (true, Outcome::Confirmed),
                 Answer::Refused(_) => {
                     eprintln!("gardefou: that is not the expected answer: refused. {nothing}");
-                    (false, "refused-wrong-answer".into())
+                    (false, Outcome::RefusedWrongAnswer)
                 }
                 Answer::NoTerminal if env.non_interactive == NonInteractive::Allow => {
                     eprintln!(
                         "gardefou: no terminal to confirm on; allowed by non_interactive = \"allow\" in environment {}",
                         env.name
                     );
-                    (true, "allowed-without-terminal".into())
+                    (true, Outcome::AllowedWithoutTerminal)
                 }
                 Answer::NoTerminal => {
                     eprintln!(
                         "gardefou: no terminal to confirm on: refused (non_interactive = \"deny\" in environment {}). {nothing}",
                         env.name
                     );
-                    (false, "refused-no-terminal".into())
+                    (false, Outcome::RefusedNoTerminal)
                 }
             }
         }
@@ -83,8 +85,8 @@ pub(crate) fn carry_out(
 }
 
 /// What one guarded run did, for the audit log.
-pub(crate) struct Outcome<'a> {
-    pub what: &'a str,
+pub(crate) struct Run<'a> {
+    pub outcome: Outcome,
     pub override_reason: Option<&'a str>,
     pub snapshot_id: Option<&'a str>,
 }
@@ -95,17 +97,20 @@ pub(crate) fn record(
     env: &Environment,
     argv: &[OsString],
     v: &Verdict,
-    out: Outcome,
+    out: Run,
 ) {
-    let outcome = out.what;
-    if v.reasons.is_empty() && outcome == "executed" && policy.audit_log_allowed == Some(false) {
+    let outcome = out.outcome;
+    if v.reasons.is_empty()
+        && outcome == Outcome::Executed
+        && policy.audit_log_allowed == Some(false)
+    {
         return;
     }
     let mut e = audit::Entry::now(host, &env.name, argv);
     e.decision = v.decision;
     e.snapshot = v.snapshot;
     e.reasons = v.reasons.clone();
-    e.outcome = outcome.to_owned();
+    e.outcome = outcome;
     e.override_reason = out.override_reason.map(str::to_owned);
     e.snapshot_id = out.snapshot_id.map(str::to_owned);
     if let Err(err) = audit::append(policy, &e) {
@@ -127,7 +132,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gardefou: {e}");
-            return 127;
+            return exit::NOT_FOUND;
         }
     };
     let command = match rm::parse(args, std::env::var_os("POSIXLY_CORRECT").is_some()) {
@@ -139,7 +144,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     };
     if command.options.info_only {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
-        return 126;
+        return exit::CANNOT_EXEC;
     }
     let text = format!("rm {}", args_text(args));
     let intents = [Intent::Rm(RmIntent {
@@ -184,7 +189,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
                     run_args = command.without_operands(args, &saved.drop);
                     if saved.drop.len() == command.operands.len() {
                         run = false;
-                        outcome = "executed-by-snapshot".into();
+                        outcome = Outcome::ExecutedBySnapshot;
                     }
                 }
                 snapshot_id = Some(saved.id);
@@ -201,22 +206,22 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
         &env,
         argv,
         &v,
-        Outcome {
-            what: &outcome,
+        Run {
+            outcome,
             override_reason: None,
             snapshot_id: snapshot_id.as_deref(),
         },
     );
     if !run {
         // Every target moved into the snapshot: rm had nothing left to do, and succeeded.
-        return if outcome == "executed-by-snapshot" {
+        return if outcome == Outcome::ExecutedBySnapshot {
             0
         } else {
             1
         };
     }
     eprintln!("gardefou: {}", exec::exec(&real, &argv0, &run_args));
-    126
+    exit::CANNOT_EXEC
 }
 
 /// The snapshot the policy asks for could not be taken: refuse, or with `on_failure =
@@ -228,20 +233,20 @@ pub(crate) fn snapshot_failed(
     v: &Verdict,
     e: &crate::Error,
     nothing: &str,
-) -> (bool, String) {
+) -> (bool, Outcome) {
     eprintln!("gardefou: the policy asks for a snapshot first, and it failed: {e}");
     if policy.snapshot.on_failure != Some(OnFailure::Confirm) {
         eprintln!(
             "gardefou: refused (the snapshot store is [snapshot] store; on_failure = \"confirm\" would let you go ahead without one). {nothing}"
         );
-        return (false, "refused-snapshot-failed".into());
+        return (false, Outcome::RefusedSnapshotFailed);
     }
     eprintln!("gardefou: on_failure = \"confirm\": type the answer to go ahead WITHOUT a snapshot");
     match ask_typed(v, env, host) {
-        Answer::Confirmed => (true, "confirmed-without-snapshot".into()),
+        Answer::Confirmed => (true, Outcome::ConfirmedWithoutSnapshot),
         _ => {
             eprintln!("gardefou: refused. {nothing}");
-            (false, "refused-snapshot-failed".into())
+            (false, Outcome::RefusedSnapshotFailed)
         }
     }
 }
@@ -274,7 +279,7 @@ pub fn override_command(
         Ok(r) => r,
         Err(e) => {
             eprintln!("gardefou: {e}");
-            return 127;
+            return exit::NOT_FOUND;
         }
     };
     let loaded = load_failsafe(policy);
@@ -289,14 +294,14 @@ pub fn override_command(
     eprint!("{}", render::verdict(&v, &env, &host, &text));
     eprintln!("gardefou: OVERRIDE requested: {reason}");
     let (run, outcome) = match ask_typed(&v, &env, &host) {
-        Answer::Confirmed => (true, "override"),
+        Answer::Confirmed => (true, Outcome::Override),
         Answer::Refused(_) => {
             eprintln!("gardefou: that is not the expected answer: override refused.");
-            (false, "override-refused")
+            (false, Outcome::OverrideRefused)
         }
         Answer::NoTerminal => {
             eprintln!("gardefou: an override needs a terminal to confirm on: refused.");
-            (false, "override-refused-no-terminal")
+            (false, Outcome::OverrideRefusedNoTerminal)
         }
     };
     let mut argv = vec![OsString::from("gardefou-override")];
@@ -307,8 +312,8 @@ pub fn override_command(
         &env,
         &argv,
         &v,
-        Outcome {
-            what: outcome,
+        Run {
+            outcome,
             override_reason: Some(reason),
             snapshot_id: None,
         },
@@ -322,7 +327,7 @@ pub fn override_command(
         "gardefou: {}",
         exec::exec_env(&real, program, &cmd[1..], &[(super::apt::GUARDED, guarded)])
     );
-    126
+    exit::CANNOT_EXEC
 }
 
 /// Whether `p` is this executable (the same file, through any symlink).

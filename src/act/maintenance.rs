@@ -13,10 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::confirm::{self, Answer};
-use super::guard::{Outcome, record};
+use super::guard::{Run as Audited, record};
 use crate::cluster::{self, Cluster, Plan, Role, Settings, Status};
 use crate::error::{Error, Result};
 use crate::facts::hostname;
+use crate::outcome::Outcome;
 use crate::pipeline::{environment, load_failsafe};
 use crate::policy::{Decision, Environment, Policy, Verdict};
 use crate::preflight;
@@ -114,7 +115,7 @@ impl Run {
     }
 
     /// One audit line for a maintenance event.
-    fn audit(&self, args: &[&str], outcome: &str, reasons: &[String]) {
+    fn audit(&self, args: &[&str], outcome: Outcome, reasons: &[String]) {
         let argv: Vec<OsString> = std::iter::once("gardefou")
             .chain(args.iter().copied())
             .map(OsString::from)
@@ -123,8 +124,8 @@ impl Run {
         for r in reasons {
             v.raise(Decision::Allow, "maintenance", r.clone());
         }
-        let what = Outcome {
-            what: outcome,
+        let what = Audited {
+            outcome,
             override_reason: None,
             snapshot_id: None,
         };
@@ -252,7 +253,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
         );
         run.audit(
             &["maintenance", "start"],
-            "maintenance-refused",
+            Outcome::MaintenanceRefused,
             &failed(&report),
         );
         return 1;
@@ -281,7 +282,11 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
             status.node, status.adapter
         );
         if !run.confirmed(&what, yes) {
-            run.audit(&["maintenance", "start"], "maintenance-refused", &[what]);
+            run.audit(
+                &["maintenance", "start"],
+                Outcome::MaintenanceRefused,
+                &[what],
+            );
             return 1;
         }
         let asked = std::time::Instant::now();
@@ -293,7 +298,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
                 );
                 run.audit(
                     &["maintenance", "start"],
-                    "maintenance-switchover-failed",
+                    Outcome::MaintenanceSwitchoverFailed,
                     &[e.to_string()],
                 );
                 return 1;
@@ -323,7 +328,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
                 );
                 run.audit(
                     &["maintenance", "start"],
-                    "maintenance-switchover-timeout",
+                    Outcome::MaintenanceSwitchoverTimeout,
                     &[e],
                 );
                 return 1;
@@ -336,7 +341,11 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
         return 1;
     }
     reasons.push(state.describe());
-    run.audit(&["maintenance", "start"], "maintenance-started", &reasons);
+    run.audit(
+        &["maintenance", "start"],
+        Outcome::MaintenanceStarted,
+        &reasons,
+    );
     println!(
         "gardefou: {} is {} ({}). `gardefou maintenance finish` ends it.",
         run.host,
@@ -428,7 +437,7 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
                     eprintln!("gardefou: switching back failed: {e}: still in maintenance.");
                     run.audit(
                         &["maintenance", "finish"],
-                        "maintenance-switch-back-failed",
+                        Outcome::MaintenanceSwitchBackFailed,
                         &[e.to_string()],
                     );
                     return 1;
@@ -443,7 +452,11 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
         );
         return 1;
     }
-    run.audit(&["maintenance", "finish"], "maintenance-finished", &reasons);
+    run.audit(
+        &["maintenance", "finish"],
+        Outcome::MaintenanceFinished,
+        &reasons,
+    );
     println!("gardefou: {} is out of maintenance.", run.host);
     0
 }

@@ -9,11 +9,12 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 
 use super::exec;
-use super::guard::{Outcome, carry_out, record, snapshot_failed};
+use super::guard::{Run, carry_out, record, snapshot_failed};
 use crate::facts::db;
 use crate::facts::hostname;
 use crate::intent::Intent;
 use crate::intent::sql::{self, DbTool, Source};
+use crate::outcome::exit;
 use crate::pipeline::{environment, load_failsafe};
 use crate::policy::eval::Probed;
 use crate::policy::schema::SqlStatement;
@@ -132,7 +133,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gardefou: {e}");
-            return 127;
+            return exit::NOT_FOUND;
         }
     };
     let intent = match tool {
@@ -172,7 +173,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             args.splice(at..at, hardening);
         }
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, &args));
-        return 126;
+        return exit::CANNOT_EXEC;
     }
     // Standard input is read (to be checked, or to be handed on unchanged) unless it is a
     // terminal: commands on it, or redis-cli's `-x`/`-X` argument.
@@ -241,8 +242,8 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         &env,
         &sql::redacted(argv),
         &v,
-        Outcome {
-            what: &outcome,
+        Run {
+            outcome,
             override_reason: None,
             snapshot_id: snapshot_id.as_deref(),
         },
@@ -252,7 +253,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     }
     if !reads_stdin {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
-        return 126;
+        return exit::CANNOT_EXEC;
     }
     // Standard input was read: hand exactly those bytes to the real tool.
     let child = Command::new(&real)
@@ -275,7 +276,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         }
         Err(e) => {
             eprintln!("gardefou: cannot run {}: {e}", real.display());
-            126
+            exit::CANNOT_EXEC
         }
     }
 }

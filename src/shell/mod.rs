@@ -27,6 +27,7 @@ use std::process::Command;
 use crate::act::guard::carry_out;
 use crate::facts::hostname;
 use crate::intent::line::Shell;
+use crate::outcome::exit;
 use crate::pipeline::{Loaded, environment, load_failsafe};
 use crate::policy::{Decision, Environment};
 
@@ -151,7 +152,7 @@ impl Session {
                 eprintln!(
                     "gardefou: internal error while checking this line (a bug: please report it): not run"
                 );
-                Err(2)
+                Err(exit::USAGE)
             }
         }
     }
@@ -169,19 +170,19 @@ impl Session {
             Ok(j) => j.verdict,
             Err(e) => {
                 eprintln!("gardefou: cannot read this line ({e}): not run");
-                return Err(2);
+                return Err(exit::USAGE);
             }
         };
         let argv = [OsString::from("gardefou-shell"), "-c".into(), line.into()];
-        let record = |outcome: &str| {
+        let record = |outcome: crate::outcome::Outcome| {
             crate::act::guard::record(
                 policy,
                 &self.host,
                 &self.env,
                 &argv,
                 &v,
-                crate::act::guard::Outcome {
-                    what: outcome,
+                crate::act::guard::Run {
+                    outcome,
                     override_reason: None,
                     snapshot_id: None,
                 },
@@ -191,8 +192,8 @@ impl Session {
             Decision::Allow => Ok(()),
             Decision::Deny => {
                 carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
-                record("refused");
-                Err(1)
+                record(crate::outcome::Outcome::Refused);
+                Err(exit::REFUSED)
             }
             // A confirmation is left to the shims only when every effect that asks for one
             // reaches a shim by name when the line runs (rm, psql, apt…). A guarded command
@@ -201,8 +202,8 @@ impl Session {
             Decision::Confirm if v.all_deferred() && !names_guarded_by_path(line) => Ok(()),
             Decision::Confirm => {
                 let (run, outcome) = carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
-                record(&outcome);
-                if run { Ok(()) } else { Err(1) }
+                record(outcome);
+                if run { Ok(()) } else { Err(exit::REFUSED) }
             }
         }
     }
@@ -298,7 +299,7 @@ impl Session {
             .current_dir(&self.cwd)
             .exec();
         eprintln!("gardefou: cannot run {}: {err}", self.real_shell.display());
-        126
+        exit::CANNOT_EXEC
     }
 }
 
@@ -313,7 +314,7 @@ fn run_foreground(cmd: &mut Command) -> i32 {
         Ok(c) => c,
         Err(e) => {
             eprintln!("gardefou: cannot run the line: {e}");
-            return 126;
+            return exit::CANNOT_EXEC;
         }
     };
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -329,7 +330,7 @@ fn run_foreground(cmd: &mut Command) -> i32 {
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => {
                 eprintln!("gardefou: cannot wait for the line: {e}");
-                return 126;
+                return exit::CANNOT_EXEC;
             }
         }
     }
