@@ -15,6 +15,7 @@ use walkdir::WalkDir;
 
 use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, RmIntent, display_bytes};
 use crate::policy::PathRule;
+use crate::policy::schema::Contents;
 
 /// How many directory entries one probe may look at before it stops and assumes the worst.
 pub const WALK_LIMIT: usize = 200_000;
@@ -301,9 +302,13 @@ fn walk_for_match(
     None
 }
 
+/// The hits of one rule's forms on `entry`. `within`: whether an entry inside the protected
+/// tree matters (a rule with `contents = "allow"` asks nothing for it, and matching its glob
+/// against the entry's ancestors would cost every shim start a glob compilation).
 fn hits_for(
     entry: &Path,
     descend: bool,
+    within: bool,
     rule_index: usize,
     forms: &[Form],
     budget: &mut usize,
@@ -326,7 +331,9 @@ fn hits_for(
                 if entry == p {
                     add(&mut hits, p.clone(), Relation::Itself);
                 } else if entry.starts_with(p) {
-                    add(&mut hits, p.clone(), Relation::Within);
+                    if within {
+                        add(&mut hits, p.clone(), Relation::Within);
+                    }
                 } else if descend && p.starts_with(entry) && std::fs::symlink_metadata(p).is_ok() {
                     add(&mut hits, p.clone(), Relation::Inside);
                 }
@@ -339,13 +346,15 @@ fn hits_for(
                         add(&mut hits, entry.to_owned(), Relation::Itself);
                     }
                     // An ancestor that matches: the entry is inside a protected tree.
-                    if let Some(a) = entry
-                        .ancestors()
-                        .skip(1)
-                        .take_while(|a| a.starts_with(&form.prefix) && *a != form.prefix)
-                        .find(|a| {
-                            g.depth.is_none_or(|d| d == depth_of(a) - prefix_depth) && g.matches(a)
-                        })
+                    if within
+                        && let Some(a) = entry
+                            .ancestors()
+                            .skip(1)
+                            .take_while(|a| a.starts_with(&form.prefix) && *a != form.prefix)
+                            .find(|a| {
+                                g.depth.is_none_or(|d| d == depth_of(a) - prefix_depth)
+                                    && g.matches(a)
+                            })
                     {
                         add(&mut hits, a.to_owned(), Relation::Within);
                     }
@@ -400,7 +409,14 @@ pub fn probe_rm(intent: &RmIntent, rules: &[PathRule]) -> Vec<TargetFacts> {
                 let mut hits = Vec::new();
                 for (i, rule) in rules.iter().enumerate() {
                     let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
-                    hits.extend(hits_for(&entry, descend, i, forms, &mut budget));
+                    hits.extend(hits_for(
+                        &entry,
+                        descend,
+                        rule.contents != Contents::Allow,
+                        i,
+                        forms,
+                        &mut budget,
+                    ));
                 }
                 Effect::Reaches { entry, hits }
             }
@@ -670,7 +686,14 @@ pub fn probe_files(intent: &FilesIntent, rules: &[PathRule]) -> Vec<TargetFacts>
                     let mut hits = Vec::new();
                     for (i, rule) in rules.iter().enumerate() {
                         let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
-                        hits.extend(hits_for(&l.entry, l.descend, i, forms, &mut budget));
+                        hits.extend(hits_for(
+                            &l.entry,
+                            l.descend,
+                            rule.contents != Contents::Allow,
+                            i,
+                            forms,
+                            &mut budget,
+                        ));
                     }
                     out.push(TargetFacts {
                         operand: operand.clone(),
