@@ -205,10 +205,22 @@ fn brace_holds_slash(s: &str) -> bool {
     })
 }
 
+/// Components below `/` of a normal absolute path, counted on its bytes (no `.`, `..` or
+/// repeated slashes in the paths probed here: they are resolved or normalized first).
 fn depth_of(p: &Path) -> usize {
-    p.components()
-        .filter(|c| matches!(c, Component::Normal(_)))
+    p.as_os_str()
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
         .count()
+}
+
+/// `Path::starts_with` on the bytes of normal paths: `p` is `prefix` or below it. Every probe
+/// of a find dry run's matches asks this of each rule.
+fn under(p: &Path, prefix: &Path) -> bool {
+    let (p, prefix) = (p.as_os_str().as_bytes(), prefix.as_os_str().as_bytes());
+    let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
+    p.starts_with(prefix) && (p.len() == prefix.len() || p[prefix.len()] == b'/')
 }
 
 /// Resolves an operand to the entry rm acts on, or says why rm would act on nothing.
@@ -330,17 +342,17 @@ fn hits_for(
                 let p = &form.prefix;
                 if entry == p {
                     add(&mut hits, p.clone(), Relation::Itself);
-                } else if entry.starts_with(p) {
+                } else if under(entry, p) {
                     if within {
                         add(&mut hits, p.clone(), Relation::Within);
                     }
-                } else if descend && p.starts_with(entry) && std::fs::symlink_metadata(p).is_ok() {
+                } else if descend && under(p, entry) && std::fs::symlink_metadata(p).is_ok() {
                     add(&mut hits, p.clone(), Relation::Inside);
                 }
             }
             Some(g) => {
                 let prefix_depth = depth_of(&form.prefix);
-                if entry.starts_with(&form.prefix) {
+                if under(entry, &form.prefix) {
                     let below = entry_depth - prefix_depth;
                     if g.depth.is_none_or(|d| d == below) && g.matches(entry) {
                         add(&mut hits, entry.to_owned(), Relation::Itself);
@@ -350,7 +362,7 @@ fn hits_for(
                         && let Some(a) = entry
                             .ancestors()
                             .skip(1)
-                            .take_while(|a| a.starts_with(&form.prefix) && *a != form.prefix)
+                            .take_while(|a| under(a, &form.prefix) && *a != form.prefix)
                             .find(|a| {
                                 g.depth.is_none_or(|d| d == depth_of(a) - prefix_depth)
                                     && g.matches(a)
@@ -367,7 +379,7 @@ fn hits_for(
                         }
                     }
                 } else if descend
-                    && form.prefix.starts_with(entry)
+                    && under(&form.prefix, entry)
                     && let Some((p, rel)) = walk_for_match(&form.prefix, g, g.depth, budget)
                 {
                     add(&mut hits, p, rel);
@@ -443,7 +455,7 @@ struct Landing {
 
 /// Where a file effect lands, resolved as the kernel would: intermediate symlinks and `..`
 /// physically, the last component followed only where the tool writes through it.
-fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
+fn land(e: &FileEffect, cwd: Option<&Path>, canon: &mut Canon) -> Result<Vec<Landing>, Effect> {
     let os = match &e.target {
         Arg::Known(os) => os,
         Arg::Unknown(why) => return Err(Effect::Unknown(why.clone())),
@@ -485,14 +497,30 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
     } else {
         let parent = stripped.parent().unwrap_or(Path::new("/"));
         let name = stripped.file_name().unwrap_or_default();
-        std::fs::canonicalize(parent).map_err(failed)?.join(name)
+        // A find dry run lands thousands of effects in a few directories: resolved once each.
+        let plain = parent
+            .components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+        let dir = if plain {
+            canon.of(parent).ok_or_else(|| {
+                Effect::Nothing("the command would fail: no such directory".into())
+            })?
+        } else {
+            std::fs::canonicalize(parent).map_err(failed)?
+        };
+        dir.join(name)
     };
-    let is_link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+    // One lstat per entry where nothing redirects it: a find dry run judges thousands.
+    let mut first_meta = Some(std::fs::symlink_metadata(&entry));
+    let is_link = first_meta
+        .as_ref()
+        .is_some_and(|m| m.as_ref().is_ok_and(|m| m.file_type().is_symlink()));
     if is_link
         && (trailing_slash || e.follow)
         && let Ok(target) = std::fs::canonicalize(&entry)
     {
         entry = target;
+        first_meta = None;
     }
     if e.in_repo
         && !entry
@@ -514,6 +542,7 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
         return Ok(landings);
     }
     let entries = if !e.into.is_empty() && std::fs::metadata(&entry).is_ok_and(|m| m.is_dir()) {
+        first_meta = None;
         let dir = std::fs::canonicalize(&entry).unwrap_or(entry);
         e.into.iter().map(|n| dir.join(n)).collect()
     } else {
@@ -521,7 +550,9 @@ fn land(e: &FileEffect, cwd: Option<&Path>) -> Result<Vec<Landing>, Effect> {
     };
     let mut out = Vec::new();
     for entry in entries {
-        let meta = std::fs::symlink_metadata(&entry);
+        let meta = first_meta
+            .take()
+            .unwrap_or_else(|| std::fs::symlink_metadata(&entry));
         let exists = meta.is_ok();
         let is_dir = meta.as_ref().is_ok_and(|m| m.is_dir());
         if exists && e.only_if_absent {
@@ -674,7 +705,7 @@ pub fn probe_files(intent: &FilesIntent, rules: &[PathRule]) -> Vec<TargetFacts>
     let mut out = Vec::new();
     for e in &intent.effects {
         let operand = e.target.display();
-        match land(e, intent.cwd.as_deref()) {
+        match land(e, intent.cwd.as_deref(), &mut canon) {
             Err(effect) => out.push(TargetFacts {
                 operand,
                 effect,
