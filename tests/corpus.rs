@@ -289,6 +289,9 @@ const VITAL: &[&str] = &[
 const SCRIPT: &str = r##"
 set -euo pipefail
 S=$1 G=$2 P=$3
+# The checkout (and so gardefou and the policy) may live under /tmp, which a tmpfs hides
+# below: keep both open, and copy them in once it is mounted.
+exec 7<"$G" 8<"$P"
 mount -t tmpfs tmpfs "$S"
 ov() {
   local n; n=$(printf %s "$1" | tr / _)
@@ -298,6 +301,10 @@ ov() {
 for d in /etc /var /root /home /srv; do ov "$d"; done
 mount -t tmpfs tmpfs /var/log
 mount -t tmpfs tmpfs /tmp
+mkdir -m 700 /tmp/.corpus
+cat <&7 > /tmp/.corpus/gardefou && chmod 755 /tmp/.corpus/gardefou && G=/tmp/.corpus/gardefou
+cat <&8 > /tmp/.corpus/policy.toml && chmod 644 /tmp/.corpus/policy.toml && P=/tmp/.corpus/policy.toml
+exec 7<&- 8<&-
 touch /etc/.gardefou-corpus-marker
 old() { touch -d '40 days ago' "$@"; }
 
