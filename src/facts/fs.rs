@@ -223,15 +223,18 @@ fn under(p: &Path, prefix: &Path) -> bool {
     p.starts_with(prefix) && (p.len() == prefix.len() || p[prefix.len()] == b'/')
 }
 
-/// Resolves an operand to the entry rm acts on, or says why rm would act on nothing.
-fn resolve(
-    operand: &OsStr,
-    cwd: Option<&Path>,
-    intent: &RmIntent,
-) -> Result<(PathBuf, bool), Effect> {
+/// An operand as spelled, made absolute: without its trailing slashes, whether it had any,
+/// and its last component (`.` and `..` are the callers' to judge).
+struct Spelled {
+    stripped: PathBuf,
+    trailing_slash: bool,
+    last: Vec<u8>,
+}
+
+fn spelled(operand: &OsStr, cwd: Option<&Path>, empty: &str) -> Result<Spelled, Effect> {
     let bytes = operand.as_bytes();
     if bytes.is_empty() {
-        return Err(Effect::Nothing("an empty name: rm refuses it".into()));
+        return Err(Effect::Nothing(empty.into()));
     }
     let abs = if bytes[0] == b'/' {
         PathBuf::from(operand)
@@ -251,13 +254,34 @@ fn resolve(
     while end > 1 && abs_bytes[end - 1] == b'/' {
         end -= 1;
     }
-    let stripped = Path::new(OsStr::from_bytes(&abs_bytes[..end]));
+    let stripped = PathBuf::from(OsStr::from_bytes(&abs_bytes[..end]));
     let last = stripped
         .as_os_str()
         .as_bytes()
         .rsplit(|&b| b == b'/')
         .next()
-        .unwrap_or(b"");
+        .unwrap_or(b"")
+        .to_vec();
+    Ok(Spelled {
+        stripped,
+        trailing_slash,
+        last,
+    })
+}
+
+/// Resolves an operand to the entry rm acts on, or says why rm would act on nothing.
+fn resolve(
+    operand: &OsStr,
+    cwd: Option<&Path>,
+    intent: &RmIntent,
+) -> Result<(PathBuf, bool), Effect> {
+    let Spelled {
+        stripped,
+        trailing_slash,
+        last,
+    } = spelled(operand, cwd, "an empty name: rm refuses it")?;
+    let stripped = stripped.as_path();
+    let last = last.as_slice();
     if last == b"." || last == b".." {
         return Err(Effect::Nothing("rm refuses to remove '.' or '..'".into()));
     }
@@ -460,37 +484,13 @@ fn land(e: &FileEffect, cwd: Option<&Path>, canon: &mut Canon) -> Result<Vec<Lan
         Arg::Known(os) => os,
         Arg::Unknown(why) => return Err(Effect::Unknown(why.clone())),
     };
-    let bytes = os.as_bytes();
-    if bytes.is_empty() {
-        return Err(Effect::Nothing(
-            "an empty name: the command would fail".into(),
-        ));
-    }
-    let abs = if bytes[0] == b'/' {
-        PathBuf::from(os)
-    } else {
-        match cwd {
-            Some(c) => c.join(os),
-            None => {
-                return Err(Effect::Unknown(
-                    "a relative path, and the directory it is relative to is not known".into(),
-                ));
-            }
-        }
-    };
-    let abs_bytes = abs.as_os_str().as_bytes();
-    let trailing_slash = abs_bytes.len() > 1 && abs_bytes.ends_with(b"/");
-    let mut end = abs_bytes.len();
-    while end > 1 && abs_bytes[end - 1] == b'/' {
-        end -= 1;
-    }
-    let stripped = Path::new(OsStr::from_bytes(&abs_bytes[..end]));
-    let last = stripped
-        .as_os_str()
-        .as_bytes()
-        .rsplit(|&b| b == b'/')
-        .next()
-        .unwrap_or(b"");
+    let Spelled {
+        stripped,
+        trailing_slash,
+        last,
+    } = spelled(os, cwd, "an empty name: the command would fail")?;
+    let stripped = stripped.as_path();
+    let last = last.as_slice();
     let failed = |e: std::io::Error| Effect::Nothing(format!("the command would fail: {e}"));
     let mut entry = if stripped == Path::new("/") || last == b"." || last == b".." {
         std::fs::canonicalize(stripped).map_err(failed)?
