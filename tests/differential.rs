@@ -308,13 +308,7 @@ fn show(args: &[OsString]) -> String {
 #[test]
 fn gardefou_allows_exactly_what_leaves_protected_trees_untouched() {
     // A fresh tree per case, and then some: on tmpfs where there is one.
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    }
-    .unwrap();
+    let base = common::scratch_dir();
     let base_path = std::fs::canonicalize(base.path()).unwrap();
     let r = base_path.join("tree");
     let pol = policy(&base_path, &r);

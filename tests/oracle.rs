@@ -1192,13 +1192,7 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
     let started = Instant::now();
     // Two fresh copies of the sandbox per line: on tmpfs where there is one (a disk's metadata
     // writes made this test several times slower).
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        tempfile::tempdir_in(shm)
-    } else {
-        tempfile::tempdir()
-    }
-    .unwrap();
+    let base = common::scratch_dir();
     let base = std::fs::canonicalize(base.path()).unwrap();
     let installed = common::install_production(&base.join("install"), "");
     let template = base.join("template");

@@ -415,3 +415,15 @@ pub fn tree_diff(before: &Tree, after: &Tree, appends_ok: bool) -> Vec<String> {
     }
     out
 }
+
+/// A temp dir on tmpfs (/dev/shm) where there is one: tests that copy trees per case are
+/// several times slower on a disk's metadata writes.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .unwrap()
+}
