@@ -39,6 +39,12 @@ pub enum Command {
     /// Run a command that the policy refuses, deliberately: typed confirmation and a reason,
     /// both written to the audit log
     Override(OverrideArgs),
+    /// Run a command under the read-only safety net, for scripts and cron jobs: checked as the
+    /// guarded shell checks a line, run with the shims first on PATH, and the protected trees
+    /// read-only for whatever it starts
+    ///
+    /// Exit status: the command's own; 1 refused by the policy, 126/127 cannot run it.
+    Run(RunArgs),
     /// Read the audit log
     Log(LogArgs),
     /// List, restore, verify and prune the snapshots taken before destructive commands
@@ -171,6 +177,13 @@ pub struct OverrideArgs {
     /// Why this must be done: written to the audit log
     #[arg(long, required = true)]
     pub reason: String,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

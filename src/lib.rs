@@ -14,6 +14,7 @@ pub mod error;
 pub mod facts;
 pub mod install;
 pub mod intent;
+pub mod net;
 pub mod notify;
 pub mod outcome;
 pub mod pipeline;

@@ -70,6 +70,9 @@ fn run() {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_owned())
         .unwrap_or_default();
+    if name == gardefou::net::HELPER {
+        std::process::exit(gardefou::net::helper_main(&argv));
+    }
     if name == "rm" {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::guard::rm_shim(&argv));
@@ -115,6 +118,7 @@ fn run() {
         Command::Log(l) => commands::log(l, policy),
         Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
+        Command::Run(r) => act::run::run(policy, env, &r.command),
         Command::AptHook => act::apt::apt_hook(policy, env),
         Command::Shell(s) => shell(s, false),
         Command::Init { shell } => {

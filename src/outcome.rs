@@ -21,6 +21,8 @@ pub enum Outcome {
     RefusedWrongAnswer,
     RefusedNoTerminal,
     RefusedSnapshotFailed,
+    /// The read-only net refused a change the line's programs tried (EROFS).
+    RefusedByNet,
     /// `gardefou override`, confirmed.
     Override,
     OverrideRefused,
@@ -57,6 +59,7 @@ impl Outcome {
                 | Outcome::RefusedWrongAnswer
                 | Outcome::RefusedNoTerminal
                 | Outcome::RefusedSnapshotFailed
+                | Outcome::RefusedByNet
         )
     }
 
@@ -84,6 +87,7 @@ impl Outcome {
             Outcome::RefusedWrongAnswer => "refused-wrong-answer",
             Outcome::RefusedNoTerminal => "refused-no-terminal",
             Outcome::RefusedSnapshotFailed => "refused-snapshot-failed",
+            Outcome::RefusedByNet => "refused-by-net",
             Outcome::Override => "override",
             Outcome::OverrideRefused => "override-refused",
             Outcome::OverrideRefusedNoTerminal => "override-refused-no-terminal",
@@ -122,6 +126,7 @@ mod tests {
         for o in [
             Outcome::Executed,
             Outcome::RefusedNoTerminal,
+            Outcome::RefusedByNet,
             Outcome::MaintenanceSwitchBackFailed,
             Outcome::OverrideRefusedNoTerminal,
         ] {

@@ -29,6 +29,27 @@ pub const FIND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Judged {
     pub intents: Vec<Intent>,
     pub verdict: Verdict,
+    /// The physical paths of the effects that reach a protected path: what the read-only net
+    /// leaves writable once the operator confirmed them.
+    pub touched: Vec<std::path::PathBuf>,
+}
+
+/// The physical paths of the targets that reach a protected path.
+pub fn touched(probed: &[Probed]) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    for p in probed {
+        for t in &p.targets {
+            if let crate::facts::fs::Effect::Reaches { entry, hits } = &t.effect
+                && !hits.is_empty()
+            {
+                let phys = crate::net::physical(entry);
+                if !out.contains(&phys) {
+                    out.push(phys);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Everything a verdict depends on besides the command: the policy (and why it is the
@@ -170,8 +191,13 @@ pub fn judge(ctx: &Context, mut intents: Vec<Intent>, stdin: Option<&str>) -> Ju
     resolve_effects(&mut intents, ctx.policy);
     let probed = probe_all(&intents, ctx.policy, stdin);
     let verdict = verdict_here(&probed, ctx.policy, ctx.env, ctx.error, ctx.host);
+    let touched = touched(&probed);
     drop(probed);
-    Judged { intents, verdict }
+    Judged {
+        intents,
+        verdict,
+        touched,
+    }
 }
 
 /// Parses a shell line and judges it.

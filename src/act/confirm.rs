@@ -14,6 +14,20 @@ pub enum Answer {
     NoTerminal,
 }
 
+/// Shows what a confirmation is about where it will be asked: on /dev/tty when standard error
+/// is a terminal (under the read-only net that terminal is the shell's relay of the line's
+/// errors, which would show it after the question), else on standard error.
+pub fn say(text: &str) {
+    use std::io::{IsTerminal, Write};
+    if std::io::stderr().is_terminal()
+        && let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty")
+        && tty.write_all(text.as_bytes()).is_ok()
+    {
+        return;
+    }
+    eprint!("{text}");
+}
+
 /// Asks on /dev/tty (not stdin: stdin may be a pipe feeding the command itself).
 pub fn ask(prompt: &str, expected: &str) -> Answer {
     let Ok(tty) = OpenOptions::new().read(true).write(true).open("/dev/tty") else {

@@ -63,3 +63,39 @@ pub fn exec_env(real: &Path, argv0: &OsStr, args: &[OsString], env: &[(&str, Str
         source: err,
     }
 }
+
+/// Runs a child in the foreground and returns its exit status (128 + the signal when one
+/// killed it). The shell has handlers for Ctrl-C, Ctrl-\\ and Ctrl-Z (`catch_job_signals`), which
+/// a child does not inherit: the child gets them, the shell stays. A child stopped by Ctrl-Z is
+/// continued (no job control here), and told so.
+pub(crate) fn run_foreground(mut cmd: std::process::Command) -> i32 {
+    use nix::sys::signal::{Signal, kill};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let spawned = cmd.spawn();
+    // The command holds the child's ends of its pipes (a watched standard error): gone now.
+    drop(cmd);
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gardefou: cannot run the line: {e}");
+            return crate::outcome::exit::CANNOT_EXEC;
+        }
+    };
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(WaitStatus::Stopped(_, _)) => {
+                eprintln!("\ngardefou: this shell has no job control: the command goes on");
+                let _ = kill(pid, Signal::SIGCONT);
+            }
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => {
+                eprintln!("gardefou: cannot wait for the line: {e}");
+                return crate::outcome::exit::CANNOT_EXEC;
+            }
+        }
+    }
+}

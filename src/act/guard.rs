@@ -58,7 +58,7 @@ pub(crate) fn carry_out(
             (false, Outcome::Refused)
         }
         Decision::Confirm => {
-            eprint!("{}", render::verdict(v, env, host, text));
+            confirm::say(&render::verdict(v, env, host, text));
             match ask_typed(v, env, host) {
                 Answer::Confirmed => (true, Outcome::Confirmed),
                 Answer::Refused(_) => {
@@ -179,6 +179,12 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = verdict_here(&probed, &loaded.policy, &env, error, &host);
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
+    if run {
+        // Under the read-only net (a guarded line), what was confirmed is carried out on the
+        // host's view of its trees, snapshot first: a namespace of this rm's own.
+        let touched = crate::pipeline::touched(&probed);
+        crate::net::lift_for(crate::net::Lift::Touching(&touched));
+    }
     let mut run_args = args.to_vec();
     let mut snapshot_id = None;
     if run && v.snapshot {
@@ -291,8 +297,10 @@ pub fn override_command(
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = evaluate(&probed, &loaded.policy, &env, error);
     let text = args_text(cmd);
-    eprint!("{}", render::verdict(&v, &env, &host, &text));
-    eprintln!("gardefou: OVERRIDE requested: {reason}");
+    confirm::say(&format!(
+        "{}gardefou: OVERRIDE requested: {reason}\n",
+        render::verdict(&v, &env, &host, &text)
+    ));
     let (run, outcome) = match ask_typed(&v, &env, &host) {
         Answer::Confirmed => (true, Outcome::Override),
         Answer::Refused(_) => {
@@ -321,6 +329,8 @@ pub fn override_command(
     if !run {
         return 1;
     }
+    // A deliberate bypass goes through the read-only net too, for this command only.
+    crate::net::lift_for(crate::net::Lift::All);
     // apt's and dpkg's hooks below this process then know it was overridden.
     let guarded = format!("{}:*", std::process::id());
     eprintln!(

@@ -7,5 +7,7 @@ pub mod confirm;
 pub mod exec;
 pub mod guard;
 pub mod maintenance;
+pub mod netted;
+pub mod run;
 pub mod save;
 pub mod sql;

@@ -762,6 +762,7 @@ mod tests {
             action: Action::Deny,
             snapshot: false,
             contents: crate::policy::schema::Contents::Deny,
+            net: true,
             reason: None,
             environments: None,
         }

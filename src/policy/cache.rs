@@ -31,7 +31,7 @@ pub const FILE: &str = "policy.cache";
 /// How old a file's last change must be before its parse is cached.
 pub const SETTLE_SECS: i64 = 2;
 /// Bumped whenever the cached layout changes meaning without the binary changing.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// A cache larger than this is not read.
 const MAX_BYTES: u64 = 8 << 20;
 

@@ -590,6 +590,7 @@ mod tests {
                     action: *a,
                     snapshot: false,
                     contents: (*a).into(),
+                    net: true,
                     reason: Some(format!("reason {i}")),
                     environments: env.map(|e| vec![e.to_owned()]),
                 })

@@ -235,6 +235,7 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             action: rule.action,
             snapshot: rule.snapshot,
             contents: rule.contents.unwrap_or(rule.action.into()),
+            net: rule.net.unwrap_or(true),
             reason: rule.reason,
             environments: rule.environments,
         });
@@ -294,6 +295,9 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
         };
     }
     policy.notify.extend(file.notify);
+    if let Some(n) = file.net {
+        policy.net_enabled = n.enabled.or(policy.net_enabled);
+    }
     if let Some(a) = file.audit {
         policy.audit_file = a.file.or(policy.audit_file.take());
         policy.audit_log_allowed = a.log_allowed.or(policy.audit_log_allowed);

@@ -33,6 +33,9 @@ pub struct PathRule {
     pub snapshot: bool,
     /// What a change inside the protected tree gets (the rule's `action` unless set).
     pub contents: schema::Contents,
+    /// Whether the read-only net covers the tree (`net`, default true).
+    #[serde(default = "yes")]
+    pub net: bool,
     pub reason: Option<String>,
     pub environments: Option<Vec<String>>,
 }
@@ -91,6 +94,13 @@ pub struct Policy {
     pub audit_log_allowed: Option<bool>,
     pub audit_syslog: Option<bool>,
     pub audit_syslog_socket: Option<PathBuf>,
+    /// `[net] enabled`, when a file sets it.
+    #[serde(default)]
+    pub net_enabled: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The environment this host is in, with everything a confirmation and a prompt need.

@@ -21,6 +21,15 @@ pub struct PolicyFile {
     pub preflight: Option<PreflightSection>,
     pub audit: Option<AuditSection>,
     pub notify: Vec<NotifySpec>,
+    pub net: Option<NetSection>,
+}
+
+/// `[net]`: the read-only safety net under guarded lines (src/net.rs).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetSection {
+    /// Default: on in the production environment, off in the others.
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +109,11 @@ pub struct PathRuleSpec {
     /// What a change *inside* the protected directory gets (default: `action`).
     #[serde(default)]
     pub contents: Option<Contents>,
+    /// Whether the read-only net covers this tree when its changes are not allowed (default
+    /// true); `false` leaves the tree to the parser, for trees tools write in as a matter of
+    /// course (dpkg's database, `~/.ssh/known_hosts`).
+    #[serde(default)]
+    pub net: Option<bool>,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::act::guard::carry_out;
+use crate::act::netted::{Netted, argv_of, trees_for, warn_server};
 use crate::facts::hostname;
 use crate::intent::line::Shell;
 use crate::outcome::exit;
@@ -53,12 +54,15 @@ pub struct Session {
     /// Where the shims are (first on every line's PATH).
     pub shims: Option<PathBuf>,
     pub user: String,
+    /// The read-only net as the session started: off, unavailable (and why), or on (its trees
+    /// are found again for each line).
+    pub net: crate::net::State,
 }
 
 /// The directory of the shims: the one whose `rm` is this very executable — beside it after
 /// `gardefou install`, or /usr/local/bin when the Debian package put the binary in /usr/bin
 /// (where `rm` is the real one, which must never be put first).
-fn shim_dir() -> Option<PathBuf> {
+pub(crate) fn shim_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     [exe.parent()?.to_path_buf(), PathBuf::from("/usr/local/bin")]
         .into_iter()
@@ -66,7 +70,7 @@ fn shim_dir() -> Option<PathBuf> {
 }
 
 /// `PATH` with `dir` first (once).
-fn path_with(dir: &Path, path: Option<&OsStr>) -> OsString {
+pub(crate) fn path_with(dir: &Path, path: Option<&OsStr>) -> OsString {
     let mut out = dir.as_os_str().to_owned();
     if let Some(path) = path {
         for p in std::env::split_paths(path) {
@@ -102,6 +106,7 @@ impl Session {
             vars.insert("PATH".into(), path);
         }
         let user = crate::facts::user_name();
+        let net = crate::net::state(&loaded.policy, &env);
         let cwd = std::env::current_dir()
             .ok()
             .or_else(|| vars.get(OsStr::new("HOME")).map(PathBuf::from))
@@ -120,6 +125,27 @@ impl Session {
             real_shell,
             shims,
             user,
+            net,
+        }
+    }
+
+    /// The net for the next line: its trees as they are now.
+    fn net_now(&self) -> crate::net::State {
+        match &self.net {
+            crate::net::State::On(_) => {
+                crate::net::State::On(crate::net::trees(&self.loaded.policy, &self.env))
+            }
+            other => other.clone(),
+        }
+    }
+
+    fn netted<'a>(&'a self, argv: &'a [OsString], text: &'a str) -> Netted<'a> {
+        Netted {
+            policy: &self.loaded.policy,
+            env: &self.env,
+            host: &self.host,
+            argv,
+            text,
         }
     }
 
@@ -136,15 +162,16 @@ impl Session {
     /// Checks `line` and runs it unless refused; returns its exit status.
     pub fn run_line(&mut self, line: &str) -> i32 {
         let status = match self.check(line) {
-            Ok(()) => self.execute(line),
+            Ok(exempt) => self.execute(line, &exempt),
             Err(code) => code,
         };
         self.status = status;
         status
     }
 
-    /// The verdict on a line: Ok to run it, else the exit status of the refusal.
-    fn check(&self, line: &str) -> Result<(), i32> {
+    /// The verdict on a line: Ok to run it (with the paths whose trees the net leaves writable
+    /// for it: what the operator confirmed), else the exit status of the refusal.
+    fn check(&self, line: &str) -> Result<Vec<PathBuf>, i32> {
         // A bug that panics while judging refuses the line and keeps the shell alive.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.judge(line))) {
             Ok(verdict) => verdict,
@@ -157,7 +184,7 @@ impl Session {
         }
     }
 
-    fn judge(&self, line: &str) -> Result<(), i32> {
+    fn judge(&self, line: &str) -> Result<Vec<PathBuf>, i32> {
         let mut state = self.parser_state();
         let policy = &self.loaded.policy;
         let ctx = crate::pipeline::Context {
@@ -166,8 +193,8 @@ impl Session {
             host: &self.host,
             error: self.broken.as_deref(),
         };
-        let v = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
-            Ok(j) => j.verdict,
+        let (v, touched) = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
+            Ok(j) => (j.verdict, j.touched),
             Err(e) => {
                 eprintln!("gardefou: cannot read this line ({e}): not run");
                 return Err(exit::USAGE);
@@ -189,7 +216,7 @@ impl Session {
             )
         };
         match v.decision {
-            Decision::Allow => Ok(()),
+            Decision::Allow => Ok(Vec::new()),
             Decision::Deny => {
                 carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
                 record(crate::outcome::Outcome::Refused);
@@ -199,17 +226,22 @@ impl Session {
             // reaches a shim by name when the line runs (rm, psql, apt…). A guarded command
             // given by its path (`/bin/rm`) does not reach its shim, and nothing stands behind
             // a redirection, mv or find -delete: the shell asks here (no terminal: refused).
-            Decision::Confirm if v.all_deferred() && !names_guarded_by_path(line) => Ok(()),
+            // The shims lift the net for what they confirm.
+            Decision::Confirm
+                if self.shims.is_some() && v.all_deferred() && !names_guarded_by_path(line) =>
+            {
+                Ok(Vec::new())
+            }
             Decision::Confirm => {
                 let (run, outcome) = carry_out(&v, &self.env, &self.host, line, RAN_NOTHING);
                 record(outcome);
-                if run { Ok(()) } else { Err(exit::REFUSED) }
+                if run { Ok(touched) } else { Err(exit::REFUSED) }
             }
         }
     }
 
     /// Runs `line` in bash with this session's state, and reads back what it changed.
-    fn execute(&mut self, line: &str) -> i32 {
+    fn execute(&mut self, line: &str, exempt: &[PathBuf]) -> i32 {
         let state_file = match StateFile::new() {
             Ok(f) => f,
             Err(e) => {
@@ -239,14 +271,20 @@ impl Session {
         script.push_str(
             "\n__gf_s=$?\n{ builtin printf '%s\\0' \"$PWD\"; builtin umask; builtin printf '\\0'; builtin alias -p; builtin printf '\\0'; builtin declare -p; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n",
         );
-        let mut cmd = Command::new(&self.real_shell);
-        cmd.arg("-c")
-            .arg(&script)
-            .env_clear()
-            .envs(&self.vars)
-            .env("GARDEFOU_STATE_FILE", &state_file.path)
-            .current_dir(&self.cwd);
-        let status = run_foreground(&mut cmd);
+        let trees = trees_for(&self.net_now(), exempt);
+        warn_server(line, &trees);
+        let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
+        let status = self.netted(&argv, line).run(
+            &trees,
+            &self.real_shell,
+            &["-c".into(), script.into()],
+            |cmd| {
+                cmd.env_clear()
+                    .envs(&self.vars)
+                    .env("GARDEFOU_STATE_FILE", &state_file.path)
+                    .current_dir(&self.cwd);
+            },
+        );
         if let Ok(bytes) = std::fs::read(&state_file.path) {
             self.read_state(&bytes);
         }
@@ -287,8 +325,23 @@ impl Session {
     /// `gardefou shell -c LINE`: check, then hand the line to bash (exec: its exit status and
     /// signals are bash's own).
     pub fn run_command(&mut self, line: &str) -> i32 {
-        if let Err(code) = self.check(line) {
-            return code;
+        let exempt = match self.check(line) {
+            Ok(exempt) => exempt,
+            Err(code) => return code,
+        };
+        let trees = trees_for(&self.net_now(), &exempt);
+        if !trees.is_empty() {
+            // Under the net the line is waited for, to report what the net refused.
+            warn_server(line, &trees);
+            let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
+            return self.netted(&argv, line).run(
+                &trees,
+                &self.real_shell,
+                &["-c".into(), line.into()],
+                |cmd| {
+                    cmd.env_clear().envs(&self.vars).current_dir(&self.cwd);
+                },
+            );
         }
         use std::os::unix::process::CommandExt;
         let err = Command::new(&self.real_shell)
@@ -300,39 +353,6 @@ impl Session {
             .exec();
         eprintln!("gardefou: cannot run {}: {err}", self.real_shell.display());
         exit::CANNOT_EXEC
-    }
-}
-
-/// Runs a child in the foreground and returns its exit status (128 + the signal when one
-/// killed it). The shell has handlers for Ctrl-C, Ctrl-\\ and Ctrl-Z (`catch_job_signals`), which
-/// a child does not inherit: the child gets them, the shell stays. A child stopped by Ctrl-Z is
-/// continued (no job control here), and told so.
-fn run_foreground(cmd: &mut Command) -> i32 {
-    use nix::sys::signal::{Signal, kill};
-    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-    let child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("gardefou: cannot run the line: {e}");
-            return exit::CANNOT_EXEC;
-        }
-    };
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WUNTRACED)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(WaitStatus::Stopped(_, _)) => {
-                eprintln!("\ngardefou: this shell has no job control: the command goes on");
-                let _ = kill(pid, Signal::SIGCONT);
-            }
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => {
-                eprintln!("gardefou: cannot wait for the line: {e}");
-                return exit::CANNOT_EXEC;
-            }
-        }
     }
 }
 
@@ -649,6 +669,11 @@ pub fn interactive(session: &mut Session) -> i32 {
                 ),
                 crate::policy::schema::Color::Red,
             )
+        );
+    }
+    if let crate::net::State::Unavailable(why) = &session.net {
+        eprintln!(
+            "gardefou: the read-only net is unavailable ({why}): lines are checked as before, without it"
         );
     }
     let mut ed = match editor::Editor::new(session) {

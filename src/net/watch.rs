@@ -1,0 +1,196 @@
+//! Telling the operator that the net refused something: the line's standard error passes
+//! through gardefou (a pseudo-terminal when it is a terminal, so that programs still see one;
+//! a pipe otherwise), unchanged and as it comes, and the lines that report EROFS ("Read-only
+//! file system", Python's "[Errno 30]") are kept. The kernel refused them; which tree it was is
+//! read from the paths the message names. A program that says nothing of its failure (perl's
+//! `unlink` unchecked) is refused all the same, only not reported.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::Tree;
+
+/// What standard error reports when the kernel refused a write with EROFS.
+const MARKERS: [&[u8]; 3] = [b"Read-only file system", b"[Errno 30]", b"EROFS"];
+/// Kept of one line of standard error, at most.
+const LINE_MAX: usize = 4096;
+/// Kept lines, at most.
+const KEPT_MAX: usize = 32;
+
+enum Msg {
+    Found(Vec<u8>),
+    Done,
+}
+
+/// A relay of a child's standard error.
+pub struct Watch {
+    rx: mpsc::Receiver<Msg>,
+}
+
+/// The two ends: what the relay reads, what the child writes.
+fn channel() -> std::io::Result<(File, OwnedFd)> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    if std::io::stderr().is_terminal() {
+        let size = console::Term::stderr().size_checked();
+        let ws = size.map(|(rows, cols)| nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        });
+        let pty = nix::pty::openpty(ws.as_ref(), None).map_err(std::io::Error::from)?;
+        // The bytes go to the real terminal as they are: it does its own output processing.
+        if let Ok(mut t) = nix::sys::termios::tcgetattr(&pty.slave) {
+            t.output_flags.remove(nix::sys::termios::OutputFlags::OPOST);
+            let _ =
+                nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &t);
+        }
+        for fd in [&pty.master, &pty.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(std::io::Error::from)?;
+        }
+        Ok((File::from(pty.master), pty.slave))
+    } else {
+        let (r, w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(std::io::Error::from)?;
+        Ok((File::from(r), w))
+    }
+}
+
+fn reports_erofs(line: &[u8]) -> bool {
+    MARKERS
+        .iter()
+        .any(|m| line.windows(m.len()).any(|w| w == *m))
+}
+
+fn relay(mut from: File, tx: mpsc::Sender<Msg>) {
+    let mut out = std::io::stderr();
+    let mut buf = [0u8; 8192];
+    let mut line = Vec::new();
+    let mut kept = 0;
+    let mut check = |line: &mut Vec<u8>| {
+        if kept < KEPT_MAX && reports_erofs(line) {
+            kept += 1;
+            let _ = tx.send(Msg::Found(std::mem::take(line)));
+        }
+        line.clear();
+    };
+    loop {
+        match from.read(&mut buf) {
+            // EOF (a pipe), or EIO (a pseudo-terminal whose last writer is gone).
+            Ok(0) => break,
+            Ok(n) => {
+                let _ = out.write_all(&buf[..n]);
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        check(&mut line);
+                    } else if line.len() < LINE_MAX {
+                        line.push(b);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    check(&mut line);
+    let _ = tx.send(Msg::Done);
+}
+
+impl Watch {
+    /// Gives `cmd` a standard error that passes through the relay. The caller must drop `cmd`
+    /// once it has spawned (it holds the writing end).
+    pub fn attach(cmd: &mut Command) -> std::io::Result<Watch> {
+        let (from, to) = channel()?;
+        cmd.stderr(Stdio::from(to));
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("gardefou-stderr".into())
+            .spawn(move || relay(from, tx))?;
+        Ok(Watch { rx })
+    }
+
+    /// The lines that reported EROFS, once the child is gone: everything it wrote, or what
+    /// came within `grace` when something it started in the background still holds its
+    /// standard error (the relay goes on for that one).
+    pub fn finish(self, grace: Duration) -> Vec<Vec<u8>> {
+        let mut found = Vec::new();
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(Msg::Found(l)) => found.push(l),
+                Ok(Msg::Done) | Err(_) => break,
+            }
+        }
+        found
+    }
+}
+
+/// A refusal by the net: the tree, and the message that reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// None: the message names no tree of the net (it may be another read-only filesystem).
+    pub tree: Option<Tree>,
+    pub message: String,
+}
+
+/// The refusals in what the relay kept: each line with the tree it names, else the one tree the
+/// command itself names (`hint`: Python's rmtree says only `'b'`).
+pub fn refusals(found: &[Vec<u8>], trees: &[Tree], hint: &[u8]) -> Vec<Refusal> {
+    // The deepest tree named: /var/lib/postgresql/15/main over /var/lib/postgresql.
+    let named_in = |text: &[u8]| {
+        trees
+            .iter()
+            .filter(|t| {
+                super::names(t)
+                    .iter()
+                    .any(|n| text.windows(n.len()).any(|w| w == *n))
+            })
+            .max_by_key(|t| t.path.as_os_str().len())
+            .cloned()
+    };
+    found
+        .iter()
+        .map(|line| Refusal {
+            tree: named_in(line).or_else(|| named_in(hint)),
+            message: String::from_utf8_lossy(line).trim().to_owned(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn refusals_name_their_tree() {
+        let trees = vec![Tree {
+            path: PathBuf::from("/data/mysql"),
+            spelled: PathBuf::from("/var/lib/mysql"),
+            rule: "r#1".into(),
+            reason: "data".into(),
+        }];
+        let found = vec![
+            b"OSError: [Errno 30] Read-only file system: '/var/lib/mysql/ibdata1'".to_vec(),
+            b"touch: cannot touch '/proc/x': Read-only file system".to_vec(),
+        ];
+        let r = refusals(&found, &trees, b"");
+        assert_eq!(r[0].tree.as_ref().map(|t| t.rule.as_str()), Some("r#1"));
+        assert_eq!(r[1].tree, None);
+        let r = refusals(
+            &[b"OSError: [Errno 30] Read-only file system: 'b'".to_vec()],
+            &trees,
+            b"rmtree('/var/lib/mysql')",
+        );
+        assert_eq!(r[0].tree.as_ref().map(|t| t.rule.as_str()), Some("r#1"));
+        assert!(reports_erofs(
+            b"rm: cannot remove 'x': Read-only file system"
+        ));
+        assert!(!reports_erofs(b"rm: cannot remove 'x': Permission denied"));
+    }
+}
