@@ -49,6 +49,9 @@ _gardefou() {
             gardefou,preflight)
                 cmd="gardefou__subcmd__preflight"
                 ;;
+            gardefou,run)
+                cmd="gardefou__subcmd__run"
+                ;;
             gardefou,shell)
                 cmd="gardefou__subcmd__shell"
                 ;;
@@ -90,6 +93,9 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help,preflight)
                 cmd="gardefou__subcmd__help__subcmd__preflight"
+                ;;
+            gardefou__subcmd__help,run)
+                cmd="gardefou__subcmd__help__subcmd__run"
                 ;;
             gardefou__subcmd__help,shell)
                 cmd="gardefou__subcmd__help__subcmd__shell"
@@ -242,7 +248,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="-h -V --policy --env --help --version check policy override run log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,7 +344,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="check policy override run log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +568,20 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__preflight)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1147,6 +1167,28 @@ _gardefou() {
             ;;
         gardefou__subcmd__preflight)
             opts="-h --json --drill --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__run)
+            opts="-h --policy --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -207,12 +207,14 @@ pub fn policy(cmd: &PolicyCommand, explicit: Option<&std::path::Path>) -> i32 {
             let host = hostname();
             let (env, _) = environment(p, &host, None);
             println!("environment: {} ({})", env.name, env.because);
+            println!("net: {}", crate::net::state(p, &env).describe());
             for r in &p.paths {
                 println!(
-                    "{:?} {} (contents: {:?}) — {} [{}, line {}]",
+                    "{:?} {} (contents: {:?}{}) — {} [{}, line {}]",
                     r.action,
                     r.path,
                     r.contents,
+                    if r.net { "" } else { ", net = false" },
                     r.reason.as_deref().unwrap_or(""),
                     r.id,
                     r.line

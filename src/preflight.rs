@@ -39,6 +39,7 @@ pub fn run(cx: &Context) -> Report {
         format!("{} ({})", cx.env.name, cx.env.because),
     ));
     items.push(policy_item(cx));
+    items.push(net_item(cx));
     let settings = Settings::of(cx.policy.cluster.as_ref());
     items.push(maintenance_item(&settings.state_file));
     let (status, plan) = cluster_items(cx, &settings, &mut items);
@@ -58,6 +59,16 @@ pub fn run(cx: &Context) -> Report {
         status,
         plan,
     }
+}
+
+/// The read-only net under guarded lines: on (and over what), off, or unavailable and why.
+fn net_item(cx: &Context) -> Item {
+    let state = crate::net::state(cx.policy, cx.env);
+    let mark = match state {
+        crate::net::State::Unavailable(_) => Mark::Warn,
+        _ => Mark::Pass,
+    };
+    Item::new("net", mark, state.describe())
 }
 
 fn policy_item(cx: &Context) -> Item {
