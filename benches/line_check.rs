@@ -36,6 +36,7 @@ fn main() {
         env: &env,
         host: "bench-host",
         error: None,
+        net: false,
     };
     let runs = 2000;
     let mut total = 0.0;

@@ -75,6 +75,7 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
         env: &env,
         host: &host,
         error: None,
+        net: false,
     };
     let v = crate::pipeline::judge(&ctx, intents, input.as_deref()).verdict;
     if args.ask {

@@ -60,6 +60,9 @@ pub struct Context<'a> {
     pub host: &'a str,
     /// Why the policy or the environment is a fallback: every deletion then asks.
     pub error: Option<&'a str>,
+    /// The judged line will run under the read-only net (the guarded shell, `gardefou run`,
+    /// root with the net on): an append into a tree it holds is asked about before it runs.
+    pub net: bool,
 }
 
 /// A policy, and the error that made it the embedded default instead of the configured one.
@@ -189,6 +192,13 @@ pub fn resolve_effects(intents: &mut Vec<Intent>, policy: &Policy) {
 /// Judges intents already parsed.
 pub fn judge(ctx: &Context, mut intents: Vec<Intent>, stdin: Option<&str>) -> Judged {
     resolve_effects(&mut intents, ctx.policy);
+    if !ctx.net {
+        for i in &mut intents {
+            if let Intent::Files(f) = i {
+                f.effects.retain(|e| e.op != FileOp::Append);
+            }
+        }
+    }
     let probed = probe_all(&intents, ctx.policy, stdin);
     let verdict = verdict_here(&probed, ctx.policy, ctx.env, ctx.error, ctx.host);
     let touched = touched(&probed);

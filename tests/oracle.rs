@@ -6,7 +6,9 @@
 //!
 //! The protected bytes are, for each rule, the entry it names (type, mode, owner, symlink
 //! target, bytes) and, unless the rule's `contents` is "allow", every entry below it (an entry
-//! that appears counts as a change; a file that only grew, as `>>` makes it, lost nothing).
+//! that appears counts as a change; a file that only grew, as `>>` makes it, lost nothing —
+//! except inside a directory the read-only net holds, where the kernel refuses appends too and
+//! the guarded shell asks for them before the line runs).
 //! Whenever plain bash changes protected bytes, the guarded shell must leave them exactly as
 //! built and exit non-zero (no terminal: confirm and deny both refuse). Whenever plain bash
 //! does not, the guarded shell must have run the line with the same effect: the whole sandbox
@@ -32,6 +34,9 @@ struct Rule {
     action: &'static str,
     contents: Option<&'static str>,
     matches: &'static [&'static str],
+    /// `net = false`: the read-only net leaves the tree to the parser (as the shipped policy
+    /// does for `~/.ssh`, where ssh appends known_hosts).
+    net: bool,
 }
 
 const RULES: &[Rule] = &[
@@ -40,42 +45,49 @@ const RULES: &[Rule] = &[
         action: "deny",
         contents: Some("deny"),
         matches: &["data"],
+        net: true,
     },
     Rule {
         path: "keep",
         action: "deny",
         contents: Some("confirm"),
         matches: &["keep"],
+        net: true,
     },
     Rule {
         path: "etc",
         action: "deny",
         contents: Some("allow"),
         matches: &["etc"],
+        net: true,
     },
     Rule {
         path: "etc/passwd",
         action: "deny",
         contents: None,
         matches: &["etc/passwd"],
+        net: true,
     },
     Rule {
         path: "home/*/.ssh",
         action: "deny",
         contents: Some("confirm"),
         matches: &["home/u1/.ssh"],
+        net: false,
     },
     Rule {
         path: "logs",
         action: "deny",
         contents: Some("allow"),
         matches: &["logs"],
+        net: true,
     },
     Rule {
         path: "cfg/*.conf",
         action: "confirm",
         contents: None,
         matches: &["cfg/a.conf", "cfg/b.conf"],
+        net: true,
     },
     // A rule on a symlink protects what it leads to, as /var/lib/postgresql -> /srv/pg.
     Rule {
@@ -83,6 +95,7 @@ const RULES: &[Rule] = &[
         action: "deny",
         contents: None,
         matches: &["db"],
+        net: true,
     },
 ];
 
@@ -346,6 +359,9 @@ fn policy_body(root: &Path) -> String {
         ));
         if let Some(c) = rule.contents {
             body.push_str(&format!("contents = \"{c}\"\n"));
+        }
+        if !rule.net {
+            body.push_str("net = false\n");
         }
     }
     body
@@ -1096,6 +1112,39 @@ fn run(w: &Worker, template: &Path, line: &str, shims: Option<&Path>) -> Run {
     }
 }
 
+/// The directories the read-only net holds in the sandbox (relative): the matches of the rules
+/// whose `contents` is not "allow" that are directories, symlinks resolved.
+fn net_trees(r: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        if rule.contents.unwrap_or(rule.action) == "allow" || !rule.net {
+            continue;
+        }
+        for m in rule.matches {
+            if let Ok(real) = std::fs::canonicalize(r.join(m))
+                && real.is_dir()
+                && let Ok(inside) = real.strip_prefix(r)
+            {
+                out.push(inside.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// How the protected entries changed: appends lose nothing, but inside a tree the net holds
+/// every change counts.
+fn protected_change(built: &Tree, after: &Tree, net: &[String]) -> Vec<String> {
+    let mut out = common::tree_diff(built, after, true);
+    for d in common::tree_diff(built, after, false) {
+        let path = d.split(':').next().unwrap_or_default();
+        if !out.contains(&d) && net.iter().any(|t| path.starts_with(&format!("{t}/"))) {
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// The verdict of the oracle on one line.
 enum Outcome {
     /// bash changed protected bytes; gardefou left them as built and exited non-zero
@@ -1108,6 +1157,10 @@ enum Outcome {
     Miss(String),
     SilentRefusal(String),
     FalseAlarm(String),
+    /// bash changed nothing protected, and gardefou refused because the line opens a file for
+    /// writing inside a tree the read-only net holds (`tee -a F </dev/null` appends nothing):
+    /// the net's meaning, reported apart from false alarms.
+    NetHeld(String),
     /// The guarded shell panicked, or did not finish in time.
     Broken(String),
     /// The line did not do under bash what the hand-written list says (a sandbox problem).
@@ -1127,8 +1180,9 @@ fn judge(
     guarded: &Run,
     built_protected: &Tree,
     built_whole: &Tree,
+    net: &[String],
 ) -> Outcome {
-    let changed = common::tree_diff(built_protected, &bash.protected, true);
+    let changed = protected_change(built_protected, &bash.protected, net);
     let bash_changed = !changed.is_empty();
     let tag_ok = match tag {
         T => bash_changed,
@@ -1173,6 +1227,13 @@ fn judge(
         };
     }
     let diff = common::tree_diff(&bash.whole, &guarded.whole, false);
+    let held = |m: &[u8]| guarded.stderr.windows(m.len()).any(|w| w == m);
+    if guarded.status != Some(0)
+        && guarded.whole == *built_whole
+        && (held(b"(read-only under the net)") || held(b"the read-only net refused"))
+    {
+        return Outcome::NetHeld(short(&guarded.stderr));
+    }
     if !diff.is_empty() || bash.status != guarded.status || bash.stdout != guarded.stdout {
         return Outcome::FalseAlarm(format!(
             "bash: status {:?}, stdout {:?}; gardefou: status {:?}, stdout {:?}, sandbox differs from bash's by {:?}; gardefou stderr: {}",
@@ -1199,6 +1260,8 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
     build_template(&template);
     let built_protected = protected(&template);
     let built_whole = common::whole_tree(&template, &skip);
+    let net = net_trees(&template);
+    assert!(net.len() >= 3, "the net's trees: {net:?}");
     assert!(
         built_protected.len() > 40 && built_protected.contains_key(&b"data/base/bad\xff"[..]),
         "the protected trees were not built: {} entries",
@@ -1226,8 +1289,8 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
                     let bash = run(w, &template, line, None);
                     let guarded = run(w, &template, line, Some(&installed.bin));
                     let changed =
-                        !common::tree_diff(&built_protected, &bash.protected, true).is_empty();
-                    let o = judge(*tag, &bash, &guarded, &built_protected, &built_whole);
+                        !protected_change(&built_protected, &bash.protected, &net).is_empty();
+                    let o = judge(*tag, &bash, &guarded, &built_protected, &built_whole, &net);
                     *results[i].lock().unwrap() = Some((changed, o));
                 }
             });
@@ -1238,6 +1301,7 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
     let mut misses = Vec::new();
     let mut silent = Vec::new();
     let mut alarms = Vec::new();
+    let mut held = Vec::new();
     let mut oracle = Vec::new();
     let mut broken = Vec::new();
     let (mut bash_changed, mut harmless) = (0, 0);
@@ -1257,18 +1321,20 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
             Outcome::Miss(m) => misses.push(format!("MISS {shown}\n    {m}")),
             Outcome::SilentRefusal(m) => silent.push(format!("SILENT {shown}\n    {m}")),
             Outcome::FalseAlarm(m) => alarms.push(format!("FALSE ALARM {shown}\n    {m}")),
+            Outcome::NetHeld(m) => held.push(format!("NET HELD {shown}\n    {m}")),
             Outcome::Broken(m) => broken.push(format!("BROKEN {shown}\n    {m}")),
             Outcome::Oracle(m) => oracle.push(format!("ORACLE {shown}\n    {m}")),
         }
     }
     println!(
-        "line oracle: {} lines ({hand} hand-written, {} generated), {bash_changed} change protected bytes under bash: {refused} refused ({partly} after running part of the line), {} misses, {} refused with status 0; {} harmless: {allowed} allowed, {} false alarms; {} gardefou panics or timeouts; {} oracle errors; {:.1?} on {} workers",
+        "line oracle: {} lines ({hand} hand-written, {} generated), {bash_changed} change protected bytes under bash: {refused} refused ({partly} after running part of the line), {} misses, {} refused with status 0; {} harmless: {allowed} allowed, {} false alarms, {} opened for writing in a tree the net holds (refused by design); {} gardefou panics or timeouts; {} oracle errors; {:.1?} on {} workers",
         lines.len(),
         lines.len() - hand,
         misses.len(),
         silent.len(),
         harmless,
         alarms.len(),
+        held.len(),
         broken.len(),
         oracle.len(),
         started.elapsed(),
@@ -1286,7 +1352,7 @@ fn the_guarded_shell_refuses_exactly_the_lines_that_change_protected_bytes() {
     // Every failure on the test's output; the first 20, taken in turn from each kind, in the
     // assertion's message.
     let kinds = [&broken, &misses, &silent, &alarms];
-    for f in kinds.iter().flat_map(|k| k.iter()) {
+    for f in kinds.iter().flat_map(|k| k.iter()).chain(held.iter()) {
         println!("{f}");
     }
     let mut shown = Vec::new();

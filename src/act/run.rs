@@ -33,6 +33,7 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
         env: &env,
         host: &host,
         error,
+        net: crate::net::enabled(&loaded.policy, &env).is_ok() && crate::net::available().is_ok(),
     };
     let mut shell = crate::intent::line::Shell::from_process();
     let intents = crate::intent::line::parse_argv(cmd, &mut shell);

@@ -580,6 +580,7 @@ fn land(e: &FileEffect, cwd: Option<&Path>, canon: &mut Canon) -> Result<Vec<Lan
             // A new entry, or a directory written into, keeps what is there; a file
             // overwritten loses its bytes.
             FileOp::Overwrite | FileOp::WriteInto { .. } => (is_dir, is_dir || !exists),
+            FileOp::Append => (false, true),
         };
         out.push(Landing {
             entry,
@@ -716,6 +717,10 @@ pub fn probe_files(intent: &FilesIntent, rules: &[PathRule]) -> Vec<TargetFacts>
                 for l in landings {
                     let mut hits = Vec::new();
                     for (i, rule) in rules.iter().enumerate() {
+                        // An append loses nothing: only a tree the net holds read-only counts.
+                        if e.op == FileOp::Append && !rule.net {
+                            continue;
+                        }
                         let forms = compiled[i].get_or_insert_with(|| forms(rule, &mut canon));
                         hits.extend(hits_for(
                             &l.entry,
@@ -725,6 +730,9 @@ pub fn probe_files(intent: &FilesIntent, rules: &[PathRule]) -> Vec<TargetFacts>
                             forms,
                             &mut budget,
                         ));
+                    }
+                    if e.op == FileOp::Append {
+                        hits.retain(|h| h.relation == Relation::Within);
                     }
                     out.push(TargetFacts {
                         operand: operand.clone(),

@@ -356,7 +356,14 @@ fn tee(args: &[Arg]) -> Vec<FileEffect> {
         &["append", "ignore-interrupts", "output-error"],
     );
     if p.has(&["a", "append"]) {
-        return Vec::new();
+        return p
+            .operands
+            .iter()
+            .map(|t| FileEffect {
+                follow: true,
+                ..FileEffect::new(FileOp::Append, t.clone())
+            })
+            .collect();
     }
     p.operands.iter().map(overwrite).collect()
 }
@@ -972,8 +979,8 @@ mod tests {
         assert_eq!(of("shred -u -n 3 key")[0].1, "key");
         assert_eq!(of("dd if=/dev/zero of=/etc/fstab bs=1M")[0].1, "/etc/fstab");
         assert_eq!(of("tee /etc/hosts /tmp/x").len(), 2);
-        assert!(of("tee -a /etc/hosts").is_empty());
-        assert!(of("tee --append /etc/hosts").is_empty());
+        assert_eq!(of("tee -a /etc/hosts")[0].0, FileOp::Append);
+        assert_eq!(of("tee --append /etc/hosts")[0].1, "/etc/hosts");
         assert_eq!(
             of("unlink /etc/passwd")[0].0,
             FileOp::Delete { recursive: false }
@@ -1105,7 +1112,7 @@ mod tests {
 
     #[test]
     fn long_options_may_be_abbreviated_as_getopt_allows() {
-        assert!(of("tee --app /etc/hosts").is_empty());
+        assert_eq!(of("tee --app /etc/hosts")[0].0, FileOp::Append);
         assert_eq!(of("mv --target=/srv a")[1].1, "/srv");
     }
 

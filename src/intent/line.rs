@@ -346,17 +346,18 @@ fn nested_line(text: &[u8], shell: &mut Shell, out: &mut Vec<Intent>, what: &str
 /// The file effect of a redirection: `>`, `>|`, `<>`, `&>` and `>&FILE` replace their target
 /// (`>>`, `&>>` append, `<`… read; `2>&1`, `>&-` duplicate or close a descriptor).
 fn redirection(shell: &Shell, op: &str, target: &[Arg]) -> Option<Intent> {
-    let overwrites = match op {
-        ">" | ">|" | "<>" | "&>" => true,
-        ">&" => !target.first().is_some_and(|t| {
+    let file_op = match op {
+        ">" | ">|" | "<>" | "&>" => FileOp::Overwrite,
+        ">&" if !target.first().is_some_and(|t| {
             let b = bytes_of(t);
             b == b"-" || (!b.is_empty() && b.iter().all(u8::is_ascii_digit))
-        }),
-        _ => false,
+        }) =>
+        {
+            FileOp::Overwrite
+        }
+        ">>" | "&>>" => FileOp::Append,
+        _ => return None,
     };
-    if !overwrites {
-        return None;
-    }
     let target = match target {
         [one] => one.clone(),
         _ => Arg::Unknown(
@@ -368,7 +369,7 @@ fn redirection(shell: &Shell, op: &str, target: &[Arg]) -> Option<Intent> {
         program: op.to_owned(),
         effects: vec![FileEffect {
             follow: true,
-            ..FileEffect::new(FileOp::Overwrite, target)
+            ..FileEffect::new(file_op, target)
         }],
         cwd: shell.cwd.clone(),
         text,

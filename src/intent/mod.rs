@@ -81,6 +81,10 @@ pub enum FileOp {
     WriteInto { deletes: bool },
     /// Owner, group or mode change over the whole tree (`chown -R`).
     ChangeMode,
+    /// Bytes added at the end of a file (`>>`, `tee -a`): nothing is lost, but inside a tree the
+    /// read-only net holds it fails; judged only there, and only for the lines the net is
+    /// under, so that such a line is asked about before any of it runs.
+    Append,
 }
 
 /// One file effect: the operation, its target, and how the target is resolved.

@@ -244,6 +244,7 @@ fn op_words(op: FileOp) -> (&'static str, &'static str) {
         FileOp::Delete { .. } => ("would delete", "delete"),
         FileOp::MoveAway => ("moves away", "move away"),
         FileOp::Overwrite => ("overwrites", "overwrite"),
+        FileOp::Append => ("appends to (read-only under the net)", "append to"),
         FileOp::WriteInto { deletes: true } => {
             ("overwrites or deletes files in", "overwrite or delete")
         }

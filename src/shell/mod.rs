@@ -192,6 +192,7 @@ impl Session {
             env: &self.env,
             host: &self.host,
             error: self.broken.as_deref(),
+            net: matches!(self.net, crate::net::State::On(_)),
         };
         let (v, touched) = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
             Ok(j) => (j.verdict, j.touched),
