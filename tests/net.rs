@@ -625,3 +625,30 @@ fn pg_bin() -> PathBuf {
     v.sort();
     v.pop().expect("an initdb")
 }
+
+/// A session whose directory is inside a protected tree before the line starts sees the tree
+/// through the net too (the working directory is entered again inside the namespace).
+#[test]
+fn a_session_standing_inside_a_tree_gets_the_net_too() {
+    let s = sandbox("");
+    let sub = s.path("prot/sub");
+    let mut c = Command::new(s.inst.bin.join("gardefou"));
+    c.arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    s.env(&mut c);
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "cd {}", sub.display()).unwrap();
+        writeln!(stdin, "python3 -c \"import os; os.remove('c')\"").unwrap();
+        writeln!(stdin, "pwd").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let (o, e) = text(&out);
+    assert!(o.contains(&sub.display().to_string()), "{o} {e}");
+    assert!(sub.join("c").exists(), "{o} {e}");
+    assert!(e.contains("the read-only net refused"), "{e}");
+}

@@ -47,12 +47,14 @@ pub(crate) fn trees_for(state: &net::State, exempt: &[PathBuf]) -> Vec<Tree> {
 
 impl Netted<'_> {
     /// Runs `program ARGS` (with `setup` applied to the command: environment, directory) under
-    /// the net of `trees`, and returns its exit status.
+    /// the net of `trees`, and returns its exit status. `to_the_end`: return only when nothing
+    /// holds its standard error any more (a one-shot command, not a line of a session).
     pub fn run(
         &self,
         trees: &[Tree],
         program: &Path,
         args: &[OsString],
+        to_the_end: bool,
         setup: impl FnOnce(&mut std::process::Command),
     ) -> i32 {
         let paths: Vec<&Path> = trees.iter().map(|t| t.path.as_path()).collect();
@@ -72,10 +74,13 @@ impl Netted<'_> {
             }
         };
         let status = run_foreground(cmd);
-        if let Some(w) = watch {
+        if let Some(mut w) = watch {
             let found = refusals(&w.finish(GRACE), trees, self.text.as_bytes());
             if !found.is_empty() {
                 self.report(&found, trees);
+            }
+            if to_the_end {
+                w.until_closed();
             }
         }
         status

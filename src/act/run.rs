@@ -57,10 +57,11 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
         )
     };
     let by_path = crate::shell::names_guarded_by_path(&text);
+    let shims = crate::shell::shim_dir();
     let exempt = match v.decision {
         Decision::Allow => Vec::new(),
         // Its shims ask when it reaches them, and lift the net for what they confirm.
-        Decision::Confirm if v.all_deferred() && !by_path => Vec::new(),
+        Decision::Confirm if shims.is_some() && v.all_deferred() && !by_path => Vec::new(),
         _ => {
             let (go, outcome) = carry_out(v, &env, &host, &text, RAN_NOTHING);
             audit(outcome);
@@ -76,6 +77,8 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
     }
     let trees = trees_for(&state, &exempt);
     warn_server(&text, &trees);
+    // Ctrl-C and Ctrl-\\ are the command's: gardefou stays to report and audit.
+    crate::shell::catch_job_signals();
     let path = crate::shell::shim_dir()
         .map(|dir| crate::shell::path_with(&dir, std::env::var_os("PATH").as_deref()));
     Netted {
@@ -85,7 +88,7 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
         argv: &argv,
         text: &text,
     }
-    .run(&trees, Path::new(program), &cmd[1..], |c| {
+    .run(&trees, Path::new(program), &cmd[1..], true, |c| {
         if let Some(p) = &path {
             c.env("PATH", p);
         }

@@ -353,6 +353,12 @@ fn remount_ro(path: &Path) -> nix::Result<()> {
 /// it) is read-only. Returns the trees it made read-only and what could not be (the rest still
 /// is); an error when there is no namespace at all.
 pub fn enter(trees: &[&Path]) -> Result<(Vec<PathBuf>, Vec<NetError>), NetError> {
+    // The working directory is a reference into the mount it was entered through: a line that
+    // started inside a tree must see it through the read-only bind too (entered again below).
+    let cwd = std::env::current_dir().ok();
+    // Already read-only: a read-only filesystem, or an outer net (`gardefou run` in a line);
+    // asked before any mount, so that a tree inside another is not mistaken for one.
+    let wanted: Vec<&Path> = trees.iter().copied().filter(|t| !read_only(t)).collect();
     unshare(CloneFlags::CLONE_NEWNS).map_err(NetError::Unshare)?;
     mount(
         None::<&str>,
@@ -364,11 +370,7 @@ pub fn enter(trees: &[&Path]) -> Result<(Vec<PathBuf>, Vec<NetError>), NetError>
     .map_err(NetError::Propagation)?;
     let mut problems = Vec::new();
     let mut made = Vec::new();
-    for &t in trees {
-        // Already read-only: a read-only filesystem, or an outer net (`gardefou run` in a line).
-        if read_only(t) {
-            continue;
-        }
+    for &t in &wanted {
         let done = mount(
             Some(t),
             t,
@@ -395,6 +397,9 @@ pub fn enter(trees: &[&Path]) -> Result<(Vec<PathBuf>, Vec<NetError>), NetError>
                 problems.push(NetError::ReadOnly { path: m, source });
             }
         }
+    }
+    if let Some(dir) = cwd {
+        let _ = std::env::set_current_dir(dir);
     }
     Ok((made, problems))
 }
@@ -516,7 +521,11 @@ fn related(tree: &Path, paths: &[PathBuf]) -> bool {
 /// The physical path of `p`: resolved, or its parent resolved when it does not exist (or is a
 /// symlink that the command acts on itself).
 pub fn physical(p: &Path) -> PathBuf {
-    if let Ok(c) = std::fs::canonicalize(p) {
+    let p = &crate::facts::fs::lexical_normalize(p);
+    let symlink = p
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    if !symlink && let Ok(c) = std::fs::canonicalize(p) {
         return c;
     }
     match (p.parent(), p.file_name()) {
@@ -537,8 +546,9 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
     };
     let mut ours: Vec<PathBuf> = net
         .made
-        .into_iter()
+        .iter()
         .filter(|t| read_only(t))
+        .cloned()
         .filter(|t| match what {
             Lift::All => true,
             Lift::Touching(paths) => related(t, paths),
@@ -547,6 +557,15 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
     if ours.is_empty() {
         return Ok(ours);
     }
+    // Trees inside a lifted one that the command does not reach: the detach takes their binds
+    // along, so they are made read-only again.
+    let again: Vec<PathBuf> = net
+        .made
+        .iter()
+        .filter(|t| !ours.contains(t) && ours.iter().any(|o| t.starts_with(o)))
+        .cloned()
+        .collect();
+    let cwd = std::env::current_dir().ok();
     unshare(CloneFlags::CLONE_NEWNS).map_err(NetError::Unshare)?;
     mount(
         None::<&str>,
@@ -559,7 +578,10 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
     // Innermost first: an outer tree's detach would take an inner bind with it.
     ours.sort_by_key(|t| std::cmp::Reverse(t.as_os_str().len()));
     for t in &ours {
-        match umount2(t.as_path(), MntFlags::MNT_DETACH) {
+        match umount2(
+            t.as_path(),
+            MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW,
+        ) {
             Ok(()) | Err(nix::errno::Errno::EINVAL) => {}
             Err(source) => {
                 return Err(NetError::Lift {
@@ -574,6 +596,23 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
                 source: nix::errno::Errno::EROFS,
             });
         }
+    }
+    for t in &again {
+        mount(
+            Some(t.as_path()),
+            t.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .and_then(|()| remount_ro(t))
+        .map_err(|source| NetError::ReadOnly {
+            path: t.clone(),
+            source,
+        })?;
+    }
+    if let Some(dir) = cwd {
+        let _ = std::env::set_current_dir(dir);
     }
     Ok(ours)
 }

@@ -29,6 +29,8 @@ enum Msg {
 /// A relay of a child's standard error.
 pub struct Watch {
     rx: mpsc::Receiver<Msg>,
+    /// The relay has reached the end of what it relays.
+    done: bool,
 }
 
 /// The two ends: what the relay reads, what the child writes.
@@ -110,23 +112,38 @@ impl Watch {
         std::thread::Builder::new()
             .name("gardefou-stderr".into())
             .spawn(move || relay(from, tx))?;
-        Ok(Watch { rx })
+        Ok(Watch { rx, done: false })
     }
 
     /// The lines that reported EROFS, once the child is gone: everything it wrote, or what
     /// came within `grace` when something it started in the background still holds its
     /// standard error (the relay goes on for that one).
-    pub fn finish(self, grace: Duration) -> Vec<Vec<u8>> {
+    pub fn finish(&mut self, grace: Duration) -> Vec<Vec<u8>> {
         let mut found = Vec::new();
         let deadline = std::time::Instant::now() + grace;
-        loop {
+        while !self.done {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(Msg::Found(l)) => found.push(l),
-                Ok(Msg::Done) | Err(_) => break,
+                Ok(Msg::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => self.done = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
             }
         }
         found
+    }
+
+    /// Waits until nothing holds the child's standard error any more (what the caller of a
+    /// plain `bash -c` waits for too: cron, ssh): a process the line left in the background
+    /// keeps writing to it through the relay.
+    pub fn until_closed(self) {
+        if self.done {
+            return;
+        }
+        while let Ok(m) = self.rx.recv() {
+            if matches!(m, Msg::Done) {
+                break;
+            }
+        }
     }
 }
 

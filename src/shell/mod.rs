@@ -279,6 +279,7 @@ impl Session {
             &trees,
             &self.real_shell,
             &["-c".into(), script.into()],
+            false,
             |cmd| {
                 cmd.env_clear()
                     .envs(&self.vars)
@@ -312,7 +313,13 @@ impl Session {
         let decls = String::from_utf8_lossy(decls);
         self.locals = plain_variables(&decls);
         let mut vars = exported_variables(&decls);
-        for internal in ["_", "SHLVL", "GARDEFOU_STATE_FILE", "OLDPWD"] {
+        for internal in [
+            "_",
+            "SHLVL",
+            "GARDEFOU_STATE_FILE",
+            "GARDEFOU_NET",
+            "OLDPWD",
+        ] {
             vars.remove(OsStr::new(internal));
         }
         if let Some(old) = self.vars.get(OsStr::new("SHLVL")) {
@@ -332,13 +339,16 @@ impl Session {
         };
         let trees = trees_for(&self.net_now(), &exempt);
         if !trees.is_empty() {
-            // Under the net the line is waited for, to report what the net refused.
+            // Under the net the line is waited for, to report what the net refused; Ctrl-C and
+            // Ctrl-\\ are the line's, as they were bash's.
+            catch_job_signals();
             warn_server(line, &trees);
             let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
             return self.netted(&argv, line).run(
                 &trees,
                 &self.real_shell,
                 &["-c".into(), line.into()],
+                true,
                 |cmd| {
                     cmd.env_clear().envs(&self.vars).current_dir(&self.cwd);
                 },
