@@ -548,11 +548,11 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
         .made
         .iter()
         .filter(|t| read_only(t))
-        .cloned()
         .filter(|t| match what {
             Lift::All => true,
             Lift::Touching(paths) => related(t, paths),
         })
+        .cloned()
         .collect();
     if ours.is_empty() {
         return Ok(ours);
