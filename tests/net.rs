@@ -330,11 +330,8 @@ fn a_snapshot_rule_still_snapshots_then_deletes() {
     assert!(!snap.join("sub").exists(), "{:?}", text(&out));
     let e = s.audit().pop().unwrap();
     let id = e["snapshot_id"].as_str().expect("a snapshot id").to_owned();
-    let restore = Command::new(s.inst.bin.join("gardefou"))
-        .args(["snapshot", "restore", &id])
-        .env("GARDEFOU_POLICY", &s.inst.policy)
-        .output()
-        .unwrap();
+    // Restored from the guarded shell itself, through the net.
+    let restore = s.shell(&format!("gardefou snapshot restore {id}"));
     assert!(restore.status.success(), "{:?}", text(&restore));
     assert_eq!(
         tree_diff(&before, &whole_tree(&snap, &no_skip), false),
@@ -402,6 +399,14 @@ fn gardefou_run_puts_a_command_under_the_net() {
     assert!(!s.path("free/sub").exists());
     let out = run(&["sh".into(), "-c".into(), "exit 7".into()]);
     assert_eq!(out.status.code(), Some(7));
+    // A server started under the net keeps its read-only view: said before it starts.
+    let out = s.shell("redis-server --version");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("this line starts a Redis server"),
+        "{:?}",
+        text(&out)
+    );
     // Judged like a line: a denied command does not run at all.
     let out = run(&[
         "rm".into(),
@@ -492,6 +497,14 @@ fn a_non_root_user_keeps_sudo_and_is_told_the_net_is_unavailable() {
     assert!(
         o.contains("NoNewPrivs:\t0") && o.contains("65534"),
         "{o} {e}"
+    );
+    // The shell says so once, at start.
+    let out = as_nobody(&["shell"]);
+    let (_, e) = text(&out);
+    assert_eq!(
+        e.matches("the read-only net is unavailable").count(),
+        1,
+        "{e}"
     );
 }
 
