@@ -184,8 +184,14 @@ pub struct OverrideArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The command and its arguments, after `--`
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The command and its arguments (after `--` when the command has options of its own
+    /// that gardefou could take for its own)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<OsString>,
 }
 

@@ -399,6 +399,11 @@ fn gardefou_run_puts_a_command_under_the_net() {
     assert!(!s.path("free/sub").exists());
     let out = run(&["sh".into(), "-c".into(), "exit 7".into()]);
     assert_eq!(out.status.code(), Some(7));
+    // Without `--`, the command's own options stay its own.
+    let mut c = Command::new(s.inst.bin.join("gardefou"));
+    c.args(["run", "sh", "-c", "exit 5"]).stdin(Stdio::null());
+    s.env(&mut c);
+    assert_eq!(c.output().unwrap().status.code(), Some(5));
     // A server started under the net keeps its read-only view: said before it starts.
     let out = s.shell("redis-server --version");
     assert!(out.status.success(), "{:?}", text(&out));

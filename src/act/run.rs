@@ -92,5 +92,9 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
         if let Some(p) = &path {
             c.env("PATH", p);
         }
+        // The shims the command reaches judge by the same policy.
+        if let Some(p) = policy {
+            c.env("GARDEFOU_POLICY", p);
+        }
     })
 }
