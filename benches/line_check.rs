@@ -37,6 +37,7 @@ fn main() {
         host: "bench-host",
         error: None,
         net: false,
+        ask_db: false,
     };
     let runs = 2000;
     let mut total = 0.0;

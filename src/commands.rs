@@ -76,6 +76,7 @@ pub fn check(args: &CheckArgs, policy: Option<&std::path::Path>, forced_env: Opt
         host: &host,
         error: None,
         net: false,
+        ask_db: true,
     };
     let v = crate::pipeline::judge(&ctx, intents, input.as_deref()).verdict;
     if args.ask {

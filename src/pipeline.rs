@@ -63,6 +63,9 @@ pub struct Context<'a> {
     /// The judged line will run under the read-only net (the guarded shell, `gardefou run`,
     /// root with the net on): an append into a tree it holds is asked about before it runs.
     pub net: bool,
+    /// Ask the database server how many rows a DELETE, UPDATE, TRUNCATE or DROP TABLE touches
+    /// (`gardefou check`; the shims ask for themselves when the command runs).
+    pub ask_db: bool,
 }
 
 /// A policy, and the error that made it the embedded default instead of the configured one.
@@ -199,7 +202,14 @@ pub fn judge(ctx: &Context, mut intents: Vec<Intent>, stdin: Option<&str>) -> Ju
             }
         }
     }
-    let probed = probe_all(&intents, ctx.policy, stdin);
+    let mut probed = probe_all(&intents, ctx.policy, stdin);
+    if ctx.ask_db {
+        for p in &mut probed {
+            if let (Intent::Sql(q), Some(f)) = (p.intent, p.sql.as_mut()) {
+                crate::facts::stake::ask(q, f, ctx.policy, ctx.env);
+            }
+        }
+    }
     let verdict = verdict_here(&probed, ctx.policy, ctx.env, ctx.error, ctx.host);
     let touched = touched(&probed);
     drop(probed);

@@ -361,3 +361,90 @@ fn an_interactive_psql_in_production_shows_the_environment_and_needs_an_explicit
     // The committed DELETE took effect; the one left uncommitted at \q did not.
     assert_eq!(c.rows(), "2", "{shown}");
 }
+
+const LIMITED: &str = "[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"delete\", \"update\"]\nmax_rows = 1\nmax_fraction = 0.5\naction = \"confirm\"\nreason = \"the shop's rows\"\n";
+
+/// `WHERE 1=1` has a WHERE and deletes every row: the server is asked how many rows are at
+/// stake, and a rule's `max_rows`/`max_fraction` decides by that, not by the spelling.
+#[test]
+fn a_where_that_keeps_nothing_is_caught_by_the_rows_at_stake() {
+    let c = start(LIMITED);
+    for sql in [
+        "DELETE FROM t WHERE 1=1",
+        "DELETE FROM t WHERE true",
+        "UPDATE t SET v = NULL WHERE 1 = 1",
+        "DELETE FROM t WHERE id >= 2",
+    ] {
+        let out = c.shim("psql", &["-d", "shop", "-c", sql], None);
+        let (_, err) = common::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
+        assert_eq!(c.rows(), "3", "{sql}");
+        assert!(
+            c.real_psql("shop", "SELECT count(*) FROM t WHERE v IS NULL") == "0",
+            "{sql}"
+        );
+        let figures = if sql.contains(">= 2") {
+            "2 of 3 rows (67%)"
+        } else {
+            "3 of 3 rows (100%)"
+        };
+        assert!(err.contains(figures), "{sql}: {err}");
+        assert!(
+            err.contains("over the rule's limit: 1 rows or 50% of the table"),
+            "{err}"
+        );
+    }
+    // One row, a third of the table: under both limits, no question.
+    let out = c.shim(
+        "psql",
+        &["-d", "shop", "-c", "DELETE FROM t WHERE id = 3"],
+        None,
+    );
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(c.rows(), "2");
+    // The same figures in `gardefou check`'s JSON.
+    let out = Command::new(c.bin.join("gardefou"))
+        .args([
+            "check",
+            "--json",
+            "--line",
+            "psql -d shop -c 'DELETE FROM t WHERE 1=1'",
+        ])
+        .env("GARDEFOU_POLICY", &c.policy)
+        .env("PGHOST", &c.root)
+        .env("PGPORT", PORT)
+        .env("PGUSER", "postgres")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "confirm", "{v}");
+    assert!(
+        v["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 of 2 rows (100%)"),
+        "{v}"
+    );
+}
+
+/// A DELETE typed for real on a terminal: the figures are shown and the typed hostname lets
+/// it through.
+#[test]
+fn the_rows_at_stake_are_shown_before_a_typed_confirmation() {
+    let c = start(LIMITED);
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let line = format!(
+        "PATH={}:/usr/bin:/bin GARDEFOU_POLICY={} PGHOST={} PGPORT={PORT} PGUSER=postgres psql -d shop -c 'DELETE FROM t WHERE id > 0'",
+        c.bin.display(),
+        c.policy.display(),
+        c.root.display()
+    );
+    let out = common::typed_on_tty(&mut Command::new("script"), &line, &[&host]);
+    let (o, _) = common::text(&out);
+    assert!(o.contains("3 of 3 rows (100%)"), "{o}");
+    assert_eq!(c.rows(), "0", "{o}");
+}

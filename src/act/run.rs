@@ -34,6 +34,7 @@ pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) ->
         host: &host,
         error,
         net: crate::net::enabled(&loaded.policy, &env).is_ok() && crate::net::available().is_ok(),
+        ask_db: false,
     };
     let mut shell = crate::intent::line::Shell::from_process();
     let intents = crate::intent::line::parse_argv(cmd, &mut shell);

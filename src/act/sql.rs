@@ -185,10 +185,12 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         return 1;
     }
     let stdin_text = String::from_utf8_lossy(&input).into_owned();
-    let facts = db::probe(&intent, reads_stdin.then_some(stdin_text.as_str()));
+    let mut facts = db::probe(&intent, reads_stdin.then_some(stdin_text.as_str()));
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
+    // How many rows are at stake: the server is asked before the verdict.
+    crate::facts::stake::ask(&intent, &mut facts, &loaded.policy, &env);
     let wrapped = Intent::Sql(intent.clone());
     let probed = [Probed {
         intent: &wrapped,

@@ -14,6 +14,8 @@ pub struct SqlFacts {
     pub whole_cluster: bool,
     pub found: Vec<Found>,
     pub notes: Vec<String>,
+    /// What the server said each found statement touches (`facts::stake`), when it was asked.
+    pub stakes: Vec<Option<super::stake::Stake>>,
 }
 
 /// The user psql would connect as: `-U`, `PGUSER`, else the login name.
@@ -58,6 +60,8 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
             cascade: false,
             by_keywords: false,
             database: None,
+            statement: None,
+            count_from: None,
         }),
         DbTool::PgDropcluster => {
             f.whole_cluster = true;
@@ -72,6 +76,8 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 cascade: true,
                 by_keywords: false,
                 database: None,
+                statement: None,
+                count_from: None,
             });
         }
         DbTool::RedisCli | DbTool::Mysql | DbTool::Mysqladmin => {}

@@ -4,6 +4,7 @@ pub mod apt;
 pub mod db;
 pub mod find;
 pub mod fs;
+pub mod stake;
 
 /// The host's name, for prompts, confirmations and the audit log.
 pub fn hostname() -> String {

@@ -376,6 +376,8 @@ pub fn classify_admin(words: &[String]) -> Option<Found> {
         line: 0,
         cascade: false,
         by_keywords: false,
+        statement: None,
+        count_from: None,
     })
 }
 
@@ -707,7 +709,11 @@ mod tests {
             "# DROP TABLE t\nSELECT 1",
             "INSERT INTO t VALUES (1, \"x;y\")",
         ] {
-            assert!(found(ok).is_empty(), "{ok}: {:?}", found(ok));
+            let destructive: Vec<_> = found(ok)
+                .into_iter()
+                .filter(|k| !matches!(k.0, Delete | Update))
+                .collect();
+            assert!(destructive.is_empty(), "{ok}: {destructive:?}");
         }
     }
 

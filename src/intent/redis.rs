@@ -249,6 +249,8 @@ pub fn classify_words(words: &[String], line: usize) -> Option<Found> {
             cascade: false,
             by_keywords: false,
             database: None,
+            statement: None,
+            count_from: None,
         })
     };
     match first.as_str() {

@@ -86,6 +86,11 @@ pub struct Found {
     /// The database the object is in when the SQL says so (MySQL: `db.table`, or after
     /// `USE db`); else the one the command connects to.
     pub database: Option<String>,
+    /// The statement, as the parser read it back (for the server's `EXPLAIN`).
+    pub statement: Option<String>,
+    /// What the statement touches, as the FROM and WHERE of a count: `orders WHERE id < 10`
+    /// (a single table, no USING or FROM of its own).
+    pub count_from: Option<String>,
 }
 
 impl Found {
@@ -99,6 +104,8 @@ impl Found {
             cascade: false,
             by_keywords,
             database: None,
+            statement: None,
+            count_from: None,
         }
     }
 }
@@ -471,6 +478,25 @@ fn classify_query(flavor: Flavor, q: &Query, line: usize, out: &mut Vec<Found>) 
     }
 }
 
+/// The statement and the rows it touches, on the last found: for the server's estimate and count.
+fn rows_of(
+    out: &mut [Found],
+    st: &Statement,
+    t: &sqlparser::ast::TableWithJoins,
+    selection: Option<&sqlparser::ast::Expr>,
+) {
+    let Some(f) = out.last_mut() else {
+        return;
+    };
+    f.statement = Some(st.to_string());
+    if t.joins.is_empty() {
+        f.count_from = Some(match selection {
+            Some(w) => format!("{} WHERE {w}", t.relation),
+            None => t.relation.to_string(),
+        });
+    }
+}
+
 /// The destructive kinds in one parsed statement; a MySQL `USE` is returned.
 fn classify_statement(
     flavor: Flavor,
@@ -490,6 +516,8 @@ fn classify_statement(
             cascade,
             by_keywords: false,
             database,
+            statement: None,
+            count_from: None,
         })
     };
     match st {
@@ -553,6 +581,9 @@ fn classify_statement(
                     false,
                 );
             }
+            if let [t] = tables.as_slice() {
+                rows_of(out, st, t, None);
+            }
         }
         Statement::Update(u) if u.selection.is_none() => {
             push(
@@ -560,6 +591,28 @@ fn classify_statement(
                 table_of(flavor, &u.table.relation),
                 false,
             );
+            rows_of(out, st, &u.table, None);
+        }
+        Statement::Delete(d) if d.tables.is_empty() => {
+            let tables = match &d.from {
+                FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
+            };
+            for t in tables {
+                push(SqlStatement::Delete, table_of(flavor, &t.relation), false);
+            }
+            if let ([t], None) = (tables.as_slice(), &d.using) {
+                rows_of(out, st, t, d.selection.as_ref());
+            }
+        }
+        Statement::Update(u) => {
+            push(
+                SqlStatement::Update,
+                table_of(flavor, &u.table.relation),
+                false,
+            );
+            if u.from.is_none() {
+                rows_of(out, st, &u.table, u.selection.as_ref());
+            }
         }
         Statement::AlterTable(a)
             if a.operations
@@ -602,9 +655,8 @@ fn classify_statement(
 
 /// A statement that `classify_statement` would find nothing in, told from its tokens without
 /// parsing it (most of a long script): one that begins with a keyword whose statements are
-/// never among the destructive kinds, or a DELETE/UPDATE with a WHERE of its own (outside
-/// parentheses). Anything else (WITH, which may hold a DELETE; EXPLAIN, which may run one…) is
-/// parsed.
+/// never among the destructive kinds. Anything else (DELETE and UPDATE, whose rows the server
+/// may be asked about; WITH, which may hold a DELETE; EXPLAIN, which may run one…) is parsed.
 fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
     use sqlparser::keywords::Keyword;
     let Some(Token::Word(first)) = tokens.first().map(|t| &t.token) else {
@@ -630,21 +682,6 @@ fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
         | Keyword::LISTEN
         | Keyword::NOTIFY
         | Keyword::PREPARE => true,
-        Keyword::DELETE | Keyword::UPDATE => {
-            let mut depth = 0i32;
-            tokens.iter().any(|t| match &t.token {
-                Token::LParen => {
-                    depth += 1;
-                    false
-                }
-                Token::RParen => {
-                    depth -= 1;
-                    false
-                }
-                Token::Word(w) => depth == 0 && w.keyword == Keyword::WHERE,
-                _ => false,
-            })
-        }
         _ => false,
     }
 }
@@ -672,6 +709,8 @@ fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut Vec<Found>) 
             cascade: has("CASCADE"),
             by_keywords: true,
             database: None,
+            statement: None,
+            count_from: None,
         })
     };
     let first = words.first().copied().unwrap_or("");
@@ -965,8 +1004,41 @@ mod tests {
             "EXPLAIN DELETE FROM t",
             "DELETE FROM t WHERE id IN (SELECT id FROM u)",
         ] {
-            assert!(kinds(ok).is_empty(), "{ok}: {:?}", kinds(ok));
+            // A qualified DELETE/UPDATE is found as such (a rule may ask how many rows).
+            let destructive: Vec<_> = kinds(ok)
+                .into_iter()
+                .filter(|k| !matches!(k.0, Delete | Update))
+                .collect();
+            assert!(destructive.is_empty(), "{ok}: {destructive:?}");
         }
+    }
+
+    #[test]
+    fn qualified_deletes_and_updates_carry_what_to_count() {
+        use SqlStatement::*;
+        let c = classify("DELETE FROM shop.orders WHERE 1=1", "-c");
+        assert_eq!(c.found[0].kind, Delete);
+        assert_eq!(c.found[0].object.as_deref(), Some("shop.orders"));
+        assert_eq!(
+            c.found[0].count_from.as_deref(),
+            Some("shop.orders WHERE 1 = 1")
+        );
+        assert_eq!(
+            c.found[0].statement.as_deref(),
+            Some("DELETE FROM shop.orders WHERE 1 = 1")
+        );
+        let u = classify("UPDATE users SET email = NULL WHERE true", "-c");
+        assert_eq!(u.found[0].kind, Update);
+        assert_eq!(u.found[0].count_from.as_deref(), Some("users WHERE true"));
+        // USING or FROM of its own: estimated, not counted.
+        let j = classify("DELETE FROM t USING u WHERE t.id = u.id", "-c");
+        assert_eq!(
+            (j.found[0].kind, j.found[0].count_from.clone()),
+            (Delete, None)
+        );
+        let w = classify("DELETE FROM t", "-c");
+        assert_eq!(w.found[0].kind, DeleteWithoutWhere);
+        assert_eq!(w.found[0].count_from.as_deref(), Some("t"));
     }
 
     #[test]

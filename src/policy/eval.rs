@@ -457,6 +457,8 @@ fn statement_words(k: SqlStatement) -> &'static str {
         SqlStatement::Truncate => "empties (TRUNCATE) the table",
         SqlStatement::DeleteWithoutWhere => "deletes every row (DELETE without WHERE) of",
         SqlStatement::UpdateWithoutWhere => "rewrites every row (UPDATE without WHERE) of",
+        SqlStatement::Delete => "deletes rows of",
+        SqlStatement::Update => "rewrites rows of",
         SqlStatement::AlterDropColumn => "drops a column of",
         SqlStatement::Flushall => "flushes every key of every database (FLUSHALL)",
         SqlStatement::Flushdb => "flushes every key (FLUSHDB)",
@@ -472,7 +474,8 @@ fn statement_words(k: SqlStatement) -> &'static str {
 /// unknown effect fires every rule that applies to the database (fail safe).
 fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Environment) {
     v.notes.extend(facts.notes.iter().cloned());
-    for found in &facts.found {
+    for (n, found) in facts.found.iter().enumerate() {
+        let stake = facts.stakes.get(n).and_then(Option::as_ref);
         // The database the statement acts in: named by the SQL (MySQL `db.t`, `USE`), else
         // the one the command connects to; unknown (empty) matches every rule.
         let database = found.database.as_deref().unwrap_or(&facts.database);
@@ -488,6 +491,36 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
             {
                 continue;
             }
+            // A qualified DELETE/UPDATE under a limit fires only above it; figures that are not
+            // known fire it (fail safe), and say so.
+            let limited = matches!(found.kind, SqlStatement::Delete | SqlStatement::Update)
+                && (rule.max_rows.is_some() || rule.max_fraction.is_some());
+            if limited
+                && let Some(s) = stake.filter(|s| s.unknown.is_none())
+                && !(rule.max_rows.is_some_and(|m| s.rows.is_none_or(|r| r > m))
+                    || rule
+                        .max_fraction
+                        .is_some_and(|m| s.fraction().is_none_or(|f| f > m)))
+            {
+                continue;
+            }
+            let figures = match stake {
+                Some(s) => format!(" ({})", s.describe()),
+                None if limited => " (the rows at stake were not counted)".to_owned(),
+                None => String::new(),
+            };
+            let limits = if limited {
+                let mut l = Vec::new();
+                if let Some(m) = rule.max_rows {
+                    l.push(format!("{} rows", crate::facts::stake::grouped(m)));
+                }
+                if let Some(f) = rule.max_fraction {
+                    l.push(format!("{}% of the table", f * 100.0));
+                }
+                format!(" [over the rule's limit: {}]", l.join(" or "))
+            } else {
+                String::new()
+            };
             let why = rule.reason.as_deref().unwrap_or("protected database");
             let object = found
                 .object
@@ -520,7 +553,7 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
                 format!(" in database {database}")
             };
             let what = format!(
-                "`{text}` {}{object}{cascade}{place_db}{place}{keywords}: {why}",
+                "`{text}` {}{object}{cascade}{place_db}{place}{figures}{limits}{keywords}: {why}",
                 statement_words(found.kind),
             );
             let id = format!("{} (line {})", rule.id, rule.line);

@@ -265,6 +265,8 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             statements: rule.statements,
             action: rule.action,
             snapshot: rule.snapshot,
+            max_rows: rule.max_rows,
+            max_fraction: rule.max_fraction,
             reason: rule.reason,
             environments: rule.environments,
         });

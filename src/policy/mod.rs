@@ -61,6 +61,11 @@ pub struct SqlRule {
     pub statements: Vec<schema::SqlStatement>,
     pub action: Action,
     pub snapshot: bool,
+    /// For `delete`/`update`: fire only above this many rows, or this fraction of the table.
+    #[serde(default)]
+    pub max_rows: Option<u64>,
+    #[serde(default)]
+    pub max_fraction: Option<f64>,
     pub reason: Option<String>,
     pub environments: Option<Vec<String>>,
 }

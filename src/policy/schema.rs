@@ -190,6 +190,11 @@ pub enum SqlStatement {
     Truncate,
     DeleteWithoutWhere,
     UpdateWithoutWhere,
+    /// Any DELETE, WHERE or not; with `max_rows`/`max_fraction` only one that would delete
+    /// more rows than that (the server is asked how many).
+    Delete,
+    /// Any UPDATE, as `delete`.
+    Update,
     AlterDropColumn,
     /// Redis: every key of every database.
     Flushall,
@@ -221,6 +226,12 @@ pub struct SqlRuleSpec {
     pub action: Action,
     #[serde(default)]
     pub snapshot: bool,
+    /// `delete`/`update`: the rule fires only when the statement would touch more rows than
+    /// this, or more than `max_fraction` of the table (either; the server is asked).
+    #[serde(default)]
+    pub max_rows: Option<u64>,
+    #[serde(default)]
+    pub max_fraction: Option<f64>,
     #[serde(default)]
     pub reason: Option<String>,
     #[serde(default)]

@@ -193,6 +193,7 @@ impl Session {
             host: &self.host,
             error: self.broken.as_deref(),
             net: matches!(self.net, crate::net::State::On(_)),
+            ask_db: false,
         };
         let (v, touched) = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
             Ok(j) => (j.verdict, j.touched),

@@ -1,0 +1,284 @@
+//! The rows at stake, asked of the PostgreSQL server before a verdict: for a DELETE or UPDATE
+//! (any WHERE, tautologies included), a TRUNCATE or a DROP TABLE, the planner's estimate
+//! (`EXPLAIN (FORMAT JSON)`, which plans and never runs the statement), the table's size
+//! (`pg_class.reltuples`), and, when the estimate is small enough, the exact counts — all in a
+//! read-only transaction with a statement timeout, through the real psql (not its shim) with
+//! the command's own connection options and environment. A question the server cannot answer
+//! leaves the figures unknown, and says why; it never runs the statement.
+
+use std::process::{Command, Stdio};
+
+use crate::intent::sql::{Found, SqlIntent};
+use crate::policy::schema::{Engine, SqlStatement};
+use crate::policy::{Environment, Policy, applies_in};
+
+use super::db::SqlFacts;
+
+/// An estimate above this many rows is not counted exactly (the estimate stands).
+pub const COUNT_LIMIT: u64 = 5_000_000;
+/// The longest a count may take on the server.
+pub const COUNT_TIMEOUT_MS: u64 = 2_000;
+
+/// What the server said a statement touches.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stake {
+    /// The rows the statement would delete or rewrite (the table's rows for TRUNCATE and DROP).
+    pub rows: Option<u64>,
+    /// `rows` is a count, not the planner's estimate.
+    pub exact: bool,
+    /// The table's rows (counted when `exact`, else the estimate).
+    pub total: Option<u64>,
+    /// Why the figures are unknown.
+    pub unknown: Option<String>,
+}
+
+impl Stake {
+    /// "1,204,332 of 1,300,118 rows (93%)", or what is known of it.
+    pub fn describe(&self) -> String {
+        let about = if self.exact { "" } else { "about " };
+        match (self.rows, self.total) {
+            (Some(r), Some(t)) if t > 0 => format!(
+                "{about}{} of {} rows ({}%)",
+                grouped(r),
+                grouped(t),
+                (r.min(t) * 100).div_ceil(t)
+            ),
+            (Some(r), _) => format!("{about}{} rows", grouped(r)),
+            _ => format!(
+                "an unknown number of rows ({})",
+                self.unknown
+                    .as_deref()
+                    .unwrap_or("the server was not asked")
+            ),
+        }
+    }
+
+    /// The fraction of the table, when both figures are known.
+    pub fn fraction(&self) -> Option<f64> {
+        match (self.rows, self.total) {
+            (Some(r), Some(t)) if t > 0 => Some(r as f64 / t as f64),
+            (Some(0), _) => Some(0.0),
+            _ => None,
+        }
+    }
+}
+
+/// `1204332` → `1,204,332`.
+pub fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn wants(kind: SqlStatement) -> bool {
+    matches!(
+        kind,
+        SqlStatement::Delete
+            | SqlStatement::Update
+            | SqlStatement::DeleteWithoutWhere
+            | SqlStatement::UpdateWithoutWhere
+            | SqlStatement::Truncate
+            | SqlStatement::DropTable
+    )
+}
+
+/// Asks the server about every statement some rule of this environment names, and records the
+/// figures in `facts.stakes` (one per found statement). PostgreSQL only.
+pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
+    if facts.engine != Engine::Postgresql {
+        return;
+    }
+    facts.stakes = vec![None; facts.found.len()];
+    for (i, f) in facts.found.iter().enumerate() {
+        let named = policy.sql.iter().any(|r| {
+            r.engine == Engine::Postgresql
+                && applies_in(&r.environments, &env.name)
+                && r.statements.contains(&f.kind)
+        });
+        if !wants(f.kind) || !named || f.object.is_none() {
+            continue;
+        }
+        facts.stakes[i] = Some(stake(intent, &facts.database, f));
+    }
+}
+
+/// The real psql, with the command's connection options, reading nothing from standard input,
+/// never asking for a password.
+fn psql(intent: &SqlIntent, database: &str) -> Result<Command, String> {
+    let real = crate::act::exec::find_real("psql".as_ref(), std::env::var_os("PATH").as_deref())
+        .map_err(|e| e.to_string())?;
+    let mut c = Command::new(real);
+    c.args(["-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"]);
+    for (flag, v) in [
+        ("-h", &intent.host),
+        ("-p", &intent.port),
+        ("-U", &intent.user),
+    ] {
+        if let Some(v) = v {
+            c.arg(flag).arg(v);
+        }
+    }
+    if !database.is_empty() {
+        c.arg("-d").arg(database);
+    }
+    if let Some(pw) = &intent.password {
+        c.env("PGPASSWORD", pw);
+    }
+    c.stdin(Stdio::null());
+    Ok(c)
+}
+
+const MARK: &str = "@@gardefou@@";
+
+/// Runs `queries` in one read-only transaction; returns each one's output (as many as ran).
+fn ask_server(
+    intent: &SqlIntent,
+    database: &str,
+    queries: &[String],
+) -> Result<Vec<String>, String> {
+    let mut c = psql(intent, database)?;
+    c.args(["-c", "BEGIN READ ONLY"]);
+    c.arg("-c")
+        .arg(format!("SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}"));
+    for q in queries {
+        c.arg("-c").arg(q);
+        c.arg("-c").arg(format!("\\echo {MARK}"));
+    }
+    c.args(["-c", "COMMIT"]);
+    let out = c.output().map_err(|e| format!("cannot run psql: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts: Vec<String> = text.split(MARK).map(|p| p.trim().to_owned()).collect();
+    // What follows the last mark is not an answer.
+    parts.pop();
+    if parts.is_empty() {
+        return Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or("psql failed")
+            .trim()
+            .to_owned());
+    }
+    Ok(parts)
+}
+
+/// A literal for `to_regclass`: the object as the SQL named it.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The planner's rows for the statement: the first plan under its ModifyTable node.
+fn planned_rows(json: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let plan = v.get(0)?.get("Plan")?;
+    let node = if plan.get("Node Type")?.as_str()? == "ModifyTable" {
+        plan.get("Plans")?.get(0)?
+    } else {
+        plan
+    };
+    node.get("Plan Rows")?.as_f64().map(|r| r.max(0.0) as u64)
+}
+
+fn stake(intent: &SqlIntent, database: &str, f: &Found) -> Stake {
+    let object = f.object.as_deref().unwrap_or_default();
+    let whole_table = matches!(f.kind, SqlStatement::Truncate | SqlStatement::DropTable);
+    let mut queries = vec![format!(
+        "SELECT coalesce(reltuples, -1)::bigint FROM pg_class WHERE oid = to_regclass({})",
+        literal(object)
+    )];
+    let explain = f.statement.as_ref().filter(|_| !whole_table);
+    if let Some(st) = explain {
+        queries.push(format!("EXPLAIN (FORMAT JSON) {st}"));
+    }
+    let answers = match ask_server(intent, database, &queries) {
+        Ok(a) => a,
+        Err(e) => {
+            return Stake {
+                unknown: Some(format!("the server could not be asked: {e}")),
+                ..Stake::default()
+            };
+        }
+    };
+    let total_estimate = answers
+        .first()
+        .and_then(|a| a.parse::<i64>().ok())
+        .and_then(|n| u64::try_from(n).ok());
+    let planned = if whole_table {
+        total_estimate
+    } else {
+        answers.get(1).and_then(|a| planned_rows(a))
+    };
+    let mut s = Stake {
+        rows: planned,
+        exact: false,
+        total: total_estimate,
+        unknown: None,
+    };
+    // Counted exactly when the estimates say it is quick enough (or know nothing).
+    let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
+    if small(total_estimate) && small(planned) {
+        let mut counts = vec![format!("SELECT count(*) FROM {object}")];
+        let from = if whole_table {
+            None
+        } else {
+            f.count_from.as_ref()
+        };
+        if let Some(from) = from {
+            counts.push(format!("SELECT count(*) FROM {from}"));
+        }
+        if let Ok(a) = ask_server(intent, database, &counts) {
+            let n = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
+            if let Some(total) = n(0) {
+                s.total = Some(total);
+                if whole_table {
+                    s.rows = Some(total);
+                    s.exact = true;
+                } else if let Some(rows) = n(1) {
+                    s.rows = Some(rows);
+                    s.exact = true;
+                }
+            }
+        }
+    }
+    if s.rows.is_none() {
+        s.unknown = Some(format!("the server did not say how many rows {object} has"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_as_an_operator_reads_them() {
+        assert_eq!(grouped(1_204_332), "1,204,332");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        let s = Stake {
+            rows: Some(1_204_332),
+            exact: true,
+            total: Some(1_300_118),
+            unknown: None,
+        };
+        assert_eq!(s.describe(), "1,204,332 of 1,300,118 rows (93%)");
+        assert!((s.fraction().unwrap() - 0.926).abs() < 0.001);
+        let e = Stake {
+            rows: Some(10),
+            ..Stake::default()
+        };
+        assert_eq!(e.describe(), "about 10 rows");
+    }
+
+    #[test]
+    fn the_planners_rows_are_under_the_modify_node() {
+        let j = r#"[{"Plan": {"Node Type": "ModifyTable", "Plan Rows": 0, "Plans": [{"Node Type": "Seq Scan", "Plan Rows": 1204332}]}}]"#;
+        assert_eq!(planned_rows(j), Some(1_204_332));
+        assert_eq!(planned_rows("not json"), None);
+    }
+}
