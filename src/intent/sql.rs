@@ -662,28 +662,28 @@ fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
     let Some(Token::Word(first)) = tokens.first().map(|t| &t.token) else {
         return false;
     };
-    match first.keyword {
+    matches!(
+        first.keyword,
         Keyword::SELECT
-        | Keyword::INSERT
-        | Keyword::VALUES
-        | Keyword::CREATE
-        | Keyword::GRANT
-        | Keyword::REVOKE
-        | Keyword::SET
-        | Keyword::SHOW
-        | Keyword::BEGIN
-        | Keyword::START
-        | Keyword::COMMIT
-        | Keyword::ROLLBACK
-        | Keyword::SAVEPOINT
-        | Keyword::RELEASE
-        | Keyword::COMMENT
-        | Keyword::ANALYZE
-        | Keyword::LISTEN
-        | Keyword::NOTIFY
-        | Keyword::PREPARE => true,
-        _ => false,
-    }
+            | Keyword::INSERT
+            | Keyword::VALUES
+            | Keyword::CREATE
+            | Keyword::GRANT
+            | Keyword::REVOKE
+            | Keyword::SET
+            | Keyword::SHOW
+            | Keyword::BEGIN
+            | Keyword::START
+            | Keyword::COMMIT
+            | Keyword::ROLLBACK
+            | Keyword::SAVEPOINT
+            | Keyword::RELEASE
+            | Keyword::COMMENT
+            | Keyword::ANALYZE
+            | Keyword::LISTEN
+            | Keyword::NOTIFY
+            | Keyword::PREPARE
+    )
 }
 
 /// The keyword scan for a statement the parser could not read.
