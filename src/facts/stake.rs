@@ -30,6 +30,10 @@ pub struct Stake {
     pub total: Option<u64>,
     /// Why the figures are unknown.
     pub unknown: Option<String>,
+    /// No server answers where the command connects (no socket, connection refused): the
+    /// statement cannot run either. A server that wants a password is not this: psql would
+    /// ask for it and run the statement.
+    pub unreachable: bool,
 }
 
 impl Stake {
@@ -198,8 +202,17 @@ fn stake(intent: &SqlIntent, database: &str, f: &Found) -> Stake {
     let answers = match ask_server(intent, database, &queries) {
         Ok(a) => a,
         Err(e) => {
+            let unreachable = e.contains("connection to server")
+                && [
+                    "No such file or directory",
+                    "Connection refused",
+                    "could not translate host name",
+                ]
+                .iter()
+                .any(|m| e.contains(m));
             return Stake {
                 unknown: Some(format!("the server could not be asked: {e}")),
+                unreachable,
                 ..Stake::default()
             };
         }
@@ -218,6 +231,7 @@ fn stake(intent: &SqlIntent, database: &str, f: &Found) -> Stake {
         exact: false,
         total: total_estimate,
         unknown: None,
+        unreachable: false,
     };
     // Counted exactly when the estimates say it is quick enough (or know nothing).
     let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
@@ -264,7 +278,7 @@ mod tests {
             rows: Some(1_204_332),
             exact: true,
             total: Some(1_300_118),
-            unknown: None,
+            ..Stake::default()
         };
         assert_eq!(s.describe(), "1,204,332 of 1,300,118 rows (93%)");
         assert!((s.fraction().unwrap() - 0.926).abs() < 0.001);

@@ -495,6 +495,10 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
             // known fire it (fail safe), and say so.
             let limited = matches!(found.kind, SqlStatement::Delete | SqlStatement::Update)
                 && (rule.max_rows.is_some() || rule.max_fraction.is_some());
+            // No server where the command connects: it cannot run the statement either.
+            if limited && stake.is_some_and(|s| s.unreachable) {
+                continue;
+            }
             if limited
                 && let Some(s) = stake.filter(|s| s.unknown.is_none())
                 && !(rule.max_rows.is_some_and(|m| s.rows.is_none_or(|r| r > m))
