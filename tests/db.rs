@@ -448,3 +448,30 @@ fn the_rows_at_stake_are_shown_before_a_typed_confirmation() {
     assert!(o.contains("3 of 3 rows (100%)"), "{o}");
     assert_eq!(c.rows(), "0", "{o}");
 }
+
+/// A script: every DELETE and UPDATE in it is asked about in one session of the server, and
+/// the one that keeps nothing is named by its line; nothing of the script runs.
+#[test]
+fn a_script_is_asked_about_in_one_go_and_its_tautology_named() {
+    let c = start(LIMITED);
+    let script = c.root.join("cleanup.sql");
+    std::fs::write(
+        &script,
+        "DELETE FROM t WHERE id = 1;\nUPDATE t SET v = 'z' WHERE id = 2;\nDELETE FROM t WHERE 1=1;\n",
+    )
+    .unwrap();
+    let out = c.shim(
+        "psql",
+        &["-d", "shop", "-f", &script.display().to_string()],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(line 3) (3 of 3 rows (100%))"), "{err}");
+    assert!(
+        !err.contains("(line 1)") && !err.contains("(line 2)"),
+        "{err}"
+    );
+    assert_eq!(c.rows(), "3");
+    assert_eq!(c.real_psql("shop", "SELECT v FROM t WHERE id = 2"), "b");
+}

@@ -92,23 +92,45 @@ fn wants(kind: SqlStatement) -> bool {
     )
 }
 
+/// The most statements of one command the server is asked about; the others get unknown
+/// figures (and a limited rule fires for them).
+pub const ASK_LIMIT: usize = 200;
+
 /// Asks the server about every statement some rule of this environment names, and records the
-/// figures in `facts.stakes` (one per found statement). PostgreSQL only.
+/// figures in `facts.stakes` (one per found statement): two psql sessions for the whole
+/// command, the estimates first, then the counts. PostgreSQL only.
 pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
     if facts.engine != Engine::Postgresql {
         return;
     }
     facts.stakes = vec![None; facts.found.len()];
-    for (i, f) in facts.found.iter().enumerate() {
-        let named = policy.sql.iter().any(|r| {
-            r.engine == Engine::Postgresql
-                && applies_in(&r.environments, &env.name)
-                && r.statements.contains(&f.kind)
+    let asked: Vec<usize> = facts
+        .found
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            wants(f.kind)
+                && f.object.is_some()
+                && policy.sql.iter().any(|r| {
+                    r.engine == Engine::Postgresql
+                        && applies_in(&r.environments, &env.name)
+                        && r.statements.contains(&f.kind)
+                })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let (now, later) = asked.split_at(asked.len().min(ASK_LIMIT));
+    let found: Vec<&Found> = now.iter().map(|&i| &facts.found[i]).collect();
+    for (&i, s) in now.iter().zip(stakes(intent, &facts.database, &found)) {
+        facts.stakes[i] = Some(s);
+    }
+    for &i in later {
+        facts.stakes[i] = Some(Stake {
+            unknown: Some(format!(
+                "more than {ASK_LIMIT} statements to ask the server about"
+            )),
+            ..Stake::default()
         });
-        if !wants(f.kind) || !named || f.object.is_none() {
-            continue;
-        }
-        facts.stakes[i] = Some(stake(intent, &facts.database, f));
     }
 }
 
@@ -188,16 +210,26 @@ fn planned_rows(json: &str) -> Option<u64> {
     node.get("Plan Rows")?.as_f64().map(|r| r.max(0.0) as u64)
 }
 
-fn stake(intent: &SqlIntent, database: &str, f: &Found) -> Stake {
-    let object = f.object.as_deref().unwrap_or_default();
-    let whole_table = matches!(f.kind, SqlStatement::Truncate | SqlStatement::DropTable);
-    let mut queries = vec![format!(
-        "SELECT coalesce(reltuples, -1)::bigint FROM pg_class WHERE oid = to_regclass({})",
-        literal(object)
-    )];
-    let explain = f.statement.as_ref().filter(|_| !whole_table);
-    if let Some(st) = explain {
-        queries.push(format!("EXPLAIN (FORMAT JSON) {st}"));
+fn whole_table(f: &Found) -> bool {
+    matches!(f.kind, SqlStatement::Truncate | SqlStatement::DropTable)
+}
+
+/// The figures of each statement, in order.
+fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    // The estimates: the table's reltuples, and the planner's rows.
+    let mut queries = Vec::new();
+    for f in found {
+        queries.push(format!(
+            "SELECT coalesce(reltuples, -1)::bigint FROM pg_class WHERE oid = to_regclass({})",
+            literal(f.object.as_deref().unwrap_or_default())
+        ));
+        queries.push(match f.statement.as_ref().filter(|_| !whole_table(f)) {
+            Some(st) => format!("EXPLAIN (FORMAT JSON) {st}"),
+            None => "SELECT NULL".to_owned(),
+        });
     }
     let answers = match ask_server(intent, database, &queries) {
         Ok(a) => a,
@@ -210,59 +242,79 @@ fn stake(intent: &SqlIntent, database: &str, f: &Found) -> Stake {
                 ]
                 .iter()
                 .any(|m| e.contains(m));
-            return Stake {
+            let s = Stake {
                 unknown: Some(format!("the server could not be asked: {e}")),
                 unreachable,
                 ..Stake::default()
             };
+            return vec![s; found.len()];
         }
     };
-    let total_estimate = answers
-        .first()
-        .and_then(|a| a.parse::<i64>().ok())
-        .and_then(|n| u64::try_from(n).ok());
-    let planned = if whole_table {
-        total_estimate
-    } else {
-        answers.get(1).and_then(|a| planned_rows(a))
-    };
-    let mut s = Stake {
-        rows: planned,
-        exact: false,
-        total: total_estimate,
-        unknown: None,
-        unreachable: false,
-    };
-    // Counted exactly when the estimates say it is quick enough (or know nothing).
+    let mut out: Vec<Stake> = found
+        .iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let total = answers
+                .get(2 * n)
+                .and_then(|a| a.parse::<i64>().ok())
+                .and_then(|v| u64::try_from(v).ok());
+            let rows = if whole_table(f) {
+                total
+            } else {
+                answers.get(2 * n + 1).and_then(|a| planned_rows(a))
+            };
+            Stake {
+                rows,
+                total,
+                ..Stake::default()
+            }
+        })
+        .collect();
+    // The exact counts, when the estimates say they are quick (or know nothing); a count that
+    // times out ends the session: the ones after it keep their estimates.
     let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
-    if small(total_estimate) && small(planned) {
-        let mut counts = vec![format!("SELECT count(*) FROM {object}")];
-        let from = if whole_table {
-            None
-        } else {
-            f.count_from.as_ref()
-        };
-        if let Some(from) = from {
-            counts.push(format!("SELECT count(*) FROM {from}"));
+    let mut counted = Vec::new();
+    let mut counts = Vec::new();
+    for (n, f) in found.iter().enumerate() {
+        if !(small(out[n].total) && small(out[n].rows)) {
+            continue;
         }
-        if let Ok(a) = ask_server(intent, database, &counts) {
-            let n = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
-            if let Some(total) = n(0) {
-                s.total = Some(total);
-                if whole_table {
-                    s.rows = Some(total);
-                    s.exact = true;
-                } else if let Some(rows) = n(1) {
-                    s.rows = Some(rows);
-                    s.exact = true;
-                }
+        let object = f.object.as_deref().unwrap_or_default();
+        counts.push(format!("SELECT count(*) FROM {object}"));
+        counts.push(match f.count_from.as_ref().filter(|_| !whole_table(f)) {
+            Some(from) => format!("SELECT count(*) FROM {from}"),
+            None => "SELECT NULL".to_owned(),
+        });
+        counted.push(n);
+    }
+    if !counts.is_empty()
+        && let Ok(a) = ask_server(intent, database, &counts)
+    {
+        for (k, &n) in counted.iter().enumerate() {
+            let get = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
+            let Some(total) = get(2 * k) else {
+                break;
+            };
+            let s = &mut out[n];
+            s.total = Some(total);
+            if whole_table(found[n]) {
+                s.rows = Some(total);
+                s.exact = true;
+            } else if let Some(rows) = get(2 * k + 1) {
+                s.rows = Some(rows);
+                s.exact = true;
             }
         }
     }
-    if s.rows.is_none() {
-        s.unknown = Some(format!("the server did not say how many rows {object} has"));
+    for (s, f) in out.iter_mut().zip(found) {
+        if s.rows.is_none() {
+            s.unknown = Some(format!(
+                "the server did not say how many rows {} has",
+                f.object.as_deref().unwrap_or_default()
+            ));
+        }
     }
-    s
+    out
 }
 
 #[cfg(test)]
