@@ -14,7 +14,8 @@ use crate::policy::{Environment, Policy, applies_in};
 
 use super::db::SqlFacts;
 
-/// An estimate above this many rows is not counted exactly (the estimate stands).
+/// A table estimated above this many rows is not counted whole (its estimate stands); the rows
+/// a statement touches are always counted, within the timeout.
 pub const COUNT_LIMIT: u64 = 5_000_000;
 /// The longest a count may take on the server.
 pub const COUNT_TIMEOUT_MS: u64 = 2_000;
@@ -26,8 +27,10 @@ pub struct Stake {
     pub rows: Option<u64>,
     /// `rows` is a count, not the planner's estimate.
     pub exact: bool,
-    /// The table's rows (counted when `exact`, else the estimate).
+    /// The table's rows.
     pub total: Option<u64>,
+    /// `total` is a count, not `reltuples`.
+    pub total_exact: bool,
     /// Why the figures are unknown.
     pub unknown: Option<String>,
     /// No server answers where the command connects (no socket, connection refused): the
@@ -40,9 +43,10 @@ impl Stake {
     /// "1,204,332 of 1,300,118 rows (93%)", or what is known of it.
     pub fn describe(&self) -> String {
         let about = if self.exact { "" } else { "about " };
+        let of_about = if self.total_exact { "" } else { "about " };
         match (self.rows, self.total) {
             (Some(r), Some(t)) if t > 0 => format!(
-                "{about}{} of {} rows ({}%)",
+                "{about}{} of {of_about}{} rows ({}%)",
                 grouped(r),
                 grouped(t),
                 (r.min(t) * 100).div_ceil(t)
@@ -270,37 +274,39 @@ fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
             }
         })
         .collect();
-    // The exact counts, when the estimates say they are quick (or know nothing); a count that
-    // times out ends the session: the ones after it keep their estimates.
+    // The exact counts: the rows each statement touches (within the timeout), and the table
+    // when its estimate says that is quick (or knows nothing). A count that times out ends the
+    // session: the ones after it keep their estimates.
     let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
-    let mut counted = Vec::new();
     let mut counts = Vec::new();
     for (n, f) in found.iter().enumerate() {
-        if !(small(out[n].total) && small(out[n].rows)) {
-            continue;
-        }
         let object = f.object.as_deref().unwrap_or_default();
-        counts.push(format!("SELECT count(*) FROM {object}"));
+        counts.push(if small(out[n].total) {
+            format!("SELECT count(*) FROM {object}")
+        } else {
+            "SELECT NULL".to_owned()
+        });
         counts.push(match f.count_from.as_ref().filter(|_| !whole_table(f)) {
             Some(from) => format!("SELECT count(*) FROM {from}"),
             None => "SELECT NULL".to_owned(),
         });
-        counted.push(n);
     }
-    if !counts.is_empty()
-        && let Ok(a) = ask_server(intent, database, &counts)
-    {
-        for (k, &n) in counted.iter().enumerate() {
+    if let Ok(a) = ask_server(intent, database, &counts) {
+        for (n, f) in found.iter().enumerate() {
             let get = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
-            let Some(total) = get(2 * k) else {
+            if a.len() <= 2 * n {
                 break;
-            };
+            }
             let s = &mut out[n];
-            s.total = Some(total);
-            if whole_table(found[n]) {
-                s.rows = Some(total);
-                s.exact = true;
-            } else if let Some(rows) = get(2 * k + 1) {
+            if let Some(total) = get(2 * n) {
+                s.total = Some(total);
+                s.total_exact = true;
+                if whole_table(f) {
+                    s.rows = Some(total);
+                    s.exact = true;
+                }
+            }
+            if let Some(rows) = get(2 * n + 1) {
                 s.rows = Some(rows);
                 s.exact = true;
             }
@@ -330,6 +336,7 @@ mod tests {
             rows: Some(1_204_332),
             exact: true,
             total: Some(1_300_118),
+            total_exact: true,
             ..Stake::default()
         };
         assert_eq!(s.describe(), "1,204,332 of 1,300,118 rows (93%)");
