@@ -475,3 +475,49 @@ fn a_script_is_asked_about_in_one_go_and_its_tautology_named() {
     assert_eq!(c.rows(), "3");
     assert_eq!(c.real_psql("shop", "SELECT v FROM t WHERE id = 2"), "b");
 }
+
+/// A function's body is code of unknown effect: one the same SQL creates, or a volatile one of
+/// the database's own (the server says which), makes the call `unknown`; built-in functions and
+/// immutable ones do not.
+#[test]
+fn calls_of_functions_that_may_change_anything_are_unknown() {
+    let c = start(DENY);
+    let out = c.shim(
+        "psql",
+        &[
+            "-d",
+            "shop",
+            "-c",
+            "CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM t'; SELECT wipe();",
+        ],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wipe() (a function this SQL creates)"),
+        "{err}"
+    );
+    assert_eq!(c.rows(), "3");
+    c.real_psql(
+        "shop",
+        "CREATE FUNCTION purge() RETURNS void LANGUAGE sql AS 'DELETE FROM t'; CREATE FUNCTION add2(int, int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 + $2'",
+    );
+    let out = c.shim("psql", &["-d", "shop", "-c", "SELECT purge()"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("purge() (a volatile function of the database)"),
+        "{err}"
+    );
+    assert_eq!(c.rows(), "3");
+    for harmless in [
+        "SELECT add2(1, 2)",
+        "SELECT count(*), format('%s rows', count(*)), now() FROM t",
+        "INSERT INTO t (id, v) VALUES (4, upper('d'))",
+    ] {
+        let out = c.shim("psql", &["-d", "shop", "-c", harmless], None);
+        assert!(out.status.success(), "{harmless}: {:?}", common::text(&out));
+    }
+    assert_eq!(c.rows(), "4");
+}

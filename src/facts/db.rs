@@ -16,6 +16,8 @@ pub struct SqlFacts {
     pub notes: Vec<String>,
     /// What the server said each found statement touches (`facts::stake`), when it was asked.
     pub stakes: Vec<Option<super::stake::Stake>>,
+    /// Names the SQL calls like functions, with their line (PostgreSQL).
+    pub calls: Vec<(usize, String)>,
 }
 
 /// The user psql would connect as: `-U`, `PGUSER`, else the login name.
@@ -104,6 +106,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                         }
                     },
                 };
+                f.calls.extend(c.calls.iter().cloned());
                 f.found.extend(c.found);
                 f.notes.extend(c.notes);
             }

@@ -107,6 +107,13 @@ pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Envi
     if facts.engine != Engine::Postgresql {
         return;
     }
+    if policy
+        .sql
+        .iter()
+        .any(|r| r.engine == Engine::Postgresql && applies_in(&r.environments, &env.name))
+    {
+        volatile_calls(intent, facts);
+    }
     facts.stakes = vec![None; facts.found.len()];
     let asked: Vec<usize> = facts
         .found
@@ -135,6 +142,44 @@ pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Envi
             )),
             ..Stake::default()
         });
+    }
+}
+
+/// The calls of volatile functions of the database's own (not PostgreSQL's built-in ones):
+/// code whose effect cannot be known, found as `unknown`. Only what the server names is found;
+/// a server that cannot be asked finds nothing here (the statement is judged as before).
+fn volatile_calls(intent: &SqlIntent, facts: &mut SqlFacts) {
+    const MAX_NAMES: usize = 500;
+    if facts.calls.is_empty() {
+        return;
+    }
+    let names: Vec<String> = facts
+        .calls
+        .iter()
+        .take(MAX_NAMES)
+        .map(|(_, n)| literal(n))
+        .collect();
+    let q = format!(
+        "SELECT DISTINCT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND p.proname IN ({})",
+        names.join(", ")
+    );
+    let Ok(answers) = ask_server(intent, &facts.database, &[q]) else {
+        return;
+    };
+    let volatile: Vec<&str> = answers
+        .first()
+        .map(|a| a.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
+    for (line, name) in &facts.calls {
+        if volatile.contains(&name.as_str()) {
+            facts.found.push(Found::unknown(
+                *line,
+                Some(format!("{name}() (a volatile function of the database)")),
+                false,
+            ));
+        }
     }
 }
 

@@ -119,6 +119,11 @@ pub struct Classified {
     pub notes: Vec<String>,
     /// MySQL `USE db`: from `found[index]` on, unqualified objects are in `db`.
     pub uses: Vec<(usize, String)>,
+    /// Names called like functions (`wipe(`), with their line: the server says which are
+    /// volatile functions of the database's own (their effect cannot be known).
+    pub calls: Vec<(usize, String)>,
+    /// Functions and procedures the text itself creates (`CREATE FUNCTION wipe()`).
+    pub created: Vec<String>,
 }
 
 /// Which SQL a text is written in.
@@ -791,6 +796,23 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
         text.push('\n');
     }
     classify_text(Flavor::Postgresql, &text, origin, 1, &mut out);
+    // A function the same SQL creates, then calls: its body is code of unknown effect.
+    let created = std::mem::take(&mut out.created);
+    let mut calls = std::mem::take(&mut out.calls);
+    calls.retain(|(line, name)| {
+        if created.contains(name) {
+            out.found.push(Found::unknown(
+                *line,
+                Some(format!("{name}() (a function this SQL creates)")),
+                false,
+            ));
+            false
+        } else {
+            true
+        }
+    });
+    out.calls = calls;
+    out.created = created;
     out
 }
 
@@ -831,10 +853,11 @@ pub(crate) fn classify_text(
     }
     out.statements += groups.len();
     let one = |tokens: Vec<TokenWithSpan>, part: &mut Classified| {
+        let line = tokens[0].span.start.line as usize + first_line - 1;
+        calls_and_creations(&tokens, line, part);
         if cannot_be_destructive(&tokens) {
             return;
         }
-        let line = tokens[0].span.start.line as usize + first_line - 1;
         let from = tokens[0].span.start;
         let to = tokens[tokens.len() - 1].span.end;
         let dialect = flavor.dialect();
@@ -902,6 +925,49 @@ pub(crate) fn classify_text(
             .extend(p.uses.into_iter().map(|(at, db)| (at + base, db)));
         out.found.extend(p.found);
         out.notes.extend(p.notes);
+        out.calls.extend(p.calls);
+        out.created.extend(p.created);
+    }
+}
+
+/// The names a statement calls like functions (a word, then `(`), and the function or procedure
+/// it creates.
+fn calls_and_creations(tokens: &[TokenWithSpan], line: usize, part: &mut Classified) {
+    use sqlparser::keywords::Keyword;
+    let name = |w: &sqlparser::tokenizer::Word| {
+        if w.quote_style.is_some() {
+            w.value.clone()
+        } else {
+            w.value.to_lowercase()
+        }
+    };
+    for pair in tokens.windows(2) {
+        // Any word: function names are often keywords to the tokenizer (`purge`, `format`);
+        // the server tells which are functions.
+        if let (Token::Word(w), Token::LParen) = (&pair[0].token, &pair[1].token) {
+            let n = name(w);
+            if !part.calls.iter().any(|(_, c)| *c == n) {
+                part.calls.push((line, n));
+            }
+        }
+    }
+    let words: Vec<&sqlparser::tokenizer::Word> = tokens
+        .iter()
+        .take(8)
+        .filter_map(|t| match &t.token {
+            Token::Word(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    if words.first().is_some_and(|w| w.keyword == Keyword::CREATE)
+        && let Some(at) = words
+            .iter()
+            .position(|w| matches!(w.keyword, Keyword::FUNCTION | Keyword::PROCEDURE))
+        && let Some(pos) = tokens.iter().position(|t| matches!(t.token, Token::LParen))
+        && let Some(Token::Word(w)) = tokens[..pos].last().map(|t| &t.token)
+        && pos > at
+    {
+        part.created.push(name(w));
     }
 }
 
@@ -1011,6 +1077,21 @@ mod tests {
                 .collect();
             assert!(destructive.is_empty(), "{ok}: {destructive:?}");
         }
+    }
+
+    #[test]
+    fn calls_are_collected_and_a_function_created_then_called_is_unknown() {
+        let c = classify(
+            "CREATE OR REPLACE FUNCTION app.wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM t';\nSELECT app.wipe();",
+            "-c",
+        );
+        assert_eq!(c.found.len(), 1, "{:?}", c.found);
+        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
+        assert_eq!(c.found[0].line, 1);
+        let c = classify("SELECT purge(), format('%s', \"Odd\"(1)) FROM t", "-c");
+        let names: Vec<&str> = c.calls.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["purge", "format", "Odd"]);
+        assert!(c.found.is_empty());
     }
 
     #[test]
