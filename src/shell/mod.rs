@@ -193,7 +193,8 @@ impl Session {
             host: &self.host,
             error: self.broken.as_deref(),
             net: matches!(self.net, crate::net::State::On(_)),
-            ask_db: false,
+            // psql by its path reaches no shim: the shell asks the server itself.
+            ask_db: names_guarded_by_path(line),
         };
         let (v, touched) = match crate::pipeline::judge_line(&ctx, line.as_bytes(), &mut state) {
             Ok(j) => (j.verdict, j.touched),
