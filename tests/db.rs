@@ -521,3 +521,22 @@ fn calls_of_functions_that_may_change_anything_are_unknown() {
     }
     assert_eq!(c.rows(), "4");
 }
+
+/// The questions asked of the server are built from the statement as the parser printed it;
+/// one that would not be a single statement is never sent: the figures stay unknown (the rule
+/// fires) and nothing else in the database changes.
+#[test]
+fn a_statement_that_prints_as_several_is_never_sent_to_the_server() {
+    let c = start(LIMITED);
+    c.real_psql(
+        "shop",
+        "CREATE TABLE victim (id int); INSERT INTO victim VALUES (1), (2)",
+    );
+    let sql = "DELETE FROM t WHERE v = '\\''; COMMIT; DELETE FROM victim; SELECT ''--'";
+    let out = c.shim("psql", &["-d", "shop", "-c", sql], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("would not be one statement"), "{err}");
+    assert_eq!(c.real_psql("shop", "SELECT count(*) FROM victim"), "2");
+    assert_eq!(c.rows(), "3");
+}

@@ -99,6 +99,44 @@ fn wants(kind: SqlStatement) -> bool {
 /// The most statements of one command the server is asked about; the others get unknown
 /// figures (and a limited rule fires for them).
 pub const ASK_LIMIT: usize = 200;
+/// Of those, the ones whose rows are counted exactly; the others keep the planner's estimate.
+pub const COUNT_STATEMENTS: usize = 20;
+
+/// Whether SQL text calls a function (a word, then `(`).
+fn calls_a_function(text: Option<&str>) -> bool {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Some(text) = text else {
+        return false;
+    };
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match Tokenizer::new(&dialect, text).tokenize() {
+        Ok(tokens) => tokens
+            .iter()
+            .filter(|t| !matches!(t, Token::Whitespace(_)))
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| match (w[0], w[1]) {
+                // Words that open a list or a subquery, not a call.
+                (Token::Word(word), Token::LParen) => !matches!(
+                    word.keyword,
+                    Keyword::IN
+                        | Keyword::EXISTS
+                        | Keyword::ANY
+                        | Keyword::ALL
+                        | Keyword::SOME
+                        | Keyword::AND
+                        | Keyword::OR
+                        | Keyword::NOT
+                        | Keyword::ARRAY
+                        | Keyword::ROW
+                        | Keyword::WHERE
+                ),
+                _ => false,
+            }),
+        Err(_) => true,
+    }
+}
 
 /// Asks the server about every statement some rule of this environment names, and records the
 /// figures in `facts.stakes` (one per found statement): two psql sessions for the whole
@@ -189,7 +227,7 @@ fn psql(intent: &SqlIntent, database: &str) -> Result<Command, String> {
     let real = crate::act::exec::find_real("psql".as_ref(), std::env::var_os("PATH").as_deref())
         .map_err(|e| e.to_string())?;
     let mut c = Command::new(real);
-    c.args(["-X", "-q", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"]);
+    c.args(["-X", "-q", "-A", "-t", "-w"]);
     for (flag, v) in [
         ("-h", &intent.host),
         ("-p", &intent.port),
@@ -209,37 +247,99 @@ fn psql(intent: &SqlIntent, database: &str) -> Result<Command, String> {
     Ok(c)
 }
 
-const MARK: &str = "@@gardefou@@";
-
 /// Runs `queries` in one read-only transaction; returns each one's output (as many as ran).
 fn ask_server(
     intent: &SqlIntent,
     database: &str,
     queries: &[String],
 ) -> Result<Vec<String>, String> {
+    // Each query goes to the server as one simple-protocol message, which may hold several
+    // statements: a query gardefou built from a statement's text must be exactly one statement
+    // as PostgreSQL reads it, or it is not sent (and a query is never sent with a backslash,
+    // where an escape could read differently).
+    for q in queries {
+        if !one_statement(q) {
+            return Err(format!(
+                "a query for the server would not be one statement: {q}"
+            ));
+        }
+    }
+    // A marker no data can spell: the answers are told apart by it.
+    let mark = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        format!("@@gardefou-{:016x}@@", h.finish())
+    };
     let mut c = psql(intent, database)?;
+    // Read-only for the whole session, each query under a savepoint (one that fails or times
+    // out leaves the others answered), and no wait on a host that does not answer.
+    c.env("PGOPTIONS", "-c default_transaction_read_only=on")
+        .env("PGCONNECT_TIMEOUT", "5")
+        .args(["-v", "ON_ERROR_ROLLBACK=on"]);
     c.args(["-c", "BEGIN READ ONLY"]);
     c.arg("-c")
         .arg(format!("SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}"));
     for q in queries {
         c.arg("-c").arg(q);
-        c.arg("-c").arg(format!("\\echo {MARK}"));
+        c.arg("-c").arg(format!("\\echo {mark}"));
     }
-    c.args(["-c", "COMMIT"]);
+    c.args(["-c", "ROLLBACK"]);
     let out = c.output().map_err(|e| format!("cannot run psql: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts: Vec<String> = text.split(MARK).map(|p| p.trim().to_owned()).collect();
+    let mut parts: Vec<String> = text.split(&mark).map(|p| p.trim().to_owned()).collect();
     // What follows the last mark is not an answer.
     parts.pop();
-    if parts.is_empty() {
-        return Err(String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .next()
-            .unwrap_or("psql failed")
-            .trim()
-            .to_owned());
+    if parts.len() != queries.len() {
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(if err.is_empty() {
+            "psql gave no answer".to_owned()
+        } else {
+            err
+        });
     }
     Ok(parts)
+}
+
+/// Whether `q` is exactly one statement, without a backslash, as PostgreSQL's lexer reads it
+/// (sqlparser's tokenizer, standard strings).
+fn one_statement(q: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if q.contains('\\') {
+        return false;
+    }
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, q).tokenize() else {
+        return false;
+    };
+    !tokens.iter().any(|t| matches!(t, Token::SemiColon))
+}
+
+/// A psql failure that means no server answers where the command connects, told by every line
+/// of its error: no socket, connection refused, no such host — and nothing about a password
+/// or authentication, which the real psql would ask for and then run the statement.
+fn unreachable(intent: &SqlIntent, err: &str) -> bool {
+    const GONE: [&str; 3] = [
+        "No such file or directory",
+        "Connection refused",
+        "could not translate host name",
+    ];
+    // A connection named in a way the probe may not follow (a service, a conninfo or URI with
+    // parameters, several hosts): never taken as unreachable.
+    let simple = std::env::var_os("PGSERVICE").is_none()
+        && std::env::var_os("PGHOSTADDR").is_none()
+        && intent
+            .database
+            .as_deref()
+            .is_none_or(|d| !d.contains('=') && !d.contains("://"))
+        && intent.host.as_deref().is_none_or(|h| !h.contains(','))
+        && std::env::var("PGHOST").map_or(true, |h| !h.contains(','));
+    let failures: Vec<&str> = err.lines().filter(|l| l.contains("failed:")).collect();
+    simple
+        && !failures.is_empty()
+        && failures.iter().all(|l| GONE.iter().any(|g| l.contains(g)))
+        && !err.contains("password")
+        && !err.contains("authentication")
 }
 
 /// A literal for `to_regclass`: the object as the SQL named it.
@@ -251,8 +351,14 @@ fn literal(s: &str) -> String {
 fn planned_rows(json: &str) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
     let plan = v.get(0)?.get("Plan")?;
+    // Under ModifyTable, the plan that feeds it rows is the "Outer" one (an InitPlan or a CTE
+    // may come first).
     let node = if plan.get("Node Type")?.as_str()? == "ModifyTable" {
-        plan.get("Plans")?.get(0)?
+        let plans = plan.get("Plans")?.as_array()?;
+        plans
+            .iter()
+            .find(|p| p.get("Parent Relationship").and_then(|r| r.as_str()) == Some("Outer"))
+            .or_else(|| plans.first())?
     } else {
         plan
     };
@@ -283,16 +389,12 @@ fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
     let answers = match ask_server(intent, database, &queries) {
         Ok(a) => a,
         Err(e) => {
-            let unreachable = e.contains("connection to server")
-                && [
-                    "No such file or directory",
-                    "Connection refused",
-                    "could not translate host name",
-                ]
-                .iter()
-                .any(|m| e.contains(m));
+            let unreachable = unreachable(intent, &e);
             let s = Stake {
-                unknown: Some(format!("the server could not be asked: {e}")),
+                unknown: Some(format!(
+                    "the server could not be asked: {}",
+                    e.lines().next().unwrap_or_default().trim()
+                )),
                 unreachable,
                 ..Stake::default()
             };
@@ -331,10 +433,19 @@ fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
         } else {
             "SELECT NULL".to_owned()
         });
-        counts.push(match f.count_from.as_ref().filter(|_| !whole_table(f)) {
-            Some(from) => format!("SELECT count(*) FROM {from}"),
-            None => "SELECT NULL".to_owned(),
-        });
+        // A WHERE that calls a function would run it to count: the estimate stands. Only
+        // the first statements are counted (each count may take the whole timeout).
+        let countable = n < COUNT_STATEMENTS && !calls_a_function(f.count_from.as_deref());
+        counts.push(
+            match f
+                .count_from
+                .as_ref()
+                .filter(|_| !whole_table(f) && countable)
+            {
+                Some(from) => format!("SELECT count(*) FROM {from}"),
+                None => "SELECT NULL".to_owned(),
+            },
+        );
     }
     if let Ok(a) = ask_server(intent, database, &counts) {
         for (n, f) in found.iter().enumerate() {
@@ -394,9 +505,26 @@ mod tests {
     }
 
     #[test]
+    fn a_query_that_is_not_one_statement_is_never_sent() {
+        assert!(one_statement("SELECT count(*) FROM t WHERE a = 'x;y'"));
+        // sqlparser's printer leaves `'\''` as `'\'`: PostgreSQL would then read a COMMIT.
+        assert!(!one_statement(
+            "EXPLAIN (FORMAT JSON) DELETE FROM t WHERE a = '\\'; COMMIT; DELETE FROM users; SELECT ''--'"
+        ));
+        assert!(!one_statement("SELECT 1; SELECT 2"));
+        assert!(!one_statement("SELECT E'\\x41'"));
+        assert!(calls_a_function(Some("t WHERE id < f(1)")));
+        assert!(!calls_a_function(Some("t WHERE id IN (1, 2) AND (a OR b)")));
+        assert!(calls_a_function(Some("t WHERE id IN (SELECT purge())")));
+        assert!(!calls_a_function(Some("t WHERE id = 3")));
+    }
+
+    #[test]
     fn the_planners_rows_are_under_the_modify_node() {
         let j = r#"[{"Plan": {"Node Type": "ModifyTable", "Plan Rows": 0, "Plans": [{"Node Type": "Seq Scan", "Plan Rows": 1204332}]}}]"#;
         assert_eq!(planned_rows(j), Some(1_204_332));
         assert_eq!(planned_rows("not json"), None);
+        let init = r#"[{"Plan": {"Node Type": "ModifyTable", "Plans": [{"Parent Relationship": "InitPlan", "Plan Rows": 1}, {"Parent Relationship": "Outer", "Plan Rows": 900}]}}]"#;
+        assert_eq!(planned_rows(init), Some(900));
     }
 }
