@@ -18,19 +18,6 @@ struct Cluster {
     audit: PathBuf,
 }
 
-fn pg_bin() -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (.ci/run installs Debian's postgresql)")
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions
-        .pop()
-        .expect("an initdb under /usr/lib/postgresql/*/bin")
-}
-
 fn as_postgres(program: &Path) -> Command {
     let mut c = Command::new("runuser");
     c.args(["-u", "postgres", "--"]).arg(program);
@@ -41,7 +28,7 @@ use common::ok;
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = as_postgres(&pg_bin().join("pg_ctl"))
+        let _ = as_postgres(&common::pg_bin().join("pg_ctl"))
             .args(["stop", "-m", "immediate", "-D"])
             .arg(self.root.join("data"))
             .stdout(Stdio::null())
@@ -60,7 +47,7 @@ fn start(rules: &str) -> Cluster {
         .arg(&root)
         .output()
         .unwrap());
-    let pg = pg_bin();
+    let pg = common::pg_bin();
     ok(as_postgres(&pg.join("initdb"))
         .args(["-A", "trust", "-U", "postgres", "-D"])
         .arg(root.join("data"))

@@ -518,7 +518,7 @@ fn a_non_root_user_keeps_sudo_and_is_told_the_net_is_unavailable() {
 #[test]
 fn postgresql_keeps_writing_while_a_guarded_line_cannot_touch_its_wal() {
     let s = sandbox("");
-    let pg = pg_bin();
+    let pg = common::pg_bin();
     let data = s.path("prot/pg");
     std::fs::create_dir(&data).unwrap();
     for p in [s.path("prot"), data.clone()] {
@@ -631,17 +631,6 @@ fn postgresql_keeps_writing_while_a_guarded_line_cannot_touch_its_wal() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(processed > 0, "{o}");
-}
-
-fn pg_bin() -> PathBuf {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (tests/run.sh installs it)")
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    v.sort();
-    v.pop().expect("an initdb")
 }
 
 /// A session whose directory is inside a protected tree before the line starts sees the tree

@@ -349,6 +349,32 @@ fn remount_ro(path: &Path) -> nix::Result<()> {
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
 }
 
+/// This process into a mount namespace of its own: a copy of the current one, whose mounts
+/// receive the host's later ones and send nothing back (recursively slave).
+fn private_namespace() -> Result<(), NetError> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(NetError::Unshare)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(NetError::Propagation)
+}
+
+/// `path` (and what is mounted below it, recursively) bind-mounted on itself, read-only.
+fn bind_read_only(path: &Path) -> nix::Result<()> {
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    remount_ro(path)
+}
+
 /// This process into a private mount namespace in which each of `trees` (and every mount below
 /// it) is read-only. Returns the trees it made read-only and what could not be (the rest still
 /// is); an error when there is no namespace at all.
@@ -359,27 +385,11 @@ pub fn enter(trees: &[&Path]) -> Result<(Vec<PathBuf>, Vec<NetError>), NetError>
     // Already read-only: a read-only filesystem, or an outer net (`gardefou run` in a line);
     // asked before any mount, so that a tree inside another is not mistaken for one.
     let wanted: Vec<&Path> = trees.iter().copied().filter(|t| !read_only(t)).collect();
-    unshare(CloneFlags::CLONE_NEWNS).map_err(NetError::Unshare)?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .map_err(NetError::Propagation)?;
+    private_namespace()?;
     let mut problems = Vec::new();
     let mut made = Vec::new();
     for &t in &wanted {
-        let done = mount(
-            Some(t),
-            t,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .and_then(|()| remount_ro(t));
-        match done {
+        match bind_read_only(t) {
             Ok(()) => made.push(t.to_owned()),
             Err(source) => problems.push(NetError::ReadOnly {
                 path: t.to_owned(),
@@ -566,15 +576,7 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
         .cloned()
         .collect();
     let cwd = std::env::current_dir().ok();
-    unshare(CloneFlags::CLONE_NEWNS).map_err(NetError::Unshare)?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )
-    .map_err(NetError::Propagation)?;
+    private_namespace()?;
     // Innermost first: an outer tree's detach would take an inner bind with it.
     ours.sort_by_key(|t| std::cmp::Reverse(t.as_os_str().len()));
     for t in &ours {
@@ -598,15 +600,7 @@ pub fn lift(what: Lift) -> Result<Vec<PathBuf>, NetError> {
         }
     }
     for t in &again {
-        mount(
-            Some(t.as_path()),
-            t.as_path(),
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .and_then(|()| remount_ro(t))
-        .map_err(|source| NetError::ReadOnly {
+        bind_read_only(t).map_err(|source| NetError::ReadOnly {
             path: t.clone(),
             source,
         })?;

@@ -427,3 +427,17 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     .unwrap()
 }
+
+/// The newest PostgreSQL's programs (initdb, pg_ctl, pgbench) under /usr/lib/postgresql.
+pub fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (tests/run.sh installs Debian's postgresql)")
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
