@@ -20,6 +20,7 @@ pub mod outcome;
 pub mod pipeline;
 pub mod policy;
 pub mod preflight;
+pub mod proxy;
 pub mod render;
 pub mod shell;
 pub mod snapshot;

@@ -69,6 +69,7 @@ pub struct Context<'a> {
 }
 
 /// A policy, and the error that made it the embedded default instead of the configured one.
+#[derive(Clone)]
 pub struct Loaded {
     pub policy: Policy,
     pub error: Option<String>,

@@ -16,6 +16,8 @@ struct Cluster {
     bin: PathBuf,
     policy: PathBuf,
     audit: PathBuf,
+    /// Where the server listens (its socket's name, and TCP when it listens there).
+    port: String,
 }
 
 fn as_postgres(program: &Path) -> Command {
@@ -40,6 +42,12 @@ impl Drop for Cluster {
 /// A running cluster with database `shop` holding table `t` (3 rows), and gardefou installed
 /// in a temp prefix with `rules` as its policy.
 fn start(rules: &str) -> Cluster {
+    start_with(rules, None)
+}
+
+/// `start`, also listening on 127.0.0.1:`tcp` when given, where role `app` (password
+/// `secret`, all rights on `t`) logs in with SCRAM.
+fn start_with(rules: &str, tcp: Option<u16>) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
     ok(Command::new("chown")
@@ -53,8 +61,22 @@ fn start(rules: &str) -> Cluster {
         .arg(root.join("data"))
         .output()
         .unwrap());
+    let listen = match tcp {
+        Some(_) => {
+            let hba = root.join("data/pg_hba.conf");
+            let old = std::fs::read_to_string(&hba).unwrap();
+            std::fs::write(
+                &hba,
+                format!("host all app 127.0.0.1/32 scram-sha-256\n{old}"),
+            )
+            .unwrap();
+            "127.0.0.1"
+        }
+        None => "",
+    };
+    let port = tcp.map_or_else(|| PORT.to_owned(), |p| p.to_string());
     let opts = format!(
-        "-p {PORT} -k {} -c listen_addresses='' -c fsync=off",
+        "-p {port} -k {} -c listen_addresses='{listen}' -c fsync=off",
         root.display()
     );
     ok(as_postgres(&pg.join("pg_ctl"))
@@ -83,6 +105,7 @@ fn start(rules: &str) -> Cluster {
         root,
         policy,
         audit,
+        port,
     };
     c.real_psql("postgres", "CREATE DATABASE shop");
     c.real_psql(
@@ -98,7 +121,7 @@ impl Cluster {
         let out = ok(Command::new("/usr/bin/psql")
             .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(&self.root)
-            .args(["-p", PORT, "-U", "postgres", "-d", db, "-c", sql])
+            .args(["-p", &self.port, "-U", "postgres", "-d", db, "-c", sql])
             .output()
             .unwrap());
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -116,7 +139,7 @@ impl Cluster {
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
             .env("GARDEFOU_POLICY", &self.policy)
             .env("PGHOST", &self.root)
-            .env("PGPORT", PORT)
+            .env("PGPORT", &self.port)
             .env("PGUSER", "postgres")
             .env_remove("PGDATABASE")
             .env_remove("SUDO_USER")
@@ -526,4 +549,200 @@ fn a_statement_that_prints_as_several_is_never_sent_to_the_server() {
     assert!(err.contains("would not be one statement"), "{err}");
     assert_eq!(c.real_psql("shop", "SELECT count(*) FROM victim"), "2");
     assert_eq!(c.rows(), "3");
+}
+
+/// The wire guard: what psql sends the server is judged statement by statement, whatever
+/// produced it. Every case here is SQL that no reading of psql's input can see; each runs
+/// without a terminal (refused, the session goes on to the next statement).
+const WIRE: &str = "[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"drop_table\", \"truncate\", \"unknown\"]\naction = \"deny\"\nreason = \"the shop's data\"\n\n[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"delete\", \"update\"]\nmax_rows = 1\naction = \"confirm\"\nreason = \"the shop's rows\"\n";
+
+/// Runs a script on psql's standard input through the shim (no terminal) and returns its
+/// output; the script ends by printing `after|N`, the rows of `t` as the session saw them.
+fn wire_script(c: &Cluster, script: &str) -> (String, String) {
+    let out = c.shim(
+        "psql",
+        &["-X", "-At", "-d", "shop"],
+        Some(&format!("{script}\nSELECT 'after', count(*) FROM t;\n")),
+    );
+    common::text(&out)
+}
+
+#[test]
+fn statements_made_by_gexec_variables_and_include_files_are_judged_on_the_wire() {
+    let c = start(WIRE);
+    c.real_psql(
+        "shop",
+        "CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM t'",
+    );
+    std::fs::write(c.root.join("drop.sql"), "DROP TABLE t;\n").unwrap();
+    let include = format!("\\i {}", c.root.join("drop.sql").display());
+    for script in [
+        // The DROP only exists once the server has answered the SELECT.
+        "SELECT format('DROP TABLE %I', 't') \\gexec",
+        "SELECT 'TRUNCATE t' \\gexec",
+        // A psql variable holds the whole statement.
+        "\\set x 'DROP TABLE t'\n:x;",
+        // A file included by the script.
+        &include,
+        // A volatile function of the database's own: its body is code of unknown effect.
+        "SELECT 'SELECT wipe()' \\gexec",
+        // Every row, by a WHERE that keeps nothing: the server counts them.
+        "SELECT 'DELETE FROM t WHERE 1=1' \\gexec",
+        "SELECT 'DELETE FROM t WHERE true' \\gexec",
+        "SELECT 'UPDATE t SET v = NULL WHERE 1 = 1' \\gexec",
+    ] {
+        let (out, err) = wire_script(&c, script);
+        assert!(
+            err.contains("gardefou refused this statement"),
+            "{script}: {out}{err}"
+        );
+        // The session went on: the next statement ran, and every row is still there.
+        assert!(out.contains("after|3"), "{script}: {out}{err}");
+        assert_eq!(c.rows(), "3", "{script}");
+        assert_eq!(
+            c.real_psql("shop", "SELECT count(*) FROM t WHERE v IS NOT NULL"),
+            "3",
+            "{script}"
+        );
+    }
+    // An ordinary DELETE of one row: no question, it runs.
+    let (out, err) = wire_script(&c, "SELECT 'DELETE FROM t WHERE id = 3' \\gexec");
+    assert!(out.contains("after|2"), "{out}{err}");
+    assert!(!err.contains("gardefou"), "{err}");
+    // The refusals are in the audit log, each with its statement.
+    let audit = common::audit_lines(&c.audit);
+    let wire: Vec<_> = audit
+        .iter()
+        .filter(|e| e["argv"].to_string().contains("--wire-statement"))
+        .collect();
+    assert!(
+        wire.iter()
+            .any(|e| e["argv"].to_string().contains("DROP TABLE t") && e["decision"] == "deny"),
+        "{audit:?}"
+    );
+}
+
+/// A refused statement inside a transaction fails the transaction, as a server error would:
+/// the COMMIT after it commits nothing. A DELETE asked about inside a transaction (the rows
+/// at stake counted in the session itself, under a savepoint) leaves the transaction usable.
+#[test]
+fn a_refusal_inside_a_transaction_fails_it_and_a_question_does_not_disturb_it() {
+    let c = start(WIRE);
+    let (out, err) = wire_script(
+        &c,
+        "BEGIN;\nINSERT INTO t VALUES (4, 'd');\nSELECT 'DROP TABLE t' \\gexec\nCOMMIT;",
+    );
+    assert!(err.contains("gardefou refused this statement"), "{err}");
+    assert!(out.contains("after|3"), "{out}{err}");
+    assert_eq!(c.rows(), "3");
+    // The transaction's own uncommitted row is seen by the count: 1 row at stake, allowed.
+    let (out, err) = wire_script(
+        &c,
+        "BEGIN;\nINSERT INTO t VALUES (4, 'd');\nSELECT 'DELETE FROM t WHERE id = 4' \\gexec\nINSERT INTO t VALUES (5, 'e');\nCOMMIT;",
+    );
+    assert!(!err.contains("gardefou"), "{out}{err}");
+    assert!(!err.contains("ERROR"), "{out}{err}");
+    assert_eq!(
+        c.real_psql(
+            "shop",
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"
+        ),
+        "1,2,3,5"
+    );
+}
+
+/// Typed at psql's prompt on a real terminal: a DROP waits for the typed host name; a wrong
+/// answer refuses it and the session goes on; the right one lets it through.
+#[test]
+fn an_interactive_session_is_guarded_statement_by_statement() {
+    let c = start(
+        WIRE.replace("action = \"deny\"", "action = \"confirm\"")
+            .as_str(),
+    );
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let typed = [
+        "DROP TABLE t;",
+        "not-this-host",
+        "SELECT 40 + count(*) AS still FROM t;",
+        "COMMIT;",
+        "DROP TABLE t;",
+        &host,
+        "COMMIT;",
+        "\\\\q",
+    ];
+    let out = common::typed_on_tty(
+        Command::new("script")
+            .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
+            .env("GARDEFOU_POLICY", &c.policy)
+            .env("PGHOST", &c.root)
+            .env("PGPORT", PORT)
+            .env("PGUSER", "postgres")
+            .env("NO_COLOR", "1")
+            .current_dir(&c.root),
+        "psql -X -P pager=off -d shop",
+        &typed,
+    );
+    let (shown, err) = common::text(&out);
+    assert!(
+        shown.contains("gardefou refused this statement"),
+        "{shown}{err}"
+    );
+    assert!(shown.contains("    43"), "{shown}");
+    // The prompt names the server, not the guard's socket.
+    let local = format!("[PRODUCTION] postgres@[local:{}]/shop", c.root.display());
+    assert!(shown.contains(&local), "{shown}");
+    assert_eq!(
+        c.real_psql(
+            "shop",
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'"
+        ),
+        "0",
+        "{shown}"
+    );
+}
+
+/// A role that logs in with a password over TCP logs in through the guard (SCRAM passes
+/// through untouched), and its statements are judged there; a wrong password is the server's
+/// refusal, as without the guard.
+#[test]
+fn a_password_login_over_tcp_goes_through_the_guard() {
+    let c = start_with(WIRE, Some(55_432));
+    c.real_psql(
+        "shop",
+        "CREATE ROLE app LOGIN PASSWORD 'secret'; GRANT ALL ON t TO app",
+    );
+    let run = |password: &str, script: &str| {
+        let cmd = &mut Command::new("setsid");
+        cmd.args([
+            "-w",
+            "psql",
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "app",
+            "-d",
+            "shop",
+        ])
+        .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
+        .env("GARDEFOU_POLICY", &c.policy)
+        .env("PGPORT", "55432")
+        .env("PGPASSWORD", password)
+        .env_remove("PGHOST")
+        .current_dir(&c.root);
+        common::text(&common::output_with_stdin(cmd, Some(script)))
+    };
+    let (out, err) = run(
+        "secret",
+        "SELECT 'DELETE FROM t WHERE 1=1' \\gexec\nSELECT 'in', current_user, count(*) FROM t;\n",
+    );
+    assert!(out.contains("in|app|3"), "{out}{err}");
+    assert!(err.contains("gardefou refused this statement"), "{err}");
+    assert!(err.contains("3 of 3 rows"), "{err}");
+    let (out, err) = run("wrong", "SELECT 1;\n");
+    assert!(err.contains("password authentication failed"), "{out}{err}");
 }

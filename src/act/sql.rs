@@ -65,7 +65,11 @@ fn dump_target(intent: &sql::SqlIntent, facts: &db::SqlFacts) -> crate::error::R
 /// COMMIT) with `ON_ERROR_ROLLBACK interactive` (a typo does not abort the transaction). Set
 /// with `-v`, so a user's psqlrc, read after them, can still change them: hardening, not
 /// interception.
-fn psql_hardening(env: &crate::policy::Environment, no_color: bool) -> Vec<OsString> {
+fn psql_hardening(
+    env: &crate::policy::Environment,
+    no_color: bool,
+    server: Option<&str>,
+) -> Vec<OsString> {
     use crate::policy::schema::Color;
     let code = match env.color {
         Color::Red => "1;37;41",
@@ -82,9 +86,12 @@ fn psql_hardening(env: &crate::policy::Environment, no_color: bool) -> Vec<OsStr
     } else {
         format!("%[%033[{code}m%]{badge}%[%033[0m%]")
     };
+    // Through the wire guard psql's own %M would name the guard's socket: the server's name
+    // as psql would show it instead.
+    let at = server.map_or_else(|| "%M".to_owned(), |s| s.replace('%', "%%"));
     let mut v = vec![
-        format!("PROMPT1={badge} %n@%M/%/%R%x%# "),
-        format!("PROMPT2={badge} %n@%M/%/%R%x%# "),
+        format!("PROMPT1={badge} %n@{at}/%/%R%x%# "),
+        format!("PROMPT2={badge} %n@{at}/%/%R%x%# "),
     ];
     if env.name == crate::policy::FALLBACK_ENVIRONMENT {
         v.push("AUTOCOMMIT=off".into());
@@ -106,6 +113,243 @@ fn mysql_hardening(env: &crate::policy::Environment) -> Vec<OsString> {
         v.push("--safe-updates".into());
     }
     v
+}
+
+/// Where a piece of SQL is judged: the policy, the environment, and what the audit log names.
+pub(crate) struct Judging<'a> {
+    pub policy: &'a crate::policy::Policy,
+    pub env: &'a crate::policy::Environment,
+    /// Why the policy or the environment could not be read, if so (the verdict fails safe).
+    pub error: Option<&'a str>,
+    pub host: &'a str,
+    pub audit_argv: &'a [OsString],
+}
+
+/// What a judged command or statement gets.
+pub(crate) struct Decided {
+    pub run: bool,
+    pub verdict: crate::policy::Verdict,
+}
+
+/// The verdict on a database command (or one statement of a guarded session) carried out:
+/// the typed confirmation when it must be asked, the snapshot the policy asks for, the audit
+/// entry. The one path of every database entry point.
+pub(crate) fn decide(
+    tool: DbTool,
+    intent: &sql::SqlIntent,
+    facts: db::SqlFacts,
+    j: &Judging,
+) -> Decided {
+    let wrapped = Intent::Sql(intent.clone());
+    let probed = [Probed {
+        intent: &wrapped,
+        targets: Vec::new(),
+        packages: None,
+        sql: Some(facts),
+    }];
+    let v = crate::pipeline::verdict_here(&probed, j.policy, j.env, j.error, j.host);
+    let (mut run, mut outcome) = carry_out(&v, j.env, j.host, &intent.text, CHANGED_NOTHING);
+    let mut snapshot_id = None;
+    if run && v.snapshot {
+        let saved = probed[0]
+            .sql
+            .as_ref()
+            .ok_or_else(|| crate::Error::Snapshot("no facts".into()))
+            .and_then(|f| {
+                let store = crate::snapshot::store::Store::for_caller(j.policy)?;
+                if tool == DbTool::RedisCli {
+                    let target = crate::snapshot::redis::target(intent, f)?;
+                    crate::snapshot::redis::take(&store, target, intent, j.host, &j.env.name)
+                        .map(Some)
+                } else if matches!(tool, DbTool::Mysql | DbTool::Mysqladmin) {
+                    let target = crate::snapshot::mysql::target(intent, f)?;
+                    crate::snapshot::mysql::take(&store, target, intent, j.host, &j.env.name)
+                } else {
+                    let target = dump_target(intent, f)?;
+                    crate::snapshot::db::take(&store, target, &intent.text, j.host, &j.env.name)
+                        .map(Some)
+                }
+            });
+        match saved {
+            Ok(None) => {
+                eprintln!("gardefou: nothing to snapshot: none of what this command touches exists")
+            }
+            Ok(Some(id)) => {
+                eprintln!(
+                    "gardefou: snapshot {id} saved what this command touches; undo with: gardefou snapshot restore {id}"
+                );
+                snapshot_id = Some(id);
+            }
+            Err(e) => {
+                (run, outcome) = snapshot_failed(j.policy, j.env, j.host, &v, &e, CHANGED_NOTHING)
+            }
+        }
+    }
+    record(
+        j.policy,
+        j.host,
+        j.env,
+        j.audit_argv,
+        &v,
+        Run {
+            outcome,
+            override_reason: None,
+            snapshot_id: snapshot_id.as_deref(),
+        },
+    );
+    Decided { run, verdict: v }
+}
+
+/// A psql about to run, and what its guarded session needs.
+struct Session<'a> {
+    intent: &'a sql::SqlIntent,
+    loaded: crate::pipeline::Loaded,
+    env: crate::policy::Environment,
+    env_error: Option<String>,
+    host: String,
+    argv: &'a [OsString],
+    real: &'a std::path::Path,
+    argv0: &'a OsString,
+    /// Where the session goes through the wire guard, or why it does not (`None`: no rule
+    /// of this environment reads PostgreSQL statements).
+    wire: Option<Result<(crate::proxy::pg::Route, crate::proxy::pg::Listening), String>>,
+}
+
+impl<'a> Session<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        intent: &'a sql::SqlIntent,
+        loaded: crate::pipeline::Loaded,
+        env: crate::policy::Environment,
+        env_error: Option<String>,
+        host: String,
+        argv: &'a [OsString],
+        real: &'a std::path::Path,
+        argv0: &'a OsString,
+    ) -> Session<'a> {
+        use crate::proxy::{Guard, pg};
+        let args = argv.get(1..).unwrap_or(&[]);
+        let wire = Guard::needed(&loaded, &env).then(|| {
+            pg::route(intent, args).and_then(|r| {
+                pg::Listening::new(r.port)
+                    .map(|l| (r, l))
+                    .map_err(|e| format!("cannot open the guard's socket: {e}"))
+            })
+        });
+        Session {
+            intent,
+            loaded,
+            env,
+            env_error,
+            host,
+            argv,
+            real,
+            argv0,
+            wire,
+        }
+    }
+
+    /// Whether the statements will be judged on the wire.
+    fn guarded(&self) -> bool {
+        matches!(self.wire, Some(Ok(_)))
+    }
+
+    /// Runs psql through the wire guard (`crate::proxy`) when a rule of this environment reads
+    /// PostgreSQL statements and the connection can be followed; else as it is (saying why
+    /// when the session is typed at a terminal). `harden`: the environment's prompt and
+    /// transactions (`psql_hardening`); `input`: the standard input already read.
+    fn run(
+        self,
+        harden: bool,
+        input: Option<Vec<u8>>,
+        approved: &[sql::Found],
+        interactive: bool,
+    ) -> i32 {
+        use crate::proxy::Guard;
+        let args = self.argv.get(1..).unwrap_or(&[]);
+        let no_color = std::env::var_os("NO_COLOR").is_some();
+        let mut plain: Vec<OsString> = if harden {
+            psql_hardening(&self.env, no_color, None)
+        } else {
+            Vec::new()
+        };
+        plain.extend(args.iter().cloned());
+        let (route, listening) = match self.wire {
+            None => return run_psql(self.real, self.argv0, &plain, input),
+            Some(Ok(x)) => x,
+            Some(Err(why)) => {
+                if interactive {
+                    eprintln!(
+                        "gardefou: this psql session is not guarded statement by statement: {why}"
+                    );
+                }
+                return run_psql(self.real, self.argv0, &plain, input);
+            }
+        };
+        let port = route.port;
+        let front = if harden {
+            psql_hardening(&self.env, no_color, Some(&route.shown))
+        } else {
+            Vec::new()
+        };
+        let guard = Guard::new(
+            self.intent.clone(),
+            self.loaded,
+            self.env,
+            self.env_error,
+            self.host,
+            sql::redacted(self.argv),
+            approved,
+        );
+        let dir = listening.serve(std::sync::Arc::new(guard), route.target);
+        let mut guarded: Vec<OsString> = vec![
+            "-h".into(),
+            dir.path().as_os_str().to_owned(),
+            "-p".into(),
+            port.to_string().into(),
+        ];
+        guarded.extend(front);
+        guarded.extend(route.args);
+        // Ctrl-C and Ctrl-\\ are psql's (it cancels the statement): the guard stays.
+        for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let _ = signal_hook::flag::register(s, flag);
+        }
+        let code = run_psql(self.real, self.argv0, &guarded, input);
+        drop(dir);
+        code
+    }
+}
+
+/// Runs the real psql and waits for it: its exit status (128 + the signal that killed it).
+fn run_psql(
+    real: &std::path::Path,
+    argv0: &OsString,
+    args: &[OsString],
+    input: Option<Vec<u8>>,
+) -> i32 {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut c = Command::new(real);
+    c.arg0(argv0).args(args);
+    if input.is_some() {
+        c.stdin(Stdio::piped());
+    }
+    let child = c.spawn().and_then(|mut c| {
+        if let (Some(mut pipe), Some(input)) = (c.stdin.take(), input) {
+            // The tool may stop reading early (ON_ERROR_STOP): a broken pipe is its business.
+            let _ = pipe.write_all(&input);
+        }
+        c.wait()
+    });
+    match child {
+        Ok(status) => status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        Err(e) => {
+            eprintln!("gardefou: cannot run {}: {e}", real.display());
+            exit::CANNOT_EXEC
+        }
+    }
 }
 
 /// A database command through its shim. Returns only when it does not exec.
@@ -151,12 +395,15 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         let mut args = args.to_vec();
         if matches!(tool, DbTool::Psql | DbTool::Mysql) && !intent.info_only {
             let loaded = load_failsafe(None);
-            let (env, _) = environment(&loaded.policy, &hostname(), None);
-            let hardening = if tool == DbTool::Psql {
-                psql_hardening(&env, std::env::var_os("NO_COLOR").is_some())
-            } else {
-                mysql_hardening(&env)
-            };
+            let host = hostname();
+            let (env, env_error) = environment(&loaded.policy, &host, None);
+            if tool == DbTool::Psql {
+                // Typed at the prompt: every statement judged on the wire.
+                let session =
+                    Session::new(&intent, loaded, env, env_error, host, argv, &real, &argv0);
+                return session.run(true, None, &[], true);
+            }
+            let hardening = mysql_hardening(&env);
             // mysql wants its option-file options (`--no-defaults`, `--defaults-file=`…)
             // before any other.
             let at = args
@@ -189,73 +436,54 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
+    let session = (tool == DbTool::Psql).then(|| {
+        Session::new(
+            &intent,
+            loaded.clone(),
+            env.clone(),
+            env_error.clone(),
+            host.clone(),
+            argv,
+            &real,
+            &argv0,
+        )
+    });
+    if session.as_ref().is_some_and(Session::guarded) {
+        // What psql reads or makes as it runs (`\i`, `\gexec`) is judged on the wire.
+        facts.found.retain(|f| !sql::is_psql_meta(f));
+    }
     // How many rows are at stake: the server is asked before the verdict.
     crate::facts::stake::ask(&intent, &mut facts, &loaded.policy, &env);
-    let wrapped = Intent::Sql(intent.clone());
-    let probed = [Probed {
-        intent: &wrapped,
-        targets: Vec::new(),
-        packages: None,
-        sql: Some(facts),
-    }];
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let v = crate::pipeline::verdict_here(&probed, &loaded.policy, &env, error, &host);
-    let (mut run, mut outcome) = carry_out(&v, &env, &host, &intent.text, CHANGED_NOTHING);
-    let mut snapshot_id = None;
-    if run && v.snapshot {
-        let saved = probed[0]
-            .sql
-            .as_ref()
-            .ok_or_else(|| crate::Error::Snapshot("no facts".into()))
-            .and_then(|f| {
-                let store = crate::snapshot::store::Store::for_caller(&loaded.policy)?;
-                if tool == DbTool::RedisCli {
-                    let target = crate::snapshot::redis::target(&intent, f)?;
-                    crate::snapshot::redis::take(&store, target, &intent, &host, &env.name)
-                        .map(Some)
-                } else if matches!(tool, DbTool::Mysql | DbTool::Mysqladmin) {
-                    let target = crate::snapshot::mysql::target(&intent, f)?;
-                    crate::snapshot::mysql::take(&store, target, &intent, &host, &env.name)
-                } else {
-                    let target = dump_target(&intent, f)?;
-                    crate::snapshot::db::take(&store, target, &intent.text, &host, &env.name)
-                        .map(Some)
-                }
-            });
-        match saved {
-            Ok(None) => {
-                eprintln!("gardefou: nothing to snapshot: none of what this command touches exists")
-            }
-            Ok(Some(id)) => {
-                eprintln!(
-                    "gardefou: snapshot {id} saved what this command touches; undo with: gardefou snapshot restore {id}"
-                );
-                snapshot_id = Some(id);
-            }
-            Err(e) => {
-                (run, outcome) =
-                    snapshot_failed(&loaded.policy, &env, &host, &v, &e, CHANGED_NOTHING)
-            }
-        }
-    }
-    record(
-        &loaded.policy,
-        &host,
-        &env,
-        &sql::redacted(argv),
-        &v,
-        Run {
-            outcome,
-            override_reason: None,
-            snapshot_id: snapshot_id.as_deref(),
+    let judged = facts.found.clone();
+    let decided = decide(
+        tool,
+        &intent,
+        facts,
+        &Judging {
+            policy: &loaded.policy,
+            env: &env,
+            error,
+            host: &host,
+            audit_argv: &sql::redacted(argv),
         },
     );
+    let run = decided.run;
     if !run {
         return 1;
     }
     if tool == DbTool::PgDropcluster {
         // It deletes the cluster's directories itself: confirmed, on the host's view.
         crate::net::lift_for(crate::net::Lift::All);
+    }
+    if let Some(session) = session {
+        // What the text was confirmed for passes the wire once; the rest is judged there.
+        let approved = if decided.verdict.decision == crate::policy::Decision::Allow {
+            Vec::new()
+        } else {
+            judged
+        };
+        return session.run(false, reads_stdin.then_some(input), &approved, false);
     }
     if !reads_stdin {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));

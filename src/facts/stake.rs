@@ -142,6 +142,56 @@ fn calls_a_function(text: Option<&str>) -> bool {
 /// figures in `facts.stakes` (one per found statement): two psql sessions for the whole
 /// command, the estimates first, then the counts. PostgreSQL only.
 pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
+    ask_with(&mut Psql(intent), facts, policy, env);
+}
+
+/// Where the questions go: a psql of the command's own connection options ([`ask`]), or the
+/// live session of the wire guard (`crate::proxy`), which asks inside the operator's own
+/// session (same login, same search path, same transaction).
+pub trait Server {
+    /// Runs `queries` read-only with a statement timeout, each under a savepoint (one that
+    /// fails leaves the others answered); returns each one's output (rows by line, columns by
+    /// `|`), as many as ran. Every query is exactly one statement (checked by the caller).
+    fn answers(&mut self, database: &str, queries: &[String]) -> Result<Vec<String>, String>;
+    /// Whether an error says no server answers where the command connects.
+    fn unreachable(&self, _err: &str) -> bool {
+        false
+    }
+}
+
+/// The questions through a psql of the command's own connection options.
+struct Psql<'a>(&'a SqlIntent);
+
+impl Server for Psql<'_> {
+    fn answers(&mut self, database: &str, queries: &[String]) -> Result<Vec<String>, String> {
+        ask_server(self.0, database, queries)
+    }
+    fn unreachable(&self, err: &str) -> bool {
+        unreachable(self.0, err)
+    }
+}
+
+/// Sends the questions, each exactly one statement as PostgreSQL reads it: a query gardefou
+/// built from a statement's text that is not (sqlparser's printer can turn one string into
+/// several statements) is never sent, and neither is one with a backslash, where an escape
+/// could read differently.
+fn ask_checked(
+    server: &mut dyn Server,
+    database: &str,
+    queries: &[String],
+) -> Result<Vec<String>, String> {
+    for q in queries {
+        if !one_statement(q) {
+            return Err(format!(
+                "a query for the server would not be one statement: {q}"
+            ));
+        }
+    }
+    server.answers(database, queries)
+}
+
+/// [`ask`] with the questions sent to `server`.
+pub fn ask_with(server: &mut dyn Server, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
     if facts.engine != Engine::Postgresql {
         return;
     }
@@ -150,7 +200,7 @@ pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Envi
         .iter()
         .any(|r| r.engine == Engine::Postgresql && applies_in(&r.environments, &env.name))
     {
-        volatile_calls(intent, facts);
+        volatile_calls(server, facts);
     }
     facts.stakes = vec![None; facts.found.len()];
     let asked: Vec<usize> = facts
@@ -170,7 +220,7 @@ pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Envi
         .collect();
     let (now, later) = asked.split_at(asked.len().min(ASK_LIMIT));
     let found: Vec<&Found> = now.iter().map(|&i| &facts.found[i]).collect();
-    for (&i, s) in now.iter().zip(stakes(intent, &facts.database, &found)) {
+    for (&i, s) in now.iter().zip(stakes(server, &facts.database, &found)) {
         facts.stakes[i] = Some(s);
     }
     for &i in later {
@@ -186,7 +236,7 @@ pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Envi
 /// The calls of volatile functions of the database's own (not PostgreSQL's built-in ones):
 /// code whose effect cannot be known, found as `unknown`. Only what the server names is found;
 /// a server that cannot be asked finds nothing here (the statement is judged as before).
-fn volatile_calls(intent: &SqlIntent, facts: &mut SqlFacts) {
+fn volatile_calls(server: &mut dyn Server, facts: &mut SqlFacts) {
     const MAX_NAMES: usize = 500;
     if facts.calls.is_empty() {
         return;
@@ -203,7 +253,7 @@ fn volatile_calls(intent: &SqlIntent, facts: &mut SqlFacts) {
          AND p.proname IN ({})",
         names.join(", ")
     );
-    let Ok(answers) = ask_server(intent, &facts.database, &[q]) else {
+    let Ok(answers) = ask_checked(server, &facts.database, &[q]) else {
         return;
     };
     let volatile: Vec<&str> = answers
@@ -253,17 +303,6 @@ fn ask_server(
     database: &str,
     queries: &[String],
 ) -> Result<Vec<String>, String> {
-    // Each query goes to the server as one simple-protocol message, which may hold several
-    // statements: a query gardefou built from a statement's text must be exactly one statement
-    // as PostgreSQL reads it, or it is not sent (and a query is never sent with a backslash,
-    // where an escape could read differently).
-    for q in queries {
-        if !one_statement(q) {
-            return Err(format!(
-                "a query for the server would not be one statement: {q}"
-            ));
-        }
-    }
     // A marker no data can spell: the answers are told apart by it.
     let mark = {
         use std::hash::{BuildHasher, Hasher};
@@ -370,7 +409,7 @@ fn whole_table(f: &Found) -> bool {
 }
 
 /// The figures of each statement, in order.
-fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
+fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stake> {
     if found.is_empty() {
         return Vec::new();
     }
@@ -386,10 +425,10 @@ fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
             None => "SELECT NULL".to_owned(),
         });
     }
-    let answers = match ask_server(intent, database, &queries) {
+    let answers = match ask_checked(server, database, &queries) {
         Ok(a) => a,
         Err(e) => {
-            let unreachable = unreachable(intent, &e);
+            let unreachable = server.unreachable(&e);
             let s = Stake {
                 unknown: Some(format!(
                     "the server could not be asked: {}",
@@ -447,7 +486,7 @@ fn stakes(intent: &SqlIntent, database: &str, found: &[&Found]) -> Vec<Stake> {
             },
         );
     }
-    if let Ok(a) = ask_server(intent, database, &counts) {
+    if let Ok(a) = ask_checked(server, database, &counts) {
         for (n, f) in found.iter().enumerate() {
             let get = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
             if a.len() <= 2 * n {

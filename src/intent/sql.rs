@@ -253,7 +253,28 @@ fn parse_conninfo(text: &str) -> Vec<(String, String)> {
 }
 
 /// Short options of psql that take a value.
-const PSQL_SHORT_WITH_VALUE: &[u8] = b"cdfhpUvPFLoRTz";
+pub(crate) const PSQL_SHORT_WITH_VALUE: &[u8] = b"cdfhpUvPFLoRTz";
+
+/// Long options of psql that take a value.
+pub(crate) fn psql_long_takes_value(name: &str) -> bool {
+    matches!(
+        name,
+        "command"
+            | "dbname"
+            | "file"
+            | "host"
+            | "port"
+            | "username"
+            | "set"
+            | "variable"
+            | "pset"
+            | "field-separator"
+            | "log-file"
+            | "output"
+            | "record-separator"
+            | "table-attr"
+    )
+}
 
 pub fn parse_psql(args: &[OsString]) -> SqlIntent {
     let mut i = SqlIntent {
@@ -321,36 +342,11 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
             positional.push(a);
             continue;
         };
-        let takes_value = matches!(
-            opt.as_str(),
-            "c" | "command"
-                | "d"
-                | "dbname"
-                | "f"
-                | "file"
-                | "h"
-                | "host"
-                | "p"
-                | "port"
-                | "U"
-                | "username"
-                | "v"
-                | "set"
-                | "variable"
-                | "P"
-                | "pset"
-                | "F"
-                | "field-separator"
-                | "L"
-                | "log-file"
-                | "o"
-                | "output"
-                | "R"
-                | "record-separator"
-                | "T"
-                | "table-attr"
-                | "z"
-        );
+        let takes_value = if opt.len() == 1 {
+            PSQL_SHORT_WITH_VALUE.contains(&opt.as_bytes()[0])
+        } else {
+            psql_long_takes_value(&opt)
+        };
         let value = if takes_value {
             inline.or_else(|| {
                 let v = args.get(k).map(s);
@@ -768,6 +764,20 @@ fn slice(text: &str, from: Location, to: Location) -> String {
     text.get(a..b.max(a)).unwrap_or("").to_owned()
 }
 
+/// How a psql meta-command that runs SQL of its making is named as the object of its
+/// `unknown` (`\i`, `\gexec`).
+const PSQL_META: &str = "\\";
+
+/// Whether a found statement is a psql meta-command that runs SQL this reading cannot see
+/// (the wire guard sees that SQL).
+pub fn is_psql_meta(f: &Found) -> bool {
+    f.kind == SqlStatement::Unknown
+        && f.by_keywords
+        && f.object
+            .as_deref()
+            .is_some_and(|o| o.starts_with(PSQL_META))
+}
+
 /// Classifies SQL text as psql would send it. `origin` names the source in notes.
 pub fn classify(sql: &str, origin: &str) -> Classified {
     let mut out = Classified::default();
@@ -786,7 +796,11 @@ pub fn classify(sql: &str, origin: &str) -> Classified {
                     n + 1
                 ));
                 if cmd != "copy" {
-                    out.found.push(Found::unknown(n + 1, None, true));
+                    out.found.push(Found::unknown(
+                        n + 1,
+                        Some(format!("{PSQL_META}{cmd}")),
+                        true,
+                    ));
                 }
             }
             text.push('\n');
