@@ -45,6 +45,14 @@ pub enum Command {
     ///
     /// Exit status: the command's own; 1 refused by the policy, 126/127 cannot run it.
     Run(RunArgs),
+    /// Run a PostgreSQL client (pgbench, pg_restore, a script using libpq) with its connections
+    /// through the wire guard: every statement it sends is judged before the server sees it
+    ///
+    /// The server is the one its PGHOST/PGPORT name (a Unix socket or TCP on this host); the
+    /// client finds the guard there, so one given a host of its own (`-h`) is not guarded. A
+    /// refused statement gets an error from the server; the connection goes on. Exit status:
+    /// the command's own; 2 the connection cannot be followed, 126/127 cannot run it.
+    Wire(RunArgs),
     /// Read the audit log
     Log(LogArgs),
     /// List, restore, verify and prune the snapshots taken before destructive commands

@@ -119,6 +119,7 @@ fn run() {
         Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
         Command::Run(r) => act::run::run(policy, env, &r.command),
+        Command::Wire(r) => act::sql::wire(policy, env, &r.command),
         Command::AptHook => act::apt::apt_hook(policy, env),
         Command::Shell(s) => shell(s, false),
         Command::Init { shell } => {

@@ -746,3 +746,46 @@ fn a_password_login_over_tcp_goes_through_the_guard() {
     let (out, err) = run("wrong", "SELECT 1;\n");
     assert!(err.contains("password authentication failed"), "{out}{err}");
 }
+
+/// `gardefou wire -- CLIENT`: any libpq client through the guard, here pgbench in the extended
+/// protocol (Parse, Bind, Execute): a statement that deletes every row is refused at its Parse
+/// in both modes, an ordinary one runs.
+#[test]
+fn a_client_in_the_extended_protocol_is_judged_at_each_parse() {
+    let c = start(WIRE);
+    let script = c.root.join("bench.sql");
+    let pgbench = |mode: &str, sql: &str| {
+        std::fs::write(&script, format!("{sql}\n")).unwrap();
+        let out = Command::new(common::bin())
+            .arg("wire")
+            .arg("--")
+            .arg(common::pg_bin().join("pgbench"))
+            .args(["-n", "-t", "2", "-M", mode, "-f"])
+            .arg(&script)
+            .arg("shop")
+            .env("GARDEFOU_POLICY", &c.policy)
+            .env("PGHOST", &c.root)
+            .env("PGPORT", PORT)
+            .env("PGUSER", "postgres")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (o, e) = common::text(&out);
+        (out.status.code(), format!("{o}{e}"))
+    };
+    for mode in ["extended", "prepared"] {
+        let (code, text) = pgbench(mode, "DELETE FROM t WHERE 1=1;");
+        assert_ne!(code, Some(0), "{mode}: {text}");
+        assert!(
+            text.contains("gardefou refused this statement"),
+            "{mode}: {text}"
+        );
+        assert_eq!(c.rows(), "3", "{mode}");
+        let (code, text) = pgbench(mode, "SELECT count(*) FROM t WHERE id = 2;");
+        assert_eq!(code, Some(0), "{mode}: {text}");
+        assert!(!text.contains("gardefou"), "{mode}: {text}");
+    }
+    let (code, text) = pgbench("simple", "UPDATE t SET v = 'x' WHERE id = 1;");
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(c.real_psql("shop", "SELECT v FROM t WHERE id = 1"), "x");
+}

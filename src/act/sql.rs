@@ -260,12 +260,13 @@ impl<'a> Session<'a> {
     /// transactions (`psql_hardening`); `input`: the standard input already read.
     fn run(
         self,
-        harden: bool,
+        client: Client,
         input: Option<Vec<u8>>,
         approved: &[sql::Found],
         interactive: bool,
     ) -> i32 {
         use crate::proxy::Guard;
+        let harden = client == Client::Psql { harden: true };
         let args = self.argv.get(1..).unwrap_or(&[]);
         let no_color = std::env::var_os("NO_COLOR").is_some();
         let mut plain: Vec<OsString> = if harden {
@@ -275,15 +276,15 @@ impl<'a> Session<'a> {
         };
         plain.extend(args.iter().cloned());
         let (route, listening) = match self.wire {
-            None => return run_psql(self.real, self.argv0, &plain, input),
+            None => return run_client(self.real, self.argv0, &plain, &[], input),
             Some(Ok(x)) => x,
             Some(Err(why)) => {
                 if interactive {
                     eprintln!(
-                        "gardefou: this psql session is not guarded statement by statement: {why}"
+                        "gardefou: this session is not guarded statement by statement: {why}"
                     );
                 }
-                return run_psql(self.real, self.argv0, &plain, input);
+                return run_client(self.real, self.argv0, &plain, &[], input);
             }
         };
         let port = route.port;
@@ -302,35 +303,94 @@ impl<'a> Session<'a> {
             approved,
         );
         let dir = listening.serve(std::sync::Arc::new(guard), route.target);
-        let mut guarded: Vec<OsString> = vec![
-            "-h".into(),
-            dir.path().as_os_str().to_owned(),
-            "-p".into(),
-            port.to_string().into(),
-        ];
-        guarded.extend(front);
-        guarded.extend(route.args);
-        // Ctrl-C and Ctrl-\\ are psql's (it cancels the statement): the guard stays.
+        let socket_dir = dir.path().as_os_str().to_owned();
+        let (guarded, env): (Vec<OsString>, Vec<(&str, Option<OsString>)>) = match client {
+            Client::Psql { .. } => {
+                let mut a: Vec<OsString> = vec![
+                    "-h".into(),
+                    socket_dir,
+                    "-p".into(),
+                    port.to_string().into(),
+                ];
+                a.extend(front);
+                a.extend(route.args);
+                (a, Vec::new())
+            }
+            // Any other libpq client finds the guard in its environment.
+            Client::Other => (
+                args.to_vec(),
+                vec![
+                    ("PGHOST", Some(socket_dir)),
+                    ("PGPORT", Some(port.to_string().into())),
+                    ("PGHOSTADDR", None),
+                ],
+            ),
+        };
+        // Ctrl-C and Ctrl-\\ are the client's (psql cancels the statement): the guard stays.
         for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
             let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let _ = signal_hook::flag::register(s, flag);
         }
-        let code = run_psql(self.real, self.argv0, &guarded, input);
+        let code = run_client(self.real, self.argv0, &guarded, &env, input);
         drop(dir);
         code
     }
 }
 
-/// Runs the real psql and waits for it: its exit status (128 + the signal that killed it).
-fn run_psql(
+/// How a guarded client is pointed at the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// psql, by its options; `harden`: with the environment's prompt and transactions.
+    Psql { harden: bool },
+    /// Any libpq client, by `PGHOST` and `PGPORT`.
+    Other,
+}
+
+/// `gardefou wire -- COMMAND…`: a PostgreSQL client (pgbench, pg_restore, a script using
+/// libpq) whose connections go through the wire guard, to the server its `PG*` environment
+/// names. Exit status: the command's own; 126/127 when it cannot run.
+pub fn wire(policy: Option<&std::path::Path>, forced_env: Option<&str>, cmd: &[OsString]) -> i32 {
+    let Some(program) = cmd.first() else {
+        eprintln!("gardefou: wire needs a command after --");
+        return exit::USAGE;
+    };
+    let real = match exec::find_real(program, std::env::var_os("PATH").as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return exit::NOT_FOUND;
+        }
+    };
+    let loaded = load_failsafe(policy);
+    let host = hostname();
+    let (env, env_error) = environment(&loaded.policy, &host, forced_env);
+    let intent = sql::parse_psql(&[]);
+    let session = Session::new(&intent, loaded, env, env_error, host, cmd, &real, program);
+    if let Some(Err(why)) = &session.wire {
+        eprintln!("gardefou: the guard cannot follow this connection: {why}");
+        return exit::USAGE;
+    }
+    session.run(Client::Other, None, &[], false)
+}
+
+/// Runs the real client and waits for it: its exit status (128 + the signal that killed it).
+/// `env`: variables set (`Some`) or removed (`None`).
+fn run_client(
     real: &std::path::Path,
     argv0: &OsString,
     args: &[OsString],
+    env: &[(&str, Option<OsString>)],
     input: Option<Vec<u8>>,
 ) -> i32 {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let mut c = Command::new(real);
     c.arg0(argv0).args(args);
+    for (k, v) in env {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
     if input.is_some() {
         c.stdin(Stdio::piped());
     }
@@ -401,7 +461,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
                 // Typed at the prompt: every statement judged on the wire.
                 let session =
                     Session::new(&intent, loaded, env, env_error, host, argv, &real, &argv0);
-                return session.run(true, None, &[], true);
+                return session.run(Client::Psql { harden: true }, None, &[], true);
             }
             let hardening = mysql_hardening(&env);
             // mysql wants its option-file options (`--no-defaults`, `--defaults-file=`…)
@@ -483,7 +543,12 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         } else {
             judged
         };
-        return session.run(false, reads_stdin.then_some(input), &approved, false);
+        return session.run(
+            Client::Psql { harden: false },
+            reads_stdin.then_some(input),
+            &approved,
+            false,
+        );
     }
     if !reads_stdin {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
