@@ -900,9 +900,22 @@ pub(crate) fn classify_text(
             }
         }
     };
-    // Long scripts are parsed on every core, in order-preserving chunks.
+    // Long scripts are parsed on every core, in order-preserving chunks; a short one (a
+    // statement on the wire) here, without a thread or a look at the cores.
+    const CHUNK: usize = 512;
+    if groups.len() <= CHUNK {
+        let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut part = Classified::default();
+            for g in groups {
+                one(g, &mut part);
+            }
+            part
+        }));
+        merge(out, part.unwrap_or_else(|_| failed_parser(origin)));
+        return;
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let per = groups.len().div_ceil(cores).max(512);
+    let per = groups.len().div_ceil(cores).max(CHUNK);
     let mut chunks: Vec<Vec<Vec<TokenWithSpan>>> = Vec::new();
     let mut groups = groups.into_iter().peekable();
     while groups.peek().is_some() {
@@ -925,23 +938,33 @@ pub(crate) fn classify_text(
             .into_iter()
             .map(|h| {
                 // A parser that panicked read nothing: its statements are of unknown effect.
-                h.join().unwrap_or_else(|_| Classified {
-                    found: vec![Found::unknown(0, None, true)],
-                    notes: vec![format!("{origin}: the SQL parser failed on part of it")],
-                    ..Classified::default()
-                })
+                h.join().unwrap_or_else(|_| failed_parser(origin))
             })
             .collect()
     });
     for p in parts {
-        let base = out.found.len();
-        out.uses
-            .extend(p.uses.into_iter().map(|(at, db)| (at + base, db)));
-        out.found.extend(p.found);
-        out.notes.extend(p.notes);
-        out.calls.extend(p.calls);
-        out.created.extend(p.created);
+        merge(out, p);
     }
+}
+
+/// What a part the parser panicked on holds: statements of unknown effect.
+fn failed_parser(origin: &str) -> Classified {
+    Classified {
+        found: vec![Found::unknown(0, None, true)],
+        notes: vec![format!("{origin}: the SQL parser failed on part of it")],
+        ..Classified::default()
+    }
+}
+
+/// Adds what one part of a text holds to the whole, in order.
+fn merge(out: &mut Classified, p: Classified) {
+    let base = out.found.len();
+    out.uses
+        .extend(p.uses.into_iter().map(|(at, db)| (at + base, db)));
+    out.found.extend(p.found);
+    out.notes.extend(p.notes);
+    out.calls.extend(p.calls);
+    out.created.extend(p.created);
 }
 
 /// The names a statement calls like functions (a word, then `(`), and the function or procedure
