@@ -61,6 +61,9 @@ _gardefou() {
             gardefou,uninstall)
                 cmd="gardefou__subcmd__uninstall"
                 ;;
+            gardefou,wire)
+                cmd="gardefou__subcmd__wire"
+                ;;
             gardefou__subcmd__help,apt-hook)
                 cmd="gardefou__subcmd__help__subcmd__apt__subcmd__hook"
                 ;;
@@ -105,6 +108,9 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help,uninstall)
                 cmd="gardefou__subcmd__help__subcmd__uninstall"
+                ;;
+            gardefou__subcmd__help,wire)
+                cmd="gardefou__subcmd__help__subcmd__wire"
                 ;;
             gardefou__subcmd__help__subcmd__maintenance,finish)
                 cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__finish"
@@ -248,7 +254,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override run log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="-h -V --policy --env --help --version check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,7 +350,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override run log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -736,6 +742,20 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__wire)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1608,6 +1628,28 @@ _gardefou() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__wire)
+            opts="-h --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
