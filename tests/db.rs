@@ -605,6 +605,25 @@ fn statements_made_by_gexec_variables_and_include_files_are_judged_on_the_wire()
             "{script}"
         );
     }
+    // With standard_conforming_strings off, `'\''` is a quote inside a string to the server
+    // and the end of one to a reader that assumes it on: the DROP hidden after it would run.
+    // A statement with a backslash is then not read, and is of unknown effect.
+    let out = c.shim(
+        "psql",
+        &[
+            "-X",
+            "-d",
+            "shop",
+            "-c",
+            "SET standard_conforming_strings = off",
+            "-c",
+            "SELECT '\\'' ; DROP TABLE t; --'",
+        ],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert!(err.contains("standard_conforming_strings is off"), "{err}");
+    assert_eq!(c.rows(), "3", "{err}");
     // An ordinary DELETE of one row: no question, it runs.
     let (out, err) = wire_script(&c, "SELECT 'DELETE FROM t WHERE id = 3' \\gexec");
     assert!(out.contains("after|2"), "{out}{err}");
@@ -705,8 +724,8 @@ fn an_interactive_session_is_guarded_statement_by_statement() {
 }
 
 /// A role that logs in with a password over TCP logs in through the guard (SCRAM passes
-/// through untouched), and its statements are judged there; a wrong password is the server's
-/// refusal, as without the guard.
+/// through untouched), from PGPASSWORD or from ~/.pgpass, and its statements are judged there;
+/// a wrong password is the server's refusal, as without the guard.
 #[test]
 fn a_password_login_over_tcp_goes_through_the_guard() {
     let c = start_with(WIRE, Some(55_432));
@@ -714,13 +733,21 @@ fn a_password_login_over_tcp_goes_through_the_guard() {
         "shop",
         "CREATE ROLE app LOGIN PASSWORD 'secret'; GRANT ALL ON t TO app",
     );
-    let run = |password: &str, script: &str| {
+    // The password from the environment, or (None) from the user's ~/.pgpass, which names
+    // the real server: psql never asks (`-w`).
+    let home = c.root.join("home");
+    std::fs::create_dir(&home).unwrap();
+    let pgpass = home.join(".pgpass");
+    std::fs::write(&pgpass, "# the shop\n127.0.0.1:55432:shop:app:secret\n").unwrap();
+    std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let run = |password: Option<&str>, script: &str| {
         let cmd = &mut Command::new("setsid");
         cmd.args([
             "-w",
             "psql",
             "-X",
             "-At",
+            "-w",
             "-h",
             "127.0.0.1",
             "-U",
@@ -731,19 +758,26 @@ fn a_password_login_over_tcp_goes_through_the_guard() {
         .env("PATH", format!("{}:/usr/bin:/bin", c.bin.display()))
         .env("GARDEFOU_POLICY", &c.policy)
         .env("PGPORT", "55432")
-        .env("PGPASSWORD", password)
+        .env("HOME", &home)
+        .env_remove("PGPASSFILE")
         .env_remove("PGHOST")
         .current_dir(&c.root);
+        match password {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd.env_remove("PGPASSWORD"),
+        };
         common::text(&common::output_with_stdin(cmd, Some(script)))
     };
-    let (out, err) = run(
-        "secret",
-        "SELECT 'DELETE FROM t WHERE 1=1' \\gexec\nSELECT 'in', current_user, count(*) FROM t;\n",
-    );
-    assert!(out.contains("in|app|3"), "{out}{err}");
-    assert!(err.contains("gardefou refused this statement"), "{err}");
-    assert!(err.contains("3 of 3 rows"), "{err}");
-    let (out, err) = run("wrong", "SELECT 1;\n");
+    for password in [Some("secret"), None] {
+        let (out, err) = run(
+            password,
+            "SELECT 'DELETE FROM t WHERE 1=1' \\gexec\nSELECT 'in', current_user, count(*) FROM t;\n",
+        );
+        assert!(out.contains("in|app|3"), "{password:?}: {out}{err}");
+        assert!(err.contains("gardefou refused this statement"), "{err}");
+        assert!(err.contains("3 of 3 rows"), "{err}");
+    }
+    let (out, err) = run(Some("wrong"), "SELECT 1;\n");
     assert!(err.contains("password authentication failed"), "{out}{err}");
 }
 
@@ -785,6 +819,27 @@ fn a_client_in_the_extended_protocol_is_judged_at_each_parse() {
         assert_eq!(code, Some(0), "{mode}: {text}");
         assert!(!text.contains("gardefou"), "{mode}: {text}");
     }
+    // In a pipeline (one Sync for all): the refusal fails the batch, as an error of the
+    // server's would, so the INSERT before it is rolled back with it.
+    let (code, text) = pgbench(
+        "extended",
+        "\\startpipeline\nINSERT INTO t VALUES (9, 'z');\nDELETE FROM t WHERE 1=1;\n\\endpipeline",
+    );
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("gardefou refused this statement"), "{text}");
+    assert_eq!(
+        c.real_psql(
+            "shop",
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM t"
+        ),
+        "1,2,3"
+    );
+    let (code, text) = pgbench(
+        "extended",
+        "\\startpipeline\nINSERT INTO t VALUES (9, 'z') ON CONFLICT DO NOTHING;\nSELECT count(*) FROM t;\n\\endpipeline",
+    );
+    assert_eq!(code, Some(0), "{text}");
+    c.real_psql("shop", "DELETE FROM t WHERE id = 9");
     let (code, text) = pgbench("simple", "UPDATE t SET v = 'x' WHERE id = 1;");
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(c.real_psql("shop", "SELECT v FROM t WHERE id = 1"), "x");

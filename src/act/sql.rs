@@ -226,9 +226,14 @@ impl<'a> Session<'a> {
         argv: &'a [OsString],
         real: &'a std::path::Path,
         argv0: &'a OsString,
+        client: Client,
     ) -> Session<'a> {
         use crate::proxy::{Guard, pg};
-        let args = argv.get(1..).unwrap_or(&[]);
+        // psql's own connection options are read; another client's are its own business.
+        let args = match client {
+            Client::Psql { .. } => argv.get(1..).unwrap_or(&[]),
+            Client::Other => &[],
+        };
         let wire = Guard::needed(&loaded, &env).then(|| {
             pg::route(intent, args).and_then(|r| {
                 pg::Listening::new(r.port)
@@ -302,9 +307,10 @@ impl<'a> Session<'a> {
             sql::redacted(self.argv),
             approved,
         );
+        let passfile = crate::proxy::pg::passfile(&route, listening.dir.path());
         let dir = listening.serve(std::sync::Arc::new(guard), route.target);
         let socket_dir = dir.path().as_os_str().to_owned();
-        let (guarded, env): (Vec<OsString>, Vec<(&str, Option<OsString>)>) = match client {
+        let (guarded, mut env): (Vec<OsString>, Vec<(&str, Option<OsString>)>) = match client {
             Client::Psql { .. } => {
                 let mut a: Vec<OsString> = vec![
                     "-h".into(),
@@ -326,6 +332,10 @@ impl<'a> Session<'a> {
                 ],
             ),
         };
+        if let Some(p) = passfile {
+            // The user's passwords for this server, for the guard's socket.
+            env.push(("PGPASSFILE", Some(p.into_os_string())));
+        }
         // Ctrl-C and Ctrl-\\ are the client's (psql cancels the statement): the guard stays.
         for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
             let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -361,11 +371,40 @@ pub fn wire(policy: Option<&std::path::Path>, forced_env: Option<&str>, cmd: &[O
             return exit::NOT_FOUND;
         }
     };
+    // The client finds the guard in PGHOST and PGPORT: one that names a server of its own
+    // would go around it.
+    if let Some(arg) = cmd.get(1..).unwrap_or(&[]).iter().find(|a| {
+        let a = a.to_string_lossy();
+        a == "-h"
+            || (a.starts_with("-h") && !a.starts_with("-h="))
+            || a.starts_with("--host")
+            || a.contains("host=")
+            || a.contains("hostaddr=")
+            || a.contains("service=")
+            || a.starts_with("postgres://")
+            || a.starts_with("postgresql://")
+    }) {
+        eprintln!(
+            "gardefou: {} names a server of its own, where the guard cannot follow it: give the server in PGHOST and PGPORT",
+            arg.to_string_lossy()
+        );
+        return exit::USAGE;
+    }
     let loaded = load_failsafe(policy);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, forced_env);
     let intent = sql::parse_psql(&[]);
-    let session = Session::new(&intent, loaded, env, env_error, host, cmd, &real, program);
+    let session = Session::new(
+        &intent,
+        loaded,
+        env,
+        env_error,
+        host,
+        cmd,
+        &real,
+        program,
+        Client::Other,
+    );
     if let Some(Err(why)) = &session.wire {
         eprintln!("gardefou: the guard cannot follow this connection: {why}");
         return exit::USAGE;
@@ -459,9 +498,11 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             let (env, env_error) = environment(&loaded.policy, &host, None);
             if tool == DbTool::Psql {
                 // Typed at the prompt: every statement judged on the wire.
-                let session =
-                    Session::new(&intent, loaded, env, env_error, host, argv, &real, &argv0);
-                return session.run(Client::Psql { harden: true }, None, &[], true);
+                let client = Client::Psql { harden: true };
+                let session = Session::new(
+                    &intent, loaded, env, env_error, host, argv, &real, &argv0, client,
+                );
+                return session.run(client, None, &[], true);
             }
             let hardening = mysql_hardening(&env);
             // mysql wants its option-file options (`--no-defaults`, `--defaults-file=`…)
@@ -506,6 +547,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             argv,
             &real,
             &argv0,
+            Client::Psql { harden: false },
         )
     });
     if session.as_ref().is_some_and(Session::guarded) {

@@ -91,6 +91,7 @@ impl Guard {
     pub fn judge(
         &self,
         sql: &str,
+        doubt: Option<&str>,
         database: &str,
         user: &str,
         server: &mut dyn crate::facts::stake::Server,
@@ -101,6 +102,11 @@ impl Guard {
         intent.user = Some(user.to_owned());
         intent.text = shown_statement(sql);
         let mut facts = db::probe(&intent, None);
+        if let Some(why) = doubt {
+            facts
+                .found
+                .push(Found::unknown(1, Some(why.to_owned()), true));
+        }
         if facts.found.is_empty() && facts.calls.is_empty() && self.loaded.error.is_none() {
             return Ok(());
         }
@@ -193,7 +199,9 @@ fn same_object(a: Option<&str>, b: Option<&str>) -> bool {
                     .trim_matches('"')
                     .to_lowercase()
             };
-            a.eq_ignore_ascii_case(b) || bare(a) == bare(b)
+            // Two schemas named: the same only when equal.
+            a.eq_ignore_ascii_case(b)
+                || ((!a.contains('.') || !b.contains('.')) && bare(a) == bare(b))
         }
         (None, None) => true,
         _ => false,
@@ -220,6 +228,7 @@ mod tests {
         assert!(same_object(Some("Users"), Some("users")));
         assert!(!same_object(Some("users"), Some("orders")));
         assert!(!same_object(Some("users"), None));
+        assert!(!same_object(Some("s1.users"), Some("s2.users")));
         assert_eq!(shown_statement("DELETE\n  FROM t"), "DELETE FROM t");
     }
 }

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use pgwire::messages::response::{ErrorResponse, ReadyForQuery, TransactionStatus};
+use pgwire::messages::response::ErrorResponse;
 use pgwire::messages::simplequery::Query;
-use pgwire::messages::startup::Startup;
+use pgwire::messages::startup::{ParameterStatus, Startup};
 use pgwire::messages::{DecodeContext, Message};
 
 use super::{Guard, Refusal};
@@ -34,6 +34,10 @@ const CANCEL_REQUEST: u32 = 80_877_102;
 /// The longest message the server accepts.
 const MAX_MESSAGE: usize = 0x3fff_ffff;
 const READ_SIZE: usize = 64 * 1024;
+const MAX_STARTUP: usize = 10_000;
+/// Client encodings in which a byte of a multibyte character can be a quote or a backslash:
+/// text in them is not read by the guard.
+const UNSAFE_ENCODINGS: [&str; 6] = ["SJIS", "BIG5", "GBK", "GB18030", "UHC", "JOHAB"];
 
 /// Where the server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +54,9 @@ pub struct Route {
     pub target: Target,
     /// The server as psql's prompt names it (`%M`): `[local]`, `[local:/dir]`, the host.
     pub shown: String,
+    /// The host as libpq matches it in a password file (`localhost` for the default socket
+    /// directory).
+    pub passhost: String,
     pub port: u16,
     pub args: Vec<OsString>,
 }
@@ -105,6 +112,11 @@ pub fn route(intent: &SqlIntent, args: &[OsString]) -> Result<Route, String> {
     } else {
         host.clone()
     };
+    let passhost = if host == DEFAULT_SOCKET_DIR {
+        "localhost".to_owned()
+    } else {
+        host.clone()
+    };
     let target = if host.starts_with('/') {
         Target::Unix(Path::new(&host).join(format!(".s.PGSQL.{port}")))
     } else if host.starts_with('@') {
@@ -127,9 +139,94 @@ pub fn route(intent: &SqlIntent, args: &[OsString]) -> Result<Route, String> {
     Ok(Route {
         target,
         shown,
+        passhost,
         port,
         args,
     })
+}
+
+/// The fields of a password file's line (`host:port:database:user:password`), still escaped
+/// (`\\:` and `\\\\`), or None for a comment or a line of fewer fields.
+fn passfile_fields(line: &str) -> Option<Vec<&str>> {
+    if line.starts_with('#') {
+        return None;
+    }
+    let mut fields = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ':' if fields.len() < 4 => {
+                fields.push(&line[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(&line[start..]);
+    (fields.len() == 5).then_some(fields)
+}
+
+fn unescaped(field: &str) -> String {
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in field.chars() {
+        if !escaped && c == '\\' {
+            escaped = true;
+            continue;
+        }
+        escaped = false;
+        out.push(c);
+    }
+    out
+}
+
+/// The user's password file (`PGPASSFILE`, else `~/.pgpass`) for the guard's socket: libpq
+/// matches a password by the host and port it connects to, which are now the guard's. The
+/// entries for the real server are written with the guard's directory and port into `dir`
+/// (private, gone with the session); None when there is nothing to carry (no file, one libpq
+/// would ignore for its permissions, no entry for this server, or `PGPASSWORD` set).
+pub fn passfile(route: &Route, dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    if env("PGPASSWORD").is_some() {
+        return None;
+    }
+    let source = env("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
+    let meta = std::fs::metadata(&source).ok()?;
+    if !meta.is_file() || meta.mode() & 0o077 != 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(&source).ok()?;
+    let port = route.port.to_string();
+    let escape = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+    let guard_host = escape(&dir.to_string_lossy());
+    let mut out = String::new();
+    for line in text.lines() {
+        let Some(f) = passfile_fields(line) else {
+            continue;
+        };
+        let host_ok = f[0] == "*" || unescaped(f[0]) == route.passhost;
+        let port_ok = f[1] == "*" || unescaped(f[1]) == port;
+        if host_ok && port_ok {
+            out.push_str(&format!("{guard_host}:{port}:{}:{}:{}\n", f[2], f[3], f[4]));
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    let path = dir.join("pgpass");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .ok()?;
+    file.write_all(out.as_bytes()).ok()?;
+    Some(path)
 }
 
 /// psql's arguments without `-h`/`--host` and `-p`/`--port` (the guard gives its own), or why
@@ -275,13 +372,13 @@ impl Listening {
     }
 }
 
-/// What the relay must send the client when the server gets to a point of the stream.
-enum Inject {
-    /// The error, just before the server's ReadyForQuery number `n`.
-    ErrorBefore(u64, Refusal),
-    /// The error and a ReadyForQuery of the session's state, once the server has answered up
-    /// to its ReadyForQuery number `n`.
-    ErrorAndReady(u64, Refusal),
+/// The replies to the guard's own Parse and Bind (of a refusal raised in a batch) that the
+/// client must not see: in the batch answered after ReadyForQuery number `batch`, the
+/// `parse`-th ParseComplete and the `bind`-th BindComplete (from 0).
+struct Swallow {
+    batch: u64,
+    parse: usize,
+    bind: usize,
 }
 
 /// One connection of psql through the guard.
@@ -302,10 +399,21 @@ struct Relay<'g> {
     /// Extended-protocol messages sent since the last Sync.
     unsynced: bool,
     /// A refused Parse: what the client sends up to its Sync is dropped.
-    skipping: Option<Refusal>,
-    pending: Vec<Inject>,
+    skipping: bool,
+    /// Parse and Bind messages sent in this batch (since the last Sync).
+    parses: usize,
+    binds: usize,
+    /// ParseComplete and BindComplete replies passed in the batch the server is answering.
+    parsed: usize,
+    bound: usize,
+    swallow: Vec<Swallow>,
     database: String,
     user: String,
+    /// The session's `standard_conforming_strings` is off: a backslash in a string may end
+    /// it where the guard's reading does not.
+    backslash_quotes: bool,
+    /// The session's `client_encoding`.
+    encoding: String,
 }
 
 fn frame(buf: &mut BytesMut, tagged: bool) -> io::Result<Option<BytesMut>> {
@@ -314,7 +422,9 @@ fn frame(buf: &mut BytesMut, tagged: bool) -> io::Result<Option<BytesMut>> {
         return Ok(None);
     }
     let len = u32::from_be_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-    if !(4..=MAX_MESSAGE).contains(&len) {
+    // The startup packet is short (the server takes at most 10,000 bytes).
+    let max = if tagged { MAX_MESSAGE } else { MAX_STARTUP };
+    if !(4..=max).contains(&len) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "a message of an impossible length",
@@ -349,45 +459,21 @@ fn fill(s: &mut impl Read, buf: &mut BytesMut) -> io::Result<bool> {
     }
 }
 
-fn error_bytes(r: &Refusal) -> BytesMut {
-    let e = ErrorResponse::new(vec![
-        (b'S', "ERROR".into()),
-        (b'V', "ERROR".into()),
-        (b'C', "42501".into()),
-        (b'M', r.message.clone()),
-        (b'D', r.detail.clone()),
-        (b'H', r.hint.clone()),
-    ]);
-    let mut b = BytesMut::new();
-    // The fields are short: an encoding error leaves a bare ErrorResponse.
-    if e.encode(&mut b).is_err() {
-        b.clear();
-        let _ = ErrorResponse::new(vec![
-            (b'S', "ERROR".into()),
-            (b'C', "42501".into()),
-            (b'M', "gardefou refused this statement".into()),
-        ])
-        .encode(&mut b);
-    }
-    b
-}
-
-fn ready_bytes(status: u8) -> BytesMut {
-    let s = match status {
-        b'T' => TransactionStatus::Transaction,
-        b'E' => TransactionStatus::Error,
-        _ => TransactionStatus::Idle,
-    };
-    let mut b = BytesMut::new();
-    let _ = ReadyForQuery::new(s).encode(&mut b);
-    b
+/// Parse, Bind and Execute of the statement that raises a refusal, on the unnamed statement
+/// and portal.
+fn raise_in_batch(r: &Refusal, out: &mut BytesMut) {
+    use pgwire::messages::extendedquery::{Bind, Execute, Parse};
+    let _ = Parse::new(None, raising(r), Vec::new()).encode(out);
+    let _ = Bind::new(None, None, Vec::new(), Vec::new(), Vec::new()).encode(out);
+    let _ = Execute::new(None, 0).encode(out);
 }
 
 /// A dollar-quote tag that `texts` do not contain.
 fn tag(base: &str, texts: &[&str]) -> String {
     (0..)
         .map(|n| format!("${base}{n}$"))
-        .find(|t| texts.iter().all(|x| !x.contains(t.as_str())))
+        // Not even its start at a text's end, where the closing `$` would complete it.
+        .find(|t| texts.iter().all(|x| !x.contains(&t[..t.len() - 1])))
         .unwrap_or_default()
 }
 
@@ -479,9 +565,8 @@ fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Result<(
                 detail: format!("{target:?}"),
                 hint: String::new(),
             };
-            let mut b = error_bytes(&r);
             // FATAL: psql shows it as a failed connection.
-            b.clear();
+            let mut b = BytesMut::new();
             let _ = ErrorResponse::new(vec![
                 (b'S', "FATAL".into()),
                 (b'V', "FATAL".into()),
@@ -505,10 +590,16 @@ fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Result<(
         owed: 1,
         seen: 0,
         unsynced: false,
-        skipping: None,
-        pending: Vec::new(),
+        skipping: false,
+        parses: 0,
+        binds: 0,
+        parsed: 0,
+        bound: 0,
+        swallow: Vec::new(),
         database,
         user,
+        backslash_quotes: false,
+        encoding: "UTF8".into(),
     };
     r.run()
 }
@@ -591,18 +682,47 @@ impl Relay<'_> {
                     "the server sent a message of an impossible length",
                 ));
             }
-            if tag != b'Z' {
+            if !matches!(tag, b'Z' | b'S' | b'1' | b'2') {
                 self.passing = len + 1;
                 continue;
             }
             let Some(z) = frame(&mut self.from_server, true)? else {
                 break;
             };
-            self.status = z.get(5).copied().unwrap_or(b'I');
-            self.seen += 1;
-            self.injections(&mut out, true);
+            match tag {
+                b'S' => self.parameter(&z),
+                b'1' | b'2' => {
+                    let (n, batch) = (
+                        if tag == b'1' { self.parsed } else { self.bound },
+                        self.seen,
+                    );
+                    if tag == b'1' {
+                        self.parsed += 1;
+                    } else {
+                        self.bound += 1;
+                    }
+                    let ours = |w: &Swallow| {
+                        w.batch == batch
+                            && if tag == b'1' {
+                                w.parse == n
+                            } else {
+                                w.bind == n
+                            }
+                    };
+                    if self.swallow.iter().any(ours) {
+                        continue;
+                    }
+                }
+                _ => {
+                    self.status = z.get(5).copied().unwrap_or(b'I');
+                    let batch = self.seen;
+                    self.swallow.retain(|w| w.batch != batch);
+                    self.seen += 1;
+                    self.parsed = 0;
+                    self.bound = 0;
+                }
+            }
             out.extend_from_slice(&z);
-            self.injections(&mut out, false);
         }
         if !out.is_empty() {
             self.client.write_all(&out)?;
@@ -610,45 +730,26 @@ impl Relay<'_> {
         Ok(())
     }
 
-    /// The refusals due at this point of the server's stream: before the ReadyForQuery just
-    /// read (`before`), or once it is passed on.
-    fn injections(&mut self, out: &mut BytesMut, before: bool) {
-        let seen = self.seen;
-        let status = self.status;
-        self.pending.retain(|i| match i {
-            Inject::ErrorBefore(n, r) if before && *n == seen => {
-                out.extend_from_slice(&error_bytes(r));
-                false
-            }
-            Inject::ErrorAndReady(n, r) if !before && *n <= seen => {
-                out.extend_from_slice(&error_bytes(r));
-                out.extend_from_slice(&ready_bytes(status));
-                false
-            }
-            _ => true,
-        });
-    }
-
     /// Handles every whole message the client sent; true once it has terminated.
     fn client_messages(&mut self) -> io::Result<bool> {
         let mut out = BytesMut::new();
         while let Some(f) = frame(&mut self.from_client, true)? {
             let tag = f[0];
-            if let Some(refusal) = &self.skipping {
-                if tag == b'S' {
-                    let refusal = refusal.clone();
-                    self.skipping = None;
-                    if self.unsynced {
-                        out.extend_from_slice(&f);
-                        self.owed += 1;
-                        self.unsynced = false;
-                        self.pending.push(Inject::ErrorBefore(self.owed, refusal));
-                    } else {
-                        self.send(&mut out)?;
-                        self.refuse_now(refusal)?;
+            if self.skipping {
+                // The server skips to the Sync after the refusal's error; so does the relay.
+                match tag {
+                    b'S' => {
+                        self.skipping = false;
+                        self.synced(&f, &mut out);
                     }
-                } else if tag == b'X' {
-                    out.extend_from_slice(&f);
+                    // A Flush gets the error to the client now, as the server would.
+                    b'H' => out.extend_from_slice(&f),
+                    b'X' => {
+                        out.extend_from_slice(&f);
+                        self.send(&mut out)?;
+                        return Ok(true);
+                    }
+                    _ => {}
                 }
                 continue;
             }
@@ -656,7 +757,7 @@ impl Relay<'_> {
                 b'Q' => {
                     let sql = query_statement(&f).unwrap_or_default();
                     self.send(&mut out)?;
-                    match self.judged(&sql) {
+                    match self.judged(&sql, &f) {
                         Ok(()) => out.extend_from_slice(&f),
                         Err(refusal) => {
                             let mut q = BytesMut::new();
@@ -670,7 +771,7 @@ impl Relay<'_> {
                     let sql = parse_statement(&f);
                     self.send(&mut out)?;
                     let verdict = match &sql {
-                        Some(sql) => self.judged(sql),
+                        Some(sql) => self.judged(sql, &f),
                         None => Err(Refusal {
                             message: "gardefou refused a Parse message it cannot read".into(),
                             detail: String::new(),
@@ -680,22 +781,32 @@ impl Relay<'_> {
                     match verdict {
                         Ok(()) => {
                             out.extend_from_slice(&f);
-                            self.unsynced = true;
+                            self.parses += 1;
                         }
-                        Err(refusal) => self.skipping = Some(refusal),
+                        Err(refusal) => {
+                            // The server raises it in the batch, in its place: the batch
+                            // fails as it would on the server's own error.
+                            raise_in_batch(&refusal, &mut out);
+                            self.swallow.push(Swallow {
+                                batch: self.owed,
+                                parse: self.parses,
+                                bind: self.binds,
+                            });
+                            self.skipping = true;
+                        }
                     }
+                    self.unsynced = true;
                 }
-                b'S' => {
-                    out.extend_from_slice(&f);
-                    self.owed += 1;
-                    self.unsynced = false;
-                }
+                b'S' => self.synced(&f, &mut out),
                 b'F' => {
                     out.extend_from_slice(&f);
                     self.owed += 1;
                 }
                 b'B' | b'E' | b'D' | b'C' => {
                     out.extend_from_slice(&f);
+                    if tag == b'B' {
+                        self.binds += 1;
+                    }
                     self.unsynced = true;
                 }
                 b'X' => {
@@ -718,22 +829,54 @@ impl Relay<'_> {
         Ok(())
     }
 
-    /// A refusal answered by the relay: once the server has answered all it owes.
-    fn refuse_now(&mut self, refusal: Refusal) -> io::Result<()> {
-        self.pending.push(Inject::ErrorAndReady(self.owed, refusal));
-        let mut out = BytesMut::new();
-        self.injections(&mut out, false);
-        if !out.is_empty() {
-            self.client.write_all(&out)?;
-        }
-        Ok(())
+    /// The client's Sync, passed on: its batch ends.
+    fn synced(&mut self, f: &[u8], out: &mut BytesMut) {
+        out.extend_from_slice(f);
+        self.owed += 1;
+        self.unsynced = false;
+        self.parses = 0;
+        self.binds = 0;
     }
 
-    fn judged(&mut self, sql: &str) -> Result<(), Refusal> {
+    /// Notes the parameters that change how the server reads a statement's text.
+    fn parameter(&mut self, f: &[u8]) {
+        let mut b = BytesMut::from(f);
+        let Ok(Some(p)) = ParameterStatus::decode(&mut b, &DecodeContext::default()) else {
+            return;
+        };
+        match p.name.as_str() {
+            "standard_conforming_strings" => self.backslash_quotes = p.value == "off",
+            "client_encoding" => self.encoding = p.value.to_uppercase(),
+            _ => {}
+        }
+    }
+
+    /// Why the server may read this statement's bytes otherwise than the guard does, if so.
+    fn doubt(&self, raw: &[u8]) -> Option<String> {
+        if self.backslash_quotes && raw.contains(&b'\\') {
+            return Some(
+                "a statement with a backslash while standard_conforming_strings is off (it is not read)"
+                    .into(),
+            );
+        }
+        if !raw.is_ascii()
+            && (UNSAFE_ENCODINGS.contains(&self.encoding.as_str())
+                || (self.encoding == "UTF8" && std::str::from_utf8(raw).is_err()))
+        {
+            return Some(format!(
+                "a statement in client_encoding {} that the guard cannot read",
+                self.encoding
+            ));
+        }
+        None
+    }
+
+    fn judged(&mut self, sql: &str, raw: &[u8]) -> Result<(), Refusal> {
         let database = self.database.clone();
         let user = self.user.clone();
+        let doubt = self.doubt(raw);
         let guard = self.guard;
-        guard.judge(sql, &database, &user, self)
+        guard.judge(sql, doubt.as_deref(), &database, &user, self)
     }
 
     /// Passes on what the server owes (the session must be idle to be asked).
@@ -775,14 +918,25 @@ impl Relay<'_> {
             };
             match f[0] {
                 b'D' => rows.push(data_row(&f[5..])),
-                b'E' => failed = true,
+                b'E' => {
+                    failed = true;
+                    // A fatal error ends the session: the client hears why.
+                    let fields = String::from_utf8_lossy(&f[5..]);
+                    if fields.contains("SFATAL\0") || fields.contains("SPANIC\0") {
+                        forward.extend_from_slice(&f);
+                    }
+                }
                 b'Z' => {
                     self.status = f.get(5).copied().unwrap_or(self.status);
                     let text = std::mem::take(&mut rows).join("\n");
                     answers.push((!std::mem::take(&mut failed)).then_some(text));
                 }
                 // Asynchronous messages are the client's.
-                b'A' | b'S' => forward.extend_from_slice(&f),
+                b'A' => forward.extend_from_slice(&f),
+                b'S' => {
+                    self.parameter(&f);
+                    forward.extend_from_slice(&f);
+                }
                 _ => {}
             }
         }
@@ -822,7 +976,7 @@ impl crate::facts::stake::Server for Relay<'_> {
     /// own, rolled back), each question under a savepoint of its own, all in one round trip.
     fn answers(&mut self, _database: &str, queries: &[String]) -> Result<Vec<String>, String> {
         use crate::facts::stake::COUNT_TIMEOUT_MS;
-        if self.unsynced || self.skipping.is_some() {
+        if self.unsynced || self.skipping {
             return Err("the session is in the middle of an extended-protocol batch".into());
         }
         self.drain().map_err(|e| e.to_string())?;
@@ -887,6 +1041,19 @@ mod tests {
         assert_eq!(without_host(&b).unwrap(), os(&["--dbname", "x", "-U", "u"]));
         assert!(without_host(&os(&["-Xh", "/tmp"])).is_err());
         assert_eq!(without_host(&os(&["-Xq"])).unwrap(), os(&["-Xq"]));
+    }
+
+    #[test]
+    fn a_password_file_line_is_read_as_libpq_reads_it() {
+        assert_eq!(
+            passfile_fields("localhost:5432:*:app:se\\:cr\\\\et").unwrap(),
+            ["localhost", "5432", "*", "app", "se\\:cr\\\\et"]
+        );
+        assert_eq!(unescaped("se\\:cr\\\\et"), "se:cr\\et");
+        assert!(passfile_fields("# localhost:5432:*:app:x").is_none());
+        assert!(passfile_fields("localhost:5432:app").is_none());
+        // A colon in the password needs no escape once four fields are read.
+        assert_eq!(passfile_fields("h:1:d:u:a:b").unwrap()[4], "a:b");
     }
 
     #[test]
