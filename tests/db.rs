@@ -844,3 +844,37 @@ fn a_client_in_the_extended_protocol_is_judged_at_each_parse() {
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(c.real_psql("shop", "SELECT v FROM t WHERE id = 1"), "x");
 }
+
+/// A server that talks while the client writes (a NOTICE for every row of a long COPY) is
+/// heard while the guard writes to it: neither waits on the other for ever.
+#[test]
+fn a_copy_whose_every_row_raises_a_notice_goes_through_the_guard() {
+    let c = start(WIRE);
+    c.real_psql(
+        "shop",
+        "CREATE FUNCTION noisy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'row % of a long copy, said at length so that the notices fill the buffers', NEW.id; RETURN NEW; END $$; CREATE TRIGGER noisy BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION noisy()",
+    );
+    let mut script = String::from("COPY t FROM STDIN;\n");
+    for i in 10..60_010 {
+        script.push_str(&format!("{i}\tv\n"));
+    }
+    script.push_str("\\.\n");
+    let out = c.shim(
+        "timeout",
+        &["120", "psql", "-X", "-q", "-d", "shop"],
+        Some(&script),
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &err[err.len().saturating_sub(2000)..]
+    );
+    assert!(
+        err.contains("row 60009 of a long copy"),
+        "{}",
+        &err[err.len().saturating_sub(500)..]
+    );
+    assert_eq!(c.rows(), "60003");
+}

@@ -295,6 +295,13 @@ enum Stream {
 }
 
 impl Stream {
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_nonblocking(on),
+            Stream::Tcp(s) => s.set_nonblocking(on),
+        }
+    }
+
     fn connect(t: &Target) -> io::Result<Stream> {
         match t {
             Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
@@ -579,6 +586,9 @@ fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Result<(
         }
     };
     server.write_all(&startup)?;
+    // Never blocked on the server: it is read whenever it has something, even while the relay
+    // writes to it (`Relay::send`).
+    server.set_nonblocking(true)?;
     let mut r = Relay {
         guard,
         client,
@@ -646,11 +656,28 @@ impl Relay<'_> {
 
     /// Reads what the server sent and passes it on; false at its end.
     fn server_input(&mut self) -> io::Result<bool> {
-        if !fill(&mut self.server, &mut self.from_server)? {
+        if !self.fill_server()? {
             return Ok(false);
         }
         self.pass_server()?;
         Ok(true)
+    }
+
+    /// Reads more from the server, waiting for it; false at its end.
+    fn fill_server(&mut self) -> io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        loop {
+            match fill(&mut self.server, &mut self.from_server) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut fds = [PollFd::new(self.server.as_fd(), PollFlags::POLLIN)];
+                    match poll(&mut fds, PollTimeout::NONE) {
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Passes the server's messages on as they come, noting each ReadyForQuery.
@@ -821,12 +848,54 @@ impl Relay<'_> {
         Ok(false)
     }
 
+    /// Writes to the server. A server that stops reading while it has things to say (a
+    /// NOTICE per row of a long COPY) is heard meanwhile, or both would wait on each other.
     fn send(&mut self, out: &mut BytesMut) -> io::Result<()> {
-        if !out.is_empty() {
-            self.server.write_all(out)?;
-            out.clear();
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        if out.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut at = 0;
+        let result = loop {
+            if at == out.len() {
+                break Ok(());
+            }
+            match self.server.write(&out[at..]) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let readable = {
+                        let mut fds = [PollFd::new(
+                            self.server.as_fd(),
+                            PollFlags::POLLOUT | PollFlags::POLLIN,
+                        )];
+                        match poll(&mut fds, PollTimeout::NONE) {
+                            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                            Err(e) => break Err(e.into()),
+                        }
+                        fds[0]
+                            .revents()
+                            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+                    };
+                    if readable {
+                        match fill(&mut self.server, &mut self.from_server) {
+                            Ok(true) => {
+                                if let Err(e) = self.pass_server() {
+                                    break Err(e);
+                                }
+                            }
+                            Ok(false) => break Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                            Err(e) => break Err(e),
+                        }
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        out.clear();
+        result
     }
 
     /// The client's Sync, passed on: its batch ends.
@@ -901,14 +970,15 @@ impl Relay<'_> {
                 .encode(&mut out)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         }
-        self.server.write_all(&out)?;
+        // The server is idle and the questions are short: written whole, nothing read.
+        write_waiting(&mut self.server, &out)?;
         let mut answers = Vec::new();
         let mut rows: Vec<String> = Vec::new();
         let mut failed = false;
         let mut forward = BytesMut::new();
         while answers.len() < queries.len() {
             let Some(f) = frame(&mut self.from_server, true)? else {
-                if !fill(&mut self.server, &mut self.from_server)? {
+                if !self.fill_server()? {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the server closed the connection",
@@ -945,6 +1015,27 @@ impl Relay<'_> {
         }
         Ok(answers)
     }
+}
+
+/// Writes all of `b` to a non-blocking stream, waiting until it can take more.
+fn write_waiting(s: &mut Stream, mut b: &[u8]) -> io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    while !b.is_empty() {
+        match s.write(b) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => b = &b[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(s.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A DataRow's columns as psql's unaligned output shows them (NULL as nothing).
