@@ -357,7 +357,15 @@ action = "snapshot"
 fn an_interactive_mysql_in_production_shows_the_environment_and_has_safe_updates() {
     let s = start(CONFIRM);
     // Typed at a real terminal (script's pseudo-terminal), a line a second.
-    let typed = ["DELETE FROM t;", "DELETE FROM t WHERE id = 1;", "quit"];
+    // The DELETE of every row is asked about on the wire (a wrong answer refuses it); the one
+    // that names rows without a key is the server's to refuse, under --safe-updates.
+    let typed = [
+        "DELETE FROM t;",
+        "not-this-host",
+        "DELETE FROM t WHERE v IS NULL;",
+        "DELETE FROM t WHERE id = 1;",
+        "quit",
+    ];
     let line = format!(
         "mysql --no-defaults --socket={} -uapp -p{PASSWORD} shop",
         s.socket
@@ -375,7 +383,156 @@ fn an_interactive_mysql_in_production_shows_the_environment_and_has_safe_updates
         shown.contains("[PRODUCTION] app@localhost [shop]> "),
         "{shown}{err}"
     );
-    // --safe-updates: the server refuses a DELETE that names no rows (error 1175).
+    assert!(
+        shown.contains("gardefou refused this statement"),
+        "{shown}{err}"
+    );
+    // --safe-updates: the server refuses a DELETE that names rows without a key (error 1175).
     assert!(shown.contains("1175"), "{shown}");
     assert_eq!(s.shop(), "2\tb\n3\tc", "{shown}");
+}
+
+/// What mysql reads as it runs (`source FILE`) crosses the wire guard statement by statement:
+/// a DROP in a sourced file is refused there, with the server's kind of error naming the rule,
+/// and the session goes on (`--force`); an ordinary statement passes without a question; the
+/// refusal is in the audit log with its statement.
+#[test]
+fn sourced_sql_is_judged_on_the_wire_and_the_session_goes_on() {
+    let s = start(CONFIRM);
+    let file = s.root.join("drop.sql");
+    std::fs::write(&file, "SELECT 'from the file';\nDROP TABLE t;\n").unwrap();
+    let script = format!(
+        "source {}\nSELECT 40 + COUNT(*) AS still FROM t;\nDELETE FROM t WHERE id = 3;\n",
+        file.display()
+    );
+    let out = s.shim("mysql", &["--force", "--batch", "shop"], Some(&script));
+    let (shown, err) = common::text(&out);
+    assert!(shown.contains("from the file"), "{shown}{err}");
+    assert!(
+        err.contains("ERROR 1644 (45000)") && err.contains("gardefou refused this statement"),
+        "{err}"
+    );
+    assert!(err.contains("production data"), "{err}");
+    assert!(shown.contains("43"), "{shown}{err}");
+    assert_eq!(s.shop(), "1\ta\n2\tb", "{shown}{err}");
+    // With --abort-source-on-error, mysql stops at the refusal as at any error: nothing
+    // after it runs.
+    let script = format!("source {}\nDELETE FROM t WHERE id = 2;\n", file.display());
+    let out = s.shim("mysql", &["--abort-source-on-error", "shop"], Some(&script));
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(s.shop(), "1\ta\n2\tb");
+    // The database a statement acts in follows `use` (COM_INIT_DB) on the wire.
+    std::fs::write(&file, "use inv\nTRUNCATE x;\n").unwrap();
+    let out = s.shim(
+        "mysql",
+        &["shop"],
+        Some(&format!("source {}\n", file.display())),
+    );
+    let (_, err) = common::text(&out);
+    assert!(err.contains("gardefou refused"), "{err}");
+    assert_eq!(s.real("SELECT COUNT(*) FROM inv.x"), "1");
+    let audit = common::audit_lines(&s.audit);
+    assert!(
+        audit.iter().any(|e| {
+            let argv = e["argv"].to_string();
+            argv.contains("--wire-statement") && argv.contains("DROP TABLE t")
+        }),
+        "{audit:?}"
+    );
+    let log = std::fs::read_to_string(&s.audit).unwrap();
+    assert!(!log.contains(PASSWORD), "{log}");
+}
+
+/// Typed at mysql's prompt on a real terminal: a DROP waits for the typed host name; a wrong
+/// answer refuses it and the session goes on; the right one lets it through.
+#[test]
+fn an_interactive_mysql_is_guarded_statement_by_statement() {
+    let s = start(CONFIRM);
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let typed = [
+        "DROP TABLE t;",
+        "not-this-host",
+        "SELECT 40 + COUNT(*) AS still FROM t;",
+        "DROP TABLE t;",
+        &host,
+        "quit",
+    ];
+    let line = format!(
+        "mysql --no-defaults --socket={} -uapp -p{PASSWORD} shop",
+        s.socket
+    );
+    let out = common::typed_on_tty(
+        Command::new("script")
+            .env("PATH", format!("{}:/usr/bin:/bin", s.bin.display()))
+            .env("GARDEFOU_POLICY", &s.policy)
+            .current_dir(&s.root),
+        &line,
+        &typed,
+    );
+    let (shown, err) = common::text(&out);
+    assert!(
+        shown.contains("gardefou refused this statement"),
+        "{shown}{err}"
+    );
+    assert!(shown.contains("|    43 |"), "{shown}");
+    assert!(
+        shown.contains("[PRODUCTION] app@localhost [shop]> "),
+        "{shown}"
+    );
+    assert_eq!(s.tables("shop"), "NULL", "{shown}");
+}
+
+/// A DELETE or UPDATE with a WHERE is judged by the rows it touches, counted on the server:
+/// `WHERE 1=1` is every row and is refused, naming the figures; a DELETE of one row runs
+/// without a question. The same on the wire (a sourced file).
+#[test]
+fn the_rows_at_stake_are_counted_on_the_server() {
+    let s = start(
+        r#"
+[[protect.sql]]
+engine = "mysql"
+database = "*"
+statements = ["delete", "update"]
+max_rows = 1
+action = "confirm"
+reason = "production data"
+"#,
+    );
+    let out = s.shim("mysql", &["shop", "-e", "DELETE FROM t WHERE 1=1"], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("3 of 3 rows (100%)"), "{err}");
+    assert!(err.contains("over the rule's limit: 1 rows"), "{err}");
+    assert_eq!(s.shop(), "1\ta\n2\tb\n3\tc");
+    // In another database, named by the statement: one row, counted there (uncounted, the
+    // rule would fire), so it runs.
+    ok(s.shim(
+        "mysql",
+        &["shop", "-e", "UPDATE inv.x SET n = 0 WHERE n > 0"],
+        None,
+    ));
+    assert_eq!(s.real("SELECT n FROM inv.x"), "0");
+    let out = ok(s.shim("mysql", &["shop", "-e", "DELETE FROM t WHERE id = 3"], None));
+    assert!(
+        !common::text(&out).1.contains("gardefou"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert_eq!(s.shop(), "1\ta\n2\tb");
+    let file = s.root.join("wipe.sql");
+    std::fs::write(&file, "UPDATE t SET v = NULL WHERE 1 = 1;\n").unwrap();
+    let out = s.shim(
+        "mysql",
+        &["shop"],
+        Some(&format!("source {}\n", file.display())),
+    );
+    let (_, err) = common::text(&out);
+    assert!(
+        err.contains("ERROR 1644") && err.contains("2 of 2 rows (100%)"),
+        "{err}"
+    );
+    assert_eq!(s.shop(), "1\ta\n2\tb");
 }

@@ -338,3 +338,59 @@ fn a_snapshot_that_cannot_be_taken_refuses_the_command() {
     assert!(err.contains("snapshot"), "{err}");
     assert_eq!(s.real(&["dbsize"]).trim(), "8");
 }
+
+/// Typed at redis-cli's prompt on a real terminal: every command crosses the wire guard. A
+/// FLUSHDB waits for the typed host name; a wrong answer refuses it (an error reply) and the
+/// session goes on; the right one lets it through, in the database SELECT chose.
+#[test]
+fn an_interactive_redis_cli_is_guarded_command_by_command() {
+    let s = start(&rule("\"flushall\", \"flushdb\", \"del\"", "*", "confirm"));
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let typed = [
+        "set k v1",
+        "flushdb",
+        "not-this-host",
+        "get k",
+        "select 1",
+        "flushdb",
+        &host,
+        "quit",
+    ];
+    // A terminal of a known size: without one, redis-cli's line editor asks the terminal
+    // where its cursor is, and takes the typed lines for the answer.
+    let line = format!(
+        "stty cols 200 rows 50; exec timeout --foreground 60 redis-cli -s {} -a {PASSWORD} --no-auth-warning",
+        s.socket
+    );
+    let out = common::typed_on_tty(
+        Command::new("script")
+            .env("PATH", format!("{}:/usr/bin:/bin", s.bin.display()))
+            .env("GARDEFOU_POLICY", &s.policy)
+            .env_remove("REDISCLI_AUTH")
+            .current_dir(&s.root),
+        &line,
+        &typed,
+    );
+    let (shown, err) = common::text(&out);
+    assert!(
+        shown.contains("gardefou refused this command") && shown.contains("flushes every key"),
+        "{shown}{err}"
+    );
+    assert!(shown.contains("\"v1\""), "{shown}");
+    // Database 0 kept everything; database 1 was flushed when the host name was typed.
+    assert_eq!(s.real(&["get", "k"]).trim(), "v1", "{shown}");
+    assert_eq!(s.real(&["get", "b"]).trim(), "two");
+    assert_eq!(s.real(&["-n", "1", "dbsize"]).trim(), "0", "{shown}");
+    let audit = common::audit_lines(&s.audit);
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["argv"].to_string().contains("--wire-statement")),
+        "{audit:?}"
+    );
+    let log = std::fs::read_to_string(&s.audit).unwrap();
+    assert!(!log.contains(PASSWORD), "{log}");
+}

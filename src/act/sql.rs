@@ -211,8 +211,15 @@ struct Session<'a> {
     real: &'a std::path::Path,
     argv0: &'a OsString,
     /// Where the session goes through the wire guard, or why it does not (`None`: no rule
-    /// of this environment reads PostgreSQL statements).
-    wire: Option<Result<(crate::proxy::pg::Route, crate::proxy::pg::Listening), String>>,
+    /// of this environment reads the engine's statements).
+    wire: Option<Result<(Wire, crate::proxy::Listening), String>>,
+}
+
+/// Where a guarded client's server is.
+enum Wire {
+    Pg(crate::proxy::pg::Route),
+    Mysql(crate::proxy::mysql::Route),
+    Redis(crate::proxy::redis::Route),
 }
 
 impl<'a> Session<'a> {
@@ -228,19 +235,30 @@ impl<'a> Session<'a> {
         argv0: &'a OsString,
         client: Client,
     ) -> Session<'a> {
-        use crate::proxy::{Guard, pg};
-        // psql's own connection options are read; another client's are its own business.
+        use crate::policy::schema::Engine;
+        use crate::proxy::{Guard, Listening, mysql, pg, redis};
+        // The client's own connection options are read; another client's are its own business.
         let args = match client {
-            Client::Psql { .. } => argv.get(1..).unwrap_or(&[]),
             Client::Other => &[],
+            _ => argv.get(1..).unwrap_or(&[]),
         };
-        let wire = Guard::needed(&loaded, &env).then(|| {
-            pg::route(intent, args).and_then(|r| {
-                pg::Listening::new(r.port)
-                    .map(|l| (r, l))
-                    .map_err(|e| format!("cannot open the guard's socket: {e}"))
-            })
-        });
+        let opened = |name: &str| {
+            Listening::new(name).map_err(|e| format!("cannot open the guard's socket: {e}"))
+        };
+        let wire = match client {
+            Client::Mysql { .. } => Guard::needed(&loaded, &env, Engine::Mysql).then(|| {
+                let r = mysql::route(real, args)?;
+                opened(mysql::SOCKET_NAME).map(|l| (Wire::Mysql(r), l))
+            }),
+            Client::Redis => Guard::needed(&loaded, &env, Engine::Redis).then(|| {
+                let r = redis::route(intent, args)?;
+                opened(redis::SOCKET_NAME).map(|l| (Wire::Redis(r), l))
+            }),
+            _ => Guard::needed(&loaded, &env, Engine::Postgresql).then(|| {
+                let r = pg::route(intent, args)?;
+                opened(&format!(".s.PGSQL.{}", r.port)).map(|l| (Wire::Pg(r), l))
+            }),
+        };
         Session {
             intent,
             loaded,
@@ -271,16 +289,18 @@ impl<'a> Session<'a> {
         interactive: bool,
     ) -> i32 {
         use crate::proxy::Guard;
-        let harden = client == Client::Psql { harden: true };
         let args = self.argv.get(1..).unwrap_or(&[]);
         let no_color = std::env::var_os("NO_COLOR").is_some();
-        let mut plain: Vec<OsString> = if harden {
-            psql_hardening(&self.env, no_color, None)
-        } else {
-            Vec::new()
+        let plain: Vec<OsString> = match client {
+            Client::Psql { harden: true } => {
+                let mut a = psql_hardening(&self.env, no_color, None);
+                a.extend(args.iter().cloned());
+                a
+            }
+            Client::Mysql { harden: true } => mysql_hardened(&self.env, args),
+            _ => args.to_vec(),
         };
-        plain.extend(args.iter().cloned());
-        let (route, listening) = match self.wire {
+        let (wire, listening) = match self.wire {
             None => return run_client(self.real, self.argv0, &plain, &[], input),
             Some(Ok(x)) => x,
             Some(Err(why)) => {
@@ -292,26 +312,61 @@ impl<'a> Session<'a> {
                 return run_client(self.real, self.argv0, &plain, &[], input);
             }
         };
-        let port = route.port;
-        let front = if harden {
-            psql_hardening(&self.env, no_color, Some(&route.shown))
-        } else {
-            Vec::new()
-        };
-        let guard = Guard::new(
+        let guard = std::sync::Arc::new(Guard::new(
             self.intent.clone(),
             self.loaded,
-            self.env,
+            self.env.clone(),
             self.env_error,
             self.host,
             sql::redacted(self.argv),
             approved,
-        );
+        ));
+        let route = match wire {
+            Wire::Pg(route) => route,
+            Wire::Redis(route) => {
+                let socket = listening.socket();
+                let database = self.intent.database.clone().unwrap_or_else(|| "0".into());
+                let dir = listening.serve(move |c| {
+                    crate::proxy::redis::relay(c, &guard, &route.target, &database)
+                });
+                keep_through_ctrl_c();
+                let pointed = crate::proxy::redis::pointed(&plain, &socket);
+                let code = run_client(self.real, self.argv0, &pointed, &[], input);
+                drop(dir);
+                return code;
+            }
+            Wire::Mysql(route) => {
+                let socket = listening.socket();
+                let dir =
+                    listening.serve(move |c| crate::proxy::mysql::relay(c, &guard, &route.target));
+                keep_through_ctrl_c();
+                let pointed = crate::proxy::mysql::pointed(&plain, &socket);
+                let code = run_client(self.real, self.argv0, &pointed, &[], input);
+                drop(dir);
+                return code;
+            }
+        };
+        let port = route.port;
+        let front = if client == (Client::Psql { harden: true }) {
+            psql_hardening(&self.env, no_color, Some(&route.shown))
+        } else {
+            Vec::new()
+        };
         let passfile = crate::proxy::pg::passfile(&route, listening.dir.path());
-        let dir = listening.serve(std::sync::Arc::new(guard), route.target);
+        let target = route.target.clone();
+        let dir = listening.serve(move |c| crate::proxy::pg::relay(c, &guard, &target));
         let socket_dir = dir.path().as_os_str().to_owned();
         let (guarded, mut env): (Vec<OsString>, Vec<(&str, Option<OsString>)>) = match client {
-            Client::Psql { .. } => {
+            Client::Other => (
+                // Any other libpq client finds the guard in its environment.
+                args.to_vec(),
+                vec![
+                    ("PGHOST", Some(socket_dir)),
+                    ("PGPORT", Some(port.to_string().into())),
+                    ("PGHOSTADDR", None),
+                ],
+            ),
+            _ => {
                 let mut a: Vec<OsString> = vec![
                     "-h".into(),
                     socket_dir,
@@ -322,29 +377,40 @@ impl<'a> Session<'a> {
                 a.extend(route.args);
                 (a, Vec::new())
             }
-            // Any other libpq client finds the guard in its environment.
-            Client::Other => (
-                args.to_vec(),
-                vec![
-                    ("PGHOST", Some(socket_dir)),
-                    ("PGPORT", Some(port.to_string().into())),
-                    ("PGHOSTADDR", None),
-                ],
-            ),
         };
         if let Some(p) = passfile {
             // The user's passwords for this server, for the guard's socket.
             env.push(("PGPASSFILE", Some(p.into_os_string())));
         }
-        // Ctrl-C and Ctrl-\\ are the client's (psql cancels the statement): the guard stays.
-        for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
-            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let _ = signal_hook::flag::register(s, flag);
-        }
+        keep_through_ctrl_c();
         let code = run_client(self.real, self.argv0, &guarded, &env, input);
         drop(dir);
         code
     }
+}
+
+/// Ctrl-C and Ctrl-\\ are the client's (psql cancels the statement, mysql kills it): the
+/// guard stays.
+fn keep_through_ctrl_c() {
+    for s in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _ = signal_hook::flag::register(s, flag);
+    }
+}
+
+/// mysql's arguments with the environment's hardening: after its option-file options
+/// (`--no-defaults`, `--defaults-file=`…), which it wants first.
+fn mysql_hardened(env: &crate::policy::Environment, args: &[OsString]) -> Vec<OsString> {
+    let mut args = args.to_vec();
+    let at = args
+        .iter()
+        .take_while(|a| {
+            let a = a.to_string_lossy();
+            a.starts_with("--defaults") || a == "--no-defaults" || a == "--print-defaults"
+        })
+        .count();
+    args.splice(at..at, mysql_hardening(env));
+    args
 }
 
 /// How a guarded client is pointed at the guard.
@@ -352,6 +418,11 @@ impl<'a> Session<'a> {
 enum Client {
     /// psql, by its options; `harden`: with the environment's prompt and transactions.
     Psql { harden: bool },
+    /// mysql or mariadb, by its options; `harden`: with the environment's prompt and
+    /// `--safe-updates`.
+    Mysql { harden: bool },
+    /// redis-cli, by `-s`.
+    Redis,
     /// Any libpq client, by `PGHOST` and `PGPORT`.
     Other,
 }
@@ -488,39 +559,25 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     };
     let terminal = std::io::stdin().is_terminal();
     if intent.info_only || (intent.sources.contains(&Source::Stdin) && terminal) {
-        // Help, or an interactive session typed on a terminal: not checked statement by
-        // statement; an interactive psql gets the environment's prompt (and, in production,
-        // explicit transactions).
-        let mut args = args.to_vec();
-        if matches!(tool, DbTool::Psql | DbTool::Mysql) && !intent.info_only {
+        // Help, or an interactive session typed on a terminal: psql and mysql get the
+        // environment's prompt (and, in production, explicit transactions or safe updates),
+        // and every statement typed is judged on the wire.
+        if matches!(tool, DbTool::Psql | DbTool::Mysql | DbTool::RedisCli) && !intent.info_only {
             let loaded = load_failsafe(None);
             let host = hostname();
             let (env, env_error) = environment(&loaded.policy, &host, None);
-            if tool == DbTool::Psql {
-                // Typed at the prompt: every statement judged on the wire.
-                let client = Client::Psql { harden: true };
-                let session = Session::new(
-                    &intent, loaded, env, env_error, host, argv, &real, &argv0, client,
-                );
-                return session.run(client, None, &[], true);
-            }
-            let hardening = mysql_hardening(&env);
-            // mysql wants its option-file options (`--no-defaults`, `--defaults-file=`…)
-            // before any other.
-            let at = args
-                .iter()
-                .take_while(|a| {
-                    tool == DbTool::Mysql && {
-                        let a = a.to_string_lossy();
-                        a.starts_with("--defaults")
-                            || a == "--no-defaults"
-                            || a == "--print-defaults"
-                    }
-                })
-                .count();
-            args.splice(at..at, hardening);
+            // Typed at the prompt: every statement judged on the wire.
+            let client = match tool {
+                DbTool::Psql => Client::Psql { harden: true },
+                DbTool::Mysql => Client::Mysql { harden: true },
+                _ => Client::Redis,
+            };
+            let session = Session::new(
+                &intent, loaded, env, env_error, host, argv, &real, &argv0, client,
+            );
+            return session.run(client, None, &[], true);
         }
-        eprintln!("gardefou: {}", exec::exec(&real, &argv0, &args));
+        eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
         return exit::CANNOT_EXEC;
     }
     // Standard input is read (to be checked, or to be handed on unchanged) unless it is a
@@ -537,7 +594,12 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
-    let session = (tool == DbTool::Psql).then(|| {
+    let client = match tool {
+        DbTool::Psql => Some(Client::Psql { harden: false }),
+        DbTool::Mysql => Some(Client::Mysql { harden: false }),
+        _ => None,
+    };
+    let session = client.map(|client| {
         Session::new(
             &intent,
             loaded.clone(),
@@ -547,12 +609,12 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             argv,
             &real,
             &argv0,
-            Client::Psql { harden: false },
+            client,
         )
     });
     if session.as_ref().is_some_and(Session::guarded) {
         // What psql reads or makes as it runs (`\i`, `\gexec`) is judged on the wire.
-        facts.found.retain(|f| !sql::is_psql_meta(f));
+        facts.found.retain(|f| !sql::is_client_meta(f));
     }
     // How many rows are at stake: the server is asked before the verdict.
     crate::facts::stake::ask(&intent, &mut facts, &loaded.policy, &env);
@@ -578,19 +640,9 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         // It deletes the cluster's directories itself: confirmed, on the host's view.
         crate::net::lift_for(crate::net::Lift::All);
     }
-    if let Some(session) = session {
-        // What the text was confirmed for passes the wire once; the rest is judged there.
-        let approved = if decided.verdict.decision == crate::policy::Decision::Allow {
-            Vec::new()
-        } else {
-            judged
-        };
-        return session.run(
-            Client::Psql { harden: false },
-            reads_stdin.then_some(input),
-            &approved,
-            false,
-        );
+    if let (Some(session), Some(client)) = (session, client) {
+        // What the text was judged for passes the wire once; the rest is judged there.
+        return session.run(client, reads_stdin.then_some(input), &judged, false);
     }
     if !reads_stdin {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));

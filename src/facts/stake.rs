@@ -142,7 +142,11 @@ fn calls_a_function(text: Option<&str>) -> bool {
 /// figures in `facts.stakes` (one per found statement): two psql sessions for the whole
 /// command, the estimates first, then the counts. PostgreSQL only.
 pub fn ask(intent: &SqlIntent, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
-    ask_with(&mut Psql(intent), facts, policy, env);
+    if facts.engine == Engine::Mysql {
+        ask_with(&mut Mysql(intent), facts, policy, env);
+    } else {
+        ask_with(&mut Psql(intent), facts, policy, env);
+    }
 }
 
 /// Where the questions go: a psql of the command's own connection options ([`ask`]), or the
@@ -180,6 +184,15 @@ fn ask_checked(
     database: &str,
     queries: &[String],
 ) -> Result<Vec<String>, String> {
+    checked(server, database, queries, one_statement)
+}
+
+fn checked(
+    server: &mut dyn Server,
+    database: &str,
+    queries: &[String],
+    one_statement: fn(&str) -> bool,
+) -> Result<Vec<String>, String> {
     for q in queries {
         if !one_statement(q) {
             return Err(format!(
@@ -192,13 +205,15 @@ fn ask_checked(
 
 /// [`ask`] with the questions sent to `server`.
 pub fn ask_with(server: &mut dyn Server, facts: &mut SqlFacts, policy: &Policy, env: &Environment) {
-    if facts.engine != Engine::Postgresql {
+    let engine = facts.engine;
+    if !matches!(engine, Engine::Postgresql | Engine::Mysql) {
         return;
     }
-    if policy
-        .sql
-        .iter()
-        .any(|r| r.engine == Engine::Postgresql && applies_in(&r.environments, &env.name))
+    if engine == Engine::Postgresql
+        && policy
+            .sql
+            .iter()
+            .any(|r| r.engine == engine && applies_in(&r.environments, &env.name))
     {
         volatile_calls(server, facts);
     }
@@ -211,7 +226,7 @@ pub fn ask_with(server: &mut dyn Server, facts: &mut SqlFacts, policy: &Policy, 
             wants(f.kind)
                 && f.object.is_some()
                 && policy.sql.iter().any(|r| {
-                    r.engine == Engine::Postgresql
+                    r.engine == engine
                         && applies_in(&r.environments, &env.name)
                         && r.statements.contains(&f.kind)
                 })
@@ -220,7 +235,12 @@ pub fn ask_with(server: &mut dyn Server, facts: &mut SqlFacts, policy: &Policy, 
         .collect();
     let (now, later) = asked.split_at(asked.len().min(ASK_LIMIT));
     let found: Vec<&Found> = now.iter().map(|&i| &facts.found[i]).collect();
-    for (&i, s) in now.iter().zip(stakes(server, &facts.database, &found)) {
+    let figures = if engine == Engine::Mysql {
+        mysql_stakes(server, &facts.database, &found)
+    } else {
+        stakes(server, &facts.database, &found)
+    };
+    for (&i, s) in now.iter().zip(figures) {
         facts.stakes[i] = Some(s);
     }
     for &i in later {
@@ -502,6 +522,224 @@ fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stak
                 }
             }
             if let Some(rows) = get(2 * n + 1) {
+                s.rows = Some(rows);
+                s.exact = true;
+            }
+        }
+    }
+    for (s, f) in out.iter_mut().zip(found) {
+        if s.rows.is_none() {
+            s.unknown = Some(format!(
+                "the server did not say how many rows {} has",
+                f.object.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// The questions through the real mysql client (not its shim), with the command's own
+/// connection options and password, in a read-only transaction with a statement timeout.
+pub(crate) struct Mysql<'a>(pub &'a SqlIntent);
+
+impl Server for Mysql<'_> {
+    fn answers(&mut self, database: &str, queries: &[String]) -> Result<Vec<String>, String> {
+        let intent = self.0;
+        let path = std::env::var_os("PATH");
+        let real = crate::act::exec::find_real("mysql".as_ref(), path.as_deref())
+            .or_else(|_| crate::act::exec::find_real("mariadb".as_ref(), path.as_deref()))
+            .map_err(|e| e.to_string())?;
+        let mark = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            format!("@@gardefou-{:016x}@@", h.finish())
+        };
+        let mut c = Command::new(real);
+        // Option-file options first, as mysql wants them; never `-p` alone, which would ask.
+        let (files, rest): (Vec<&String>, Vec<&String>) = intent
+            .connection
+            .iter()
+            .filter(|o| *o != "--password")
+            .partition(|o| o.starts_with("--defaults") || *o == "--no-defaults");
+        c.args(files).args(rest);
+        c.args([
+            "--batch",
+            "--skip-column-names",
+            "--force",
+            "--connect-timeout=5",
+        ]);
+        if !database.is_empty() {
+            c.arg(format!("--database={database}"));
+        }
+        match &intent.password {
+            Some(pw) => c.env("MYSQL_PWD", pw),
+            None => c.env_remove("MYSQL_PWD"),
+        };
+        // Read-only, and no statement longer than the timeout (MariaDB's variable in seconds,
+        // MySQL's in milliseconds: the other one's is an error, and --force goes on). A query
+        // that fails prints nothing before its mark: its answer is empty.
+        let mut script = format!(
+            "SET SESSION TRANSACTION READ ONLY;\nSET SESSION max_statement_time = {};\nSET SESSION max_execution_time = {COUNT_TIMEOUT_MS};\nSTART TRANSACTION READ ONLY;\n",
+            COUNT_TIMEOUT_MS as f64 / 1000.0
+        );
+        for q in queries {
+            script.push_str(q);
+            script.push_str(";\n");
+            script.push_str(&format!("SELECT '{mark}';\n"));
+        }
+        script.push_str("ROLLBACK;\n");
+        // On standard input, where --force goes on after an error (with -e it does not).
+        let out = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                if let Some(mut pipe) = child.stdin.take() {
+                    use std::io::Write;
+                    pipe.write_all(script.as_bytes())?;
+                }
+                child.wait_with_output()
+            })
+            .map_err(|e| format!("cannot run mysql: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut parts: Vec<String> = text.split(&mark).map(|p| p.trim().to_owned()).collect();
+        parts.pop();
+        if parts.len() != queries.len() {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            return Err(if err.is_empty() {
+                "mysql gave no answer".to_owned()
+            } else {
+                err
+            });
+        }
+        Ok(parts)
+    }
+
+    fn unreachable(&self, err: &str) -> bool {
+        // ERROR 2002 (no socket, refused) and 2003/2005 (no server, no such host), and
+        // nothing about a login.
+        let codes = ["ERROR 2002", "ERROR 2003", "ERROR 2005"];
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("ERROR")).collect();
+        !lines.is_empty()
+            && lines.iter().all(|l| codes.iter().any(|c| l.starts_with(c)))
+            && !err.contains("Access denied")
+    }
+}
+
+/// Whether `q` is exactly one statement, without a backslash (an escape in MySQL's strings),
+/// as MySQL's lexer reads it (sqlparser's tokenizer).
+fn one_mysql_statement(q: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if q.contains('\\') {
+        return false;
+    }
+    let dialect = sqlparser::dialect::MySqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, q).tokenize() else {
+        return false;
+    };
+    !tokens.iter().any(|t| matches!(t, Token::SemiColon))
+}
+
+/// A MySQL string literal (no backslash can be in it: such queries are never sent).
+fn mysql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The figures of each MySQL statement, in order: the table's rows (`information_schema`'s
+/// estimate, counted when it says that is quick), and the rows the statement touches, counted
+/// (`SELECT COUNT(*)` of its FROM and WHERE) within the timeout. No estimate of the rows a
+/// statement touches is asked (EXPLAIN's columns differ between MySQL and MariaDB): a count that
+/// does not finish leaves them unknown, and a limited rule fires.
+fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stake> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    // Each statement in its own database: `USE` first (a `DO 0` where none is named).
+    let place = |f: &Found| -> (String, String, String) {
+        let object = f.object.clone().unwrap_or_default();
+        let unquote = |x: &str| x.trim_matches('`').to_owned();
+        let (schema, table) = match object.split_once('.') {
+            Some((s, t)) => (mysql_literal(&unquote(s)), unquote(t)),
+            None => ("DATABASE()".to_owned(), unquote(&object)),
+        };
+        let db = f.database.clone().unwrap_or_else(|| database.to_owned());
+        let used = if db.is_empty() {
+            "DO 0".to_owned()
+        } else {
+            format!("USE `{}`", db.replace('`', "``"))
+        };
+        (used, schema, table)
+    };
+    let mut queries = Vec::new();
+    for f in found {
+        let (used, schema, table) = place(f);
+        queries.push(used);
+        queries.push(format!(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
+            mysql_literal(&table)
+        ));
+    }
+    let answers = match checked(server, "", &queries, one_mysql_statement) {
+        Ok(a) => a,
+        Err(e) => {
+            let unreachable = server.unreachable(&e);
+            let s = Stake {
+                unknown: Some(format!(
+                    "the server could not be asked: {}",
+                    e.lines().next().unwrap_or_default().trim()
+                )),
+                unreachable,
+                ..Stake::default()
+            };
+            return vec![s; found.len()];
+        }
+    };
+    let mut out: Vec<Stake> = (0..found.len())
+        .map(|n| {
+            let total = answers.get(2 * n + 1).and_then(|a| a.parse::<u64>().ok());
+            Stake {
+                total,
+                ..Stake::default()
+            }
+        })
+        .collect();
+    let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
+    let mut counts = Vec::new();
+    for (n, f) in found.iter().enumerate() {
+        let (used, _, _) = place(f);
+        counts.push(used);
+        let object = f.object.as_deref().unwrap_or_default();
+        counts.push(if small(out[n].total) {
+            format!("SELECT COUNT(*) FROM {object}")
+        } else {
+            "DO 0".to_owned()
+        });
+        let countable = n < COUNT_STATEMENTS && !calls_a_function(f.count_from.as_deref());
+        counts.push(
+            match f
+                .count_from
+                .as_ref()
+                .filter(|_| !whole_table(f) && countable)
+            {
+                Some(from) => format!("SELECT COUNT(*) FROM {from}"),
+                None => "DO 0".to_owned(),
+            },
+        );
+    }
+    if let Ok(a) = checked(server, "", &counts, one_mysql_statement) {
+        for (n, f) in found.iter().enumerate() {
+            let get = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
+            let s = &mut out[n];
+            if let Some(total) = get(3 * n + 1) {
+                s.total = Some(total);
+                s.total_exact = true;
+            }
+            if whole_table(f) {
+                s.rows = s.total;
+                s.exact = s.total_exact;
+            } else if let Some(rows) = get(3 * n + 2) {
                 s.rows = Some(rows);
                 s.exact = true;
             }

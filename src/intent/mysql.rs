@@ -290,6 +290,64 @@ fn connection(i: &mut SqlIntent, name: &str, value: &Option<String>) -> bool {
     true
 }
 
+/// Where a mysql-family client connects, as its option files' options (`files`, as
+/// `--print-defaults` lists them) and then its command line say: the last of each wins.
+#[derive(Debug, Default, PartialEq)]
+pub struct Endpoint {
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub socket: Option<String>,
+    pub protocol: Option<String>,
+    /// TLS is asked for.
+    pub tls: bool,
+    pub port_on_command_line: bool,
+    pub socket_on_command_line: bool,
+}
+
+pub fn endpoint(files: &[OsString], args: &[OsString]) -> Endpoint {
+    let mut e = Endpoint::default();
+    for (given, on_line) in [(files, false), (args, true)] {
+        for a in given {
+            // Options the table does not know, that turn TLS off.
+            let a = a.to_string_lossy();
+            if matches!(a.as_ref(), "--skip-ssl" | "--disable-ssl")
+                || a.strip_prefix("--ssl=").is_some_and(|v| {
+                    matches!(v.to_ascii_lowercase().as_str(), "0" | "off" | "false")
+                })
+            {
+                e.tls = false;
+            }
+        }
+        for item in read_options(MYSQL, given) {
+            let Item::Opt(name, value) = item else {
+                continue;
+            };
+            match name {
+                "host" => e.host = value,
+                "port" => {
+                    e.port = value;
+                    e.port_on_command_line |= on_line;
+                }
+                "socket" => {
+                    e.socket = value;
+                    e.socket_on_command_line |= on_line;
+                }
+                "protocol" => e.protocol = value,
+                "ssl" => {
+                    e.tls = !value.as_deref().is_some_and(|v| {
+                        matches!(v.to_ascii_lowercase().as_str(), "0" | "off" | "false")
+                    })
+                }
+                "ssl-ca" | "ssl-capath" | "ssl-cert" | "ssl-key" | "ssl-verify-server-cert" => {
+                    e.tls = true
+                }
+                _ => {}
+            }
+        }
+    }
+    e
+}
+
 /// Parses `mysql [OPTIONS] [DATABASE]` (also `mariadb`).
 pub fn parse_mysql(name: &str, args: &[OsString]) -> SqlIntent {
     let mut i = intent(DbTool::Mysql, name, args);
@@ -538,7 +596,10 @@ pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Class
                         "{origin} line {}: `{cmd}` runs what this check cannot see",
                         n + 1
                     ));
-                    out.found.push(Found::unknown(n + 1, None, true));
+                    // What `source` reads is SQL the wire guard sees.
+                    let object =
+                        (cmd == "source").then(|| format!("{}. {arg}", super::sql::PSQL_META));
+                    out.found.push(Found::unknown(n + 1, object, true));
                 }
                 "quit" | "exit" => return out,
                 _ => {}
@@ -730,7 +791,7 @@ mod tests {
             found,
             [
                 (SqlStatement::DropTable, Some("t".into()), 7),
-                (SqlStatement::Unknown, None, 8),
+                (SqlStatement::Unknown, Some("\\. other.sql".into()), 8),
                 (SqlStatement::DeleteWithoutWhere, Some("x".into()), 9),
             ],
             "{:?}",

@@ -105,6 +105,11 @@ fn parse_uri(uri: &str, i: &mut SqlIntent) {
     }
 }
 
+/// Whether a redis-cli option takes the next argument as its value.
+pub fn takes_value(option: &str) -> bool {
+    WITH_VALUE.contains(&option)
+}
+
 /// Parses `redis-cli [OPTIONS] [cmd [arg…]]`. The command words are in `redis`; without them
 /// the commands come from standard input (`Source::Stdin`). A password is kept out of `text`.
 pub fn parse_redis_cli(args: &[OsString]) -> SqlIntent {

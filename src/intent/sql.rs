@@ -766,11 +766,11 @@ fn slice(text: &str, from: Location, to: Location) -> String {
 
 /// How a psql meta-command that runs SQL of its making is named as the object of its
 /// `unknown` (`\i`, `\gexec`).
-const PSQL_META: &str = "\\";
+pub(crate) const PSQL_META: &str = "\\";
 
-/// Whether a found statement is a psql meta-command that runs SQL this reading cannot see
-/// (the wire guard sees that SQL).
-pub fn is_psql_meta(f: &Found) -> bool {
+/// Whether a found statement is a client's command that runs SQL this reading cannot see
+/// (psql's `\\i`, `\\gexec`; mysql's `source`): the wire guard sees that SQL.
+pub fn is_client_meta(f: &Found) -> bool {
     f.kind == SqlStatement::Unknown
         && f.by_keywords
         && f.object

@@ -12,9 +12,16 @@
 //! server, TLS that psql must have, a service file or a connection string are not proxied
 //! (the command is judged as before, from its text, and psql is told where it stands).
 
+pub mod mysql;
 pub mod pg;
+pub mod redis;
 
 use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::facts::db;
@@ -23,6 +30,131 @@ use crate::pipeline::Loaded;
 use crate::policy::Decision;
 use crate::policy::Environment;
 use crate::policy::schema::{Engine, SqlStatement};
+
+/// Where the server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The server's socket file.
+    Unix(PathBuf),
+    Tcp(String, u16),
+}
+
+/// A connection to the server.
+pub(crate) enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_nonblocking(on),
+            Stream::Tcp(s) => s.set_nonblocking(on),
+        }
+    }
+
+    pub(crate) fn connect(t: &Target) -> io::Result<Stream> {
+        match t {
+            Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
+            Target::Tcp(h, port) => {
+                let s = TcpStream::connect((h.as_str(), *port))?;
+                s.set_nodelay(true)?;
+                Ok(Stream::Tcp(s))
+            }
+        }
+    }
+
+    pub(crate) fn try_clone(&self) -> io::Result<Stream> {
+        match self {
+            Stream::Unix(s) => s.try_clone().map(Stream::Unix),
+            Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+        }
+    }
+
+    /// No more is written to the server.
+    pub(crate) fn shutdown_write(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Write),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(b),
+            Stream::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(b),
+            Stream::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Unix(s) => s.as_fd(),
+            Stream::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+/// The private socket: a directory only this user can enter, gone when the session ends.
+pub struct Listening {
+    pub dir: tempfile::TempDir,
+    listener: UnixListener,
+}
+
+impl Listening {
+    /// A socket named `name` in a new private directory.
+    pub fn new(name: &str) -> io::Result<Listening> {
+        let dir = tempfile::Builder::new().prefix("gardefou-db-").tempdir()?;
+        let listener = UnixListener::bind(dir.path().join(name))?;
+        Ok(Listening { dir, listener })
+    }
+
+    /// The socket's path.
+    pub fn socket(&self) -> PathBuf {
+        self.listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+            .unwrap_or_default()
+    }
+
+    /// Serves every connection the client opens (its session, a reconnection, a cancel
+    /// request) with `relay`, on a thread of its own, for as long as the process lives.
+    pub fn serve<F>(self, relay: F) -> tempfile::TempDir
+    where
+        F: Fn(UnixStream) -> io::Result<()> + Send + Sync + 'static,
+    {
+        let Listening { dir, listener } = self;
+        let relay = std::sync::Arc::new(relay);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let relay = relay.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = relay(client) {
+                        eprintln!("gardefou: the session's connection ended: {e}");
+                    }
+                });
+            }
+        });
+        dir
+    }
+}
 
 /// What every connection of one guarded session shares.
 pub struct Guard {
@@ -34,12 +166,16 @@ pub struct Guard {
     pub host: String,
     /// The command's arguments as the audit log names them (no password).
     pub argv: Vec<OsString>,
-    /// Statements the command's text was already confirmed for (or allowed with): each lets one
-    /// statement of its kind on its object through without a second question.
-    approved: Mutex<Vec<(SqlStatement, Option<String>)>>,
+    /// Statements the command's text was already judged for (confirmed, or allowed): each lets
+    /// one statement of its kind on its object (the same statement, when the parser read both)
+    /// through without a second question, a second snapshot or a second audit entry.
+    approved: Mutex<Vec<Approved>>,
     /// One question at a time on the terminal.
     asking: Mutex<()>,
 }
+
+/// A statement the command's text was judged for: its kind, object and text as read back.
+type Approved = (SqlStatement, Option<String>, Option<String>);
 
 /// Why a statement does not go to the server: the ErrorResponse's fields.
 #[derive(Debug, Clone)]
@@ -69,21 +205,25 @@ impl Guard {
             approved: Mutex::new(
                 approved
                     .iter()
-                    .map(|f| (f.kind, f.object.clone()))
+                    .map(|f| (f.kind, f.object.clone(), f.statement.clone()))
                     .collect(),
             ),
             asking: Mutex::new(()),
         }
     }
 
-    /// Whether any rule of this environment reads PostgreSQL statements: without one, a
+    /// Whether any rule of this environment reads the engine's statements: without one, a
     /// session has nothing to guard.
-    pub fn needed(loaded: &Loaded, env: &Environment) -> bool {
+    pub fn needed(loaded: &Loaded, env: &Environment, engine: Engine) -> bool {
         loaded.error.is_some()
             || loaded.policy.sql.iter().any(|r| {
-                r.engine == Engine::Postgresql
-                    && crate::policy::applies_in(&r.environments, &env.name)
+                r.engine == engine && crate::policy::applies_in(&r.environments, &env.name)
             })
+    }
+
+    /// The engine of the guarded client.
+    fn mysql(&self) -> bool {
+        matches!(self.intent.tool, DbTool::Mysql | DbTool::Mysqladmin)
     }
 
     /// Judges one statement (a Query's text, a Parse's), asking `server` for the rows at stake.
@@ -98,7 +238,11 @@ impl Guard {
     ) -> Result<(), Refusal> {
         // Most statements cannot destroy anything: told from their tokens, nothing more.
         if doubt.is_none() && self.loaded.error.is_none() {
-            let c = crate::intent::sql::classify(sql, "the statement");
+            let c = if self.mysql() {
+                crate::intent::mysql::classify_mysql(sql, "the statement", None)
+            } else {
+                crate::intent::sql::classify(sql, "the statement")
+            };
             if c.found.is_empty() && c.calls.is_empty() {
                 return Ok(());
             }
@@ -107,6 +251,8 @@ impl Guard {
         intent.sources = vec![Source::Command(sql.to_owned())];
         intent.database = Some(database.to_owned());
         intent.user = Some(user.to_owned());
+        // The wire carries statements: no client's delimiter, no client's commands.
+        intent.delimiter = None;
         intent.text = shown_statement(sql);
         let mut facts = db::probe(&intent, None);
         if let Some(why) = doubt {
@@ -114,6 +260,36 @@ impl Guard {
                 .found
                 .push(Found::unknown(1, Some(why.to_owned()), true));
         }
+        self.verdict(&intent, facts, sql, server)
+    }
+
+    /// Judges one command of a Redis session (its words, as the server gets them) in database
+    /// `database`. Ok: it goes to the server.
+    pub fn judge_words(&self, words: &[String], database: &str) -> Result<(), Refusal> {
+        if self.loaded.error.is_none() && crate::intent::redis::classify_words(words, 1).is_none() {
+            return Ok(());
+        }
+        let mut intent = self.intent.clone();
+        let text = words.join(" ");
+        intent.sources = vec![Source::Command(text.clone())];
+        intent.words = vec![words.to_vec()];
+        intent.database = Some(database.to_owned());
+        intent.redis_mode = Default::default();
+        intent.text = shown_statement(&text);
+        let facts = db::probe(&intent, None);
+        self.verdict(&intent, facts, &text, &mut NotAsked)
+    }
+
+    /// The verdict on what one statement or command was found to do: what the command's text
+    /// was judged for passes once, the rows at stake are asked of `server`, and the pipeline
+    /// decides (the question on the terminal, the snapshot, the audit entry).
+    fn verdict(
+        &self,
+        intent: &SqlIntent,
+        mut facts: db::SqlFacts,
+        sql: &str,
+        server: &mut dyn crate::facts::stake::Server,
+    ) -> Result<(), Refusal> {
         if facts.found.is_empty() && facts.calls.is_empty() && self.loaded.error.is_none() {
             return Ok(());
         }
@@ -122,8 +298,10 @@ impl Guard {
             let mut approved = self.approved.lock().unwrap_or_else(|p| p.into_inner());
             let mut left = Vec::new();
             for f in facts.found.drain(..) {
-                match approved.iter().position(|(k, o)| {
-                    *k == f.kind && same_object(o.as_deref(), f.object.as_deref())
+                match approved.iter().position(|(k, o, text)| {
+                    *k == f.kind
+                        && same_object(o.as_deref(), f.object.as_deref())
+                        && (text.is_none() || f.statement.is_none() || *text == f.statement)
                 }) {
                     Some(i) => {
                         approved.remove(i);
@@ -146,8 +324,8 @@ impl Guard {
         let _one = self.asking.lock().unwrap_or_else(|p| p.into_inner());
         let error = self.loaded.error.as_deref().or(self.env_error.as_deref());
         let decided = crate::act::sql::decide(
-            DbTool::Psql,
-            &intent,
+            self.intent.tool,
+            intent,
             facts,
             &crate::act::sql::Judging {
                 policy: &self.loaded.policy,
@@ -161,14 +339,19 @@ impl Guard {
             return Ok(());
         }
         let v = decided.verdict;
+        let what = if self.intent.tool == DbTool::RedisCli {
+            "command"
+        } else {
+            "statement"
+        };
         let first = v
             .reasons
             .iter()
             .find(|r| r.decision == v.decision)
             .or(v.reasons.first());
         let message = match first {
-            Some(r) => format!("gardefou refused this statement: {}", r.message),
-            None => "gardefou refused this statement".to_owned(),
+            Some(r) => format!("gardefou refused this {what}: {}", r.message),
+            None => format!("gardefou refused this {what}"),
         };
         let detail = v
             .reasons
@@ -177,8 +360,14 @@ impl Guard {
             .collect::<Vec<_>>()
             .join("; ");
         let hint = match v.decision {
+            Decision::Deny if self.intent.tool == DbTool::RedisCli => format!(
+                "if this is really intended: gardefou override --reason '…' -- redis-cli {} (typed confirmation, audited), or change the rule named above",
+                sql.trim()
+            ),
             Decision::Deny => format!(
-                "if this is really intended: gardefou override --reason '…' -- psql -c '{}' (typed confirmation, audited), or change the rule named above",
+                "if this is really intended: gardefou override --reason '…' -- {} {} '{}' (typed confirmation, audited), or change the rule named above",
+                if self.mysql() { "mysql" } else { "psql" },
+                if self.mysql() { "-e" } else { "-c" },
                 sql.trim().replace('\'', "'\\''")
             ),
             _ => format!(
@@ -191,6 +380,15 @@ impl Guard {
             detail,
             hint,
         })
+    }
+}
+
+/// Where nothing is asked (Redis: no rows at stake).
+struct NotAsked;
+
+impl crate::facts::stake::Server for NotAsked {
+    fn answers(&mut self, _database: &str, _queries: &[String]) -> Result<Vec<String>, String> {
+        Err("not asked".into())
     }
 }
 

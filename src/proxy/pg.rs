@@ -11,11 +11,9 @@
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
 use pgwire::messages::response::ErrorResponse;
@@ -23,7 +21,8 @@ use pgwire::messages::simplequery::Query;
 use pgwire::messages::startup::{ParameterStatus, Startup};
 use pgwire::messages::{DecodeContext, Message};
 
-use super::{Guard, Refusal};
+pub use super::Target;
+use super::{Guard, Refusal, Stream};
 use crate::intent::sql::SqlIntent;
 
 /// libpq's socket directory on Debian.
@@ -38,14 +37,6 @@ const MAX_STARTUP: usize = 10_000;
 /// Client encodings in which a byte of a multibyte character can be a quote or a backslash:
 /// text in them is not read by the guard.
 const UNSAFE_ENCODINGS: [&str; 6] = ["SJIS", "BIG5", "GBK", "GB18030", "UHC", "JOHAB"];
-
-/// Where the server is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// The socket file (`DIR/.s.PGSQL.PORT`).
-    Unix(PathBuf),
-    Tcp(String, u16),
-}
 
 /// Where psql would connect and what it is told instead: the server, the port (the socket's
 /// name ends with it), and psql's arguments without their host and port.
@@ -65,7 +56,7 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn loopback(host: &str) -> bool {
+pub(crate) fn loopback(host: &str) -> bool {
     host == "localhost"
         || host == "::1"
         || host
@@ -289,96 +280,6 @@ fn without_host(args: &[OsString]) -> Result<Vec<OsString>, String> {
     Ok(out)
 }
 
-enum Stream {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
-
-impl Stream {
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.set_nonblocking(on),
-            Stream::Tcp(s) => s.set_nonblocking(on),
-        }
-    }
-
-    fn connect(t: &Target) -> io::Result<Stream> {
-        match t {
-            Target::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
-            Target::Tcp(h, port) => {
-                let s = TcpStream::connect((h.as_str(), *port))?;
-                s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s))
-            }
-        }
-    }
-}
-
-impl Read for Stream {
-    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.read(b),
-            Stream::Tcp(s) => s.read(b),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(b),
-            Stream::Tcp(s) => s.write(b),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsFd for Stream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Stream::Unix(s) => s.as_fd(),
-            Stream::Tcp(s) => s.as_fd(),
-        }
-    }
-}
-
-/// The private socket: a directory only this user can enter, gone when the session ends.
-pub struct Listening {
-    pub dir: tempfile::TempDir,
-    listener: UnixListener,
-}
-
-impl Listening {
-    pub fn new(port: u16) -> io::Result<Listening> {
-        let dir = tempfile::Builder::new()
-            .prefix("gardefou-psql-")
-            .tempdir()?;
-        let listener = UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}")))?;
-        Ok(Listening { dir, listener })
-    }
-
-    /// Serves every connection psql opens (its session, `\c`, a cancel request) on a thread of
-    /// its own, for as long as the process lives.
-    pub fn serve(self, guard: Arc<Guard>, target: Target) -> tempfile::TempDir {
-        let Listening { dir, listener } = self;
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let guard = guard.clone();
-                let target = target.clone();
-                std::thread::spawn(move || {
-                    if let Err(e) = relay(client, &guard, &target) {
-                        eprintln!("gardefou: the session's connection ended: {e}");
-                    }
-                });
-            }
-        });
-        dir
-    }
-}
-
 /// The replies to the guard's own Parse and Bind (of a refusal raised in a batch) that the
 /// client must not see: in the batch answered after ReadyForQuery number `batch`, the
 /// `parse`-th ParseComplete and the `bind`-th BindComplete (from 0).
@@ -522,7 +423,7 @@ fn query_statement(f: &[u8]) -> Option<String> {
 }
 
 /// One connection: the startup exchange, then the relay both ways.
-fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Result<()> {
+pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Result<()> {
     let mut from_client = BytesMut::new();
     // The startup: encryption requests are declined (psql on a Unix socket does not make them),
     // a cancel request goes to the server as it came.
