@@ -345,10 +345,7 @@ fn a_snapshot_that_cannot_be_taken_refuses_the_command() {
 #[test]
 fn an_interactive_redis_cli_is_guarded_command_by_command() {
     let s = start(&rule("\"flushall\", \"flushdb\", \"del\"", "*", "confirm"));
-    let host = nix::unistd::gethostname()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let host = common::hostname();
     let typed = [
         "set k v1",
         "flushdb",

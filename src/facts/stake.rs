@@ -428,6 +428,54 @@ fn whole_table(f: &Found) -> bool {
     matches!(f.kind, SqlStatement::Truncate | SqlStatement::DropTable)
 }
 
+/// The figures of `n` statements when the server could not be asked (`e`).
+fn not_asked(server: &dyn Server, e: &str, n: usize) -> Vec<Stake> {
+    let s = Stake {
+        unknown: Some(format!(
+            "the server could not be asked: {}",
+            e.lines().next().unwrap_or_default().trim()
+        )),
+        unreachable: server.unreachable(e),
+        ..Stake::default()
+    };
+    vec![s; n]
+}
+
+/// Says why the rows a statement touches are unknown, where they are.
+fn name_unknown(out: &mut [Stake], found: &[&Found]) {
+    for (s, f) in out.iter_mut().zip(found) {
+        if s.rows.is_none() {
+            s.unknown = Some(format!(
+                "the server did not say how many rows {} has",
+                f.object.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+}
+
+/// The exact counts of statement `n`: its table's rows, when the estimate (`total`) says that
+/// is quick (or knows nothing), and the rows it touches; `none` in place of one not asked. A
+/// WHERE that calls a function would run it to count: the estimate stands. Only the first
+/// statements are counted (each count may take the whole timeout).
+fn count_queries(f: &Found, n: usize, total: Option<u64>, none: &str) -> [String; 2] {
+    let object = f.object.as_deref().unwrap_or_default();
+    let table = if total.is_none_or(|t| t <= COUNT_LIMIT) {
+        format!("SELECT count(*) FROM {object}")
+    } else {
+        none.to_owned()
+    };
+    let countable = n < COUNT_STATEMENTS && !calls_a_function(f.count_from.as_deref());
+    let touched = match f
+        .count_from
+        .as_ref()
+        .filter(|_| !whole_table(f) && countable)
+    {
+        Some(from) => format!("SELECT count(*) FROM {from}"),
+        None => none.to_owned(),
+    };
+    [table, touched]
+}
+
 /// The figures of each statement, in order.
 fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stake> {
     if found.is_empty() {
@@ -447,18 +495,7 @@ fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stak
     }
     let answers = match ask_checked(server, database, &queries) {
         Ok(a) => a,
-        Err(e) => {
-            let unreachable = server.unreachable(&e);
-            let s = Stake {
-                unknown: Some(format!(
-                    "the server could not be asked: {}",
-                    e.lines().next().unwrap_or_default().trim()
-                )),
-                unreachable,
-                ..Stake::default()
-            };
-            return vec![s; found.len()];
-        }
+        Err(e) => return not_asked(server, &e, found.len()),
     };
     let mut out: Vec<Stake> = found
         .iter()
@@ -483,28 +520,9 @@ fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stak
     // The exact counts: the rows each statement touches (within the timeout), and the table
     // when its estimate says that is quick (or knows nothing). A count that times out ends the
     // session: the ones after it keep their estimates.
-    let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
     let mut counts = Vec::new();
     for (n, f) in found.iter().enumerate() {
-        let object = f.object.as_deref().unwrap_or_default();
-        counts.push(if small(out[n].total) {
-            format!("SELECT count(*) FROM {object}")
-        } else {
-            "SELECT NULL".to_owned()
-        });
-        // A WHERE that calls a function would run it to count: the estimate stands. Only
-        // the first statements are counted (each count may take the whole timeout).
-        let countable = n < COUNT_STATEMENTS && !calls_a_function(f.count_from.as_deref());
-        counts.push(
-            match f
-                .count_from
-                .as_ref()
-                .filter(|_| !whole_table(f) && countable)
-            {
-                Some(from) => format!("SELECT count(*) FROM {from}"),
-                None => "SELECT NULL".to_owned(),
-            },
-        );
+        counts.extend(count_queries(f, n, out[n].total, "SELECT NULL"));
     }
     if let Ok(a) = ask_checked(server, database, &counts) {
         for (n, f) in found.iter().enumerate() {
@@ -527,14 +545,7 @@ fn stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stak
             }
         }
     }
-    for (s, f) in out.iter_mut().zip(found) {
-        if s.rows.is_none() {
-            s.unknown = Some(format!(
-                "the server did not say how many rows {} has",
-                f.object.as_deref().unwrap_or_default()
-            ));
-        }
-    }
+    name_unknown(&mut out, found);
     out
 }
 
@@ -683,18 +694,7 @@ fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Ve
     }
     let answers = match checked(server, "", &queries, one_mysql_statement) {
         Ok(a) => a,
-        Err(e) => {
-            let unreachable = server.unreachable(&e);
-            let s = Stake {
-                unknown: Some(format!(
-                    "the server could not be asked: {}",
-                    e.lines().next().unwrap_or_default().trim()
-                )),
-                unreachable,
-                ..Stake::default()
-            };
-            return vec![s; found.len()];
-        }
+        Err(e) => return not_asked(server, &e, found.len()),
     };
     let mut out: Vec<Stake> = (0..found.len())
         .map(|n| {
@@ -705,28 +705,10 @@ fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Ve
             }
         })
         .collect();
-    let small = |n: Option<u64>| n.is_none_or(|n| n <= COUNT_LIMIT);
     let mut counts = Vec::new();
     for (n, f) in found.iter().enumerate() {
-        let (used, _, _) = place(f);
-        counts.push(used);
-        let object = f.object.as_deref().unwrap_or_default();
-        counts.push(if small(out[n].total) {
-            format!("SELECT COUNT(*) FROM {object}")
-        } else {
-            "DO 0".to_owned()
-        });
-        let countable = n < COUNT_STATEMENTS && !calls_a_function(f.count_from.as_deref());
-        counts.push(
-            match f
-                .count_from
-                .as_ref()
-                .filter(|_| !whole_table(f) && countable)
-            {
-                Some(from) => format!("SELECT COUNT(*) FROM {from}"),
-                None => "DO 0".to_owned(),
-            },
-        );
+        counts.push(place(f).0);
+        counts.extend(count_queries(f, n, out[n].total, "DO 0"));
     }
     if let Ok(a) = checked(server, "", &counts, one_mysql_statement) {
         for (n, f) in found.iter().enumerate() {
@@ -745,14 +727,7 @@ fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Ve
             }
         }
     }
-    for (s, f) in out.iter_mut().zip(found) {
-        if s.rows.is_none() {
-            s.unknown = Some(format!(
-                "the server did not say how many rows {} has",
-                f.object.as_deref().unwrap_or_default()
-            ));
-        }
-    }
+    name_unknown(&mut out, found);
     out
 }
 

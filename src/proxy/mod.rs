@@ -39,6 +39,20 @@ pub enum Target {
     Tcp(String, u16),
 }
 
+/// A server over TCP on this host, or why the guard does not go there.
+pub(crate) fn this_host(host: String, port_text: &str) -> Result<Target, String> {
+    let port: u16 = port_text
+        .trim()
+        .parse()
+        .map_err(|_| format!("the port {port_text:?} is not a number"))?;
+    if !pg::loopback(&host) {
+        return Err(format!(
+            "{host} is another host: the guard proxies only this host's servers (TLS is not terminated)"
+        ));
+    }
+    Ok(Target::Tcp(host, port))
+}
+
 /// A connection to the server.
 pub(crate) enum Stream {
     Unix(UnixStream),

@@ -131,17 +131,8 @@ pub fn route(real: &Path, args: &[OsString]) -> Result<Route, String> {
         .port
         .or_else(|| env("MYSQL_TCP_PORT"))
         .unwrap_or_else(|| "3306".into());
-    let port: u16 = port_text
-        .trim()
-        .parse()
-        .map_err(|_| format!("the port {port_text:?} is not a number"))?;
-    if !super::pg::loopback(&host) {
-        return Err(format!(
-            "{host} is another host: the guard proxies only this host's servers (TLS is not terminated)"
-        ));
-    }
     Ok(Route {
-        target: Target::Tcp(host, port),
+        target: super::this_host(host, &port_text)?,
     })
 }
 

@@ -49,17 +49,8 @@ pub fn route(intent: &SqlIntent, args: &[OsString]) -> Result<Route, String> {
     }
     let host = intent.host.clone().unwrap_or_else(|| "127.0.0.1".into());
     let port_text = intent.port.clone().unwrap_or_else(|| "6379".into());
-    let port: u16 = port_text
-        .trim()
-        .parse()
-        .map_err(|_| format!("the port {port_text:?} is not a number"))?;
-    if !super::pg::loopback(&host) {
-        return Err(format!(
-            "{host} is another host: the guard proxies only this host's servers"
-        ));
-    }
     Ok(Route {
-        target: Target::Tcp(host, port),
+        target: super::this_host(host, &port_text)?,
     })
 }
 
