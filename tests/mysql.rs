@@ -425,6 +425,19 @@ fn sourced_sql_is_judged_on_the_wire_and_the_session_goes_on() {
     let out = s.shim("mysql", &["--abort-source-on-error", "shop"], Some(&script));
     assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
     assert_eq!(s.shop(), "1\ta\n2\tb");
+    // What MariaDB runs inside `/*M! … */` is read as SQL.
+    std::fs::write(&file, "SELECT 1 /*M! ; DROP TABLE t */;\n").unwrap();
+    let out = s.shim(
+        "mysql",
+        &["shop"],
+        Some(&format!("source {}\n", file.display())),
+    );
+    assert!(
+        common::text(&out).1.contains("gardefou refused"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert_eq!(s.shop(), "1\ta\n2\tb");
     // The database a statement acts in follows `use` (COM_INIT_DB) on the wire.
     std::fs::write(&file, "use inv\nTRUNCATE x;\n").unwrap();
     let out = s.shim(
@@ -507,6 +520,17 @@ reason = "production data"
         "{:?}",
         common::text(&out)
     );
+    assert_eq!(s.shop(), "1\ta\n2\tb");
+    // A WHERE that reads a user variable is not counted (on another connection it would be
+    // unset): the figures are unknown, and the rule fires.
+    let out = s.shim(
+        "mysql",
+        &["shop", "-e", "SET @cut = 0; DELETE FROM t WHERE id > @cut"],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("an unknown number of rows"), "{err}");
     assert_eq!(s.shop(), "1\ta\n2\tb");
     let file = s.root.join("wipe.sql");
     std::fs::write(&file, "UPDATE t SET v = NULL WHERE 1 = 1;\n").unwrap();

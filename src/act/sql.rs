@@ -123,6 +123,9 @@ pub(crate) struct Judging<'a> {
     pub error: Option<&'a str>,
     pub host: &'a str,
     pub audit_argv: &'a [OsString],
+    /// A statement of a guarded session: allowed with no rule firing and no snapshot, it
+    /// leaves no audit entry of its own (the session has one).
+    pub quiet_allow: bool,
 }
 
 /// What a judged command or statement gets.
@@ -184,6 +187,13 @@ pub(crate) fn decide(
                 (run, outcome) = snapshot_failed(j.policy, j.env, j.host, &v, &e, CHANGED_NOTHING)
             }
         }
+    }
+    let quiet = j.quiet_allow
+        && v.decision == crate::policy::Decision::Allow
+        && v.reasons.is_empty()
+        && snapshot_id.is_none();
+    if quiet {
+        return Decided { run, verdict: v };
     }
     record(
         j.policy,
@@ -248,7 +258,11 @@ impl<'a> Session<'a> {
         let wire = match client {
             Client::Mysql { .. } => Guard::needed(&loaded, &env, Engine::Mysql).then(|| {
                 let r = mysql::route(real, args)?;
-                opened(mysql::SOCKET_NAME).map(|l| (Wire::Mysql(r), l))
+                let l = opened(mysql::SOCKET_NAME)?;
+                if !mysql::reaches(&mysql::pointed(args, &l.socket()), &l.socket()) {
+                    return Err("the command's options would not let mysql reach the guard (an option without its value at the end?)".into());
+                }
+                Ok((Wire::Mysql(r), l))
             }),
             Client::Redis => Guard::needed(&loaded, &env, Engine::Redis).then(|| {
                 let r = redis::route(intent, args)?;
@@ -619,7 +633,16 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     // How many rows are at stake: the server is asked before the verdict.
     crate::facts::stake::ask(&intent, &mut facts, &loaded.policy, &env);
     let error = loaded.error.as_deref().or(env_error.as_deref());
-    let judged = facts.found.clone();
+    // Each in the database it acts in, to be told apart on the wire.
+    let judged: Vec<sql::Found> = facts
+        .found
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.database.get_or_insert_with(|| facts.database.clone());
+            f
+        })
+        .collect();
     let decided = decide(
         tool,
         &intent,
@@ -630,6 +653,7 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
             error,
             host: &host,
             audit_argv: &sql::redacted(argv),
+            quiet_allow: false,
         },
     );
     let run = decided.run;
@@ -641,8 +665,15 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
         crate::net::lift_for(crate::net::Lift::All);
     }
     if let (Some(session), Some(client)) = (session, client) {
-        // What the text was judged for passes the wire once; the rest is judged there.
-        return session.run(client, reads_stdin.then_some(input), &judged, false);
+        // What the text was confirmed for (or snapshotted before) passes the wire once; the
+        // rest is judged there, with figures of the moment.
+        let v = &decided.verdict;
+        let approved = if v.decision == crate::policy::Decision::Allow && !v.snapshot {
+            Vec::new()
+        } else {
+            judged
+        };
+        return session.run(client, reads_stdin.then_some(input), &approved, false);
     }
     if !reads_stdin {
         eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));

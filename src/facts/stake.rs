@@ -639,11 +639,12 @@ impl Server for Mysql<'_> {
     }
 }
 
-/// Whether `q` is exactly one statement, without a backslash (an escape in MySQL's strings),
-/// as MySQL's lexer reads it (sqlparser's tokenizer).
+/// Whether `q` is exactly one statement on one line, without a backslash (an escape in
+/// MySQL's strings), as MySQL's lexer reads it (sqlparser's tokenizer): the mysql client reads
+/// its input by lines, and a line may be one of its own commands.
 fn one_mysql_statement(q: &str) -> bool {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    if q.contains('\\') {
+    if q.contains(['\\', '\n', '\r']) || q.contains("/*") {
         return false;
     }
     let dialect = sqlparser::dialect::MySqlDialect {};
@@ -664,41 +665,66 @@ fn mysql_literal(s: &str) -> String {
 /// statement touches is asked (EXPLAIN's columns differ between MySQL and MariaDB): a count that
 /// does not finish leaves them unknown, and a limited rule fires.
 fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stake> {
-    if found.is_empty() {
-        return Vec::new();
+    // Each statement asked in the database it acts in (the client's `--database`: no `USE`
+    // in the questions, which mysql would read as its own command up to the end of the line).
+    let db_of = |f: &Found| f.database.clone().unwrap_or_else(|| database.to_owned());
+    let mut out = vec![Stake::default(); found.len()];
+    let mut dbs: Vec<String> = Vec::new();
+    for f in found {
+        let db = db_of(f);
+        if !dbs.contains(&db) {
+            dbs.push(db);
+        }
     }
-    // Each statement in its own database: `USE` first (a `DO 0` where none is named).
-    let place = |f: &Found| -> (String, String, String) {
+    for db in dbs {
+        let at: Vec<usize> = (0..found.len())
+            .filter(|&i| db_of(found[i]) == db)
+            .collect();
+        // A WHERE that reads a user variable (`@cut`) would read it unset on the questions'
+        // own connection: not counted.
+        let group: Vec<Found> = at
+            .iter()
+            .map(|&i| {
+                let mut f = found[i].clone();
+                if f.count_from.as_deref().is_some_and(|c| c.contains('@')) {
+                    f.count_from = None;
+                }
+                f
+            })
+            .collect();
+        let group: Vec<&Found> = group.iter().collect();
+        for (&i, s) in at.iter().zip(mysql_group(server, &db, &group)) {
+            out[i] = s;
+        }
+    }
+    out
+}
+
+/// The figures of MySQL statements that act in database `database`.
+fn mysql_group(server: &mut dyn Server, database: &str, found: &[&Found]) -> Vec<Stake> {
+    let place = |f: &Found| -> (String, String) {
         let object = f.object.clone().unwrap_or_default();
         let unquote = |x: &str| x.trim_matches('`').to_owned();
-        let (schema, table) = match object.split_once('.') {
+        match object.split_once('.') {
             Some((s, t)) => (mysql_literal(&unquote(s)), unquote(t)),
             None => ("DATABASE()".to_owned(), unquote(&object)),
-        };
-        let db = f.database.clone().unwrap_or_else(|| database.to_owned());
-        let used = if db.is_empty() {
-            "DO 0".to_owned()
-        } else {
-            format!("USE `{}`", db.replace('`', "``"))
-        };
-        (used, schema, table)
+        }
     };
     let mut queries = Vec::new();
     for f in found {
-        let (used, schema, table) = place(f);
-        queries.push(used);
+        let (schema, table) = place(f);
         queries.push(format!(
             "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}",
             mysql_literal(&table)
         ));
     }
-    let answers = match checked(server, "", &queries, one_mysql_statement) {
+    let answers = match checked(server, database, &queries, one_mysql_statement) {
         Ok(a) => a,
         Err(e) => return not_asked(server, &e, found.len()),
     };
     let mut out: Vec<Stake> = (0..found.len())
         .map(|n| {
-            let total = answers.get(2 * n + 1).and_then(|a| a.parse::<u64>().ok());
+            let total = answers.get(n).and_then(|a| a.parse::<u64>().ok());
             Stake {
                 total,
                 ..Stake::default()
@@ -707,21 +733,20 @@ fn mysql_stakes(server: &mut dyn Server, database: &str, found: &[&Found]) -> Ve
         .collect();
     let mut counts = Vec::new();
     for (n, f) in found.iter().enumerate() {
-        counts.push(place(f).0);
         counts.extend(count_queries(f, n, out[n].total, "DO 0"));
     }
-    if let Ok(a) = checked(server, "", &counts, one_mysql_statement) {
+    if let Ok(a) = checked(server, database, &counts, one_mysql_statement) {
         for (n, f) in found.iter().enumerate() {
             let get = |i: usize| a.get(i).and_then(|x| x.parse::<u64>().ok());
             let s = &mut out[n];
-            if let Some(total) = get(3 * n + 1) {
+            if let Some(total) = get(2 * n) {
                 s.total = Some(total);
                 s.total_exact = true;
             }
             if whole_table(f) {
                 s.rows = s.total;
                 s.exact = s.total_exact;
-            } else if let Some(rows) = get(3 * n + 2) {
+            } else if let Some(rows) = get(2 * n + 1) {
                 s.rows = Some(rows);
                 s.exact = true;
             }
@@ -764,6 +789,14 @@ mod tests {
             "EXPLAIN (FORMAT JSON) DELETE FROM t WHERE a = '\\'; COMMIT; DELETE FROM users; SELECT ''--'"
         ));
         assert!(!one_statement("SELECT 1; SELECT 2"));
+        // mysql reads its input by lines: a name with a line break in it is never sent.
+        assert!(one_mysql_statement(
+            "SELECT COUNT(*) FROM `a;b` WHERE x = 1"
+        ));
+        assert!(!one_mysql_statement(
+            "SELECT COUNT(*) FROM `x\nSET SESSION TRANSACTION READ WRITE;\nDROP TABLE u;\n`.t"
+        ));
+        assert!(!one_mysql_statement("SELECT COUNT(*) FROM t /*!, u */"));
         assert!(!one_statement("SELECT E'\\x41'"));
         assert!(calls_a_function(Some("t WHERE id < f(1)")));
         assert!(!calls_a_function(Some("t WHERE id IN (1, 2) AND (a OR b)")));

@@ -548,6 +548,15 @@ fn find_delimiters(line: &str, delim: &str, quote: &mut Option<u8>) -> Vec<usize
 
 /// Classifies a script as the mysql client runs it. `delimiter` is `--delimiter`'s, if given.
 pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Classified {
+    // MariaDB runs what `/*M! … */` holds, as MySQL and MariaDB run `/*! … */` (which the
+    // parser reads as SQL): read it as SQL too.
+    let marked;
+    let sql = if sql.contains("/*M!") {
+        marked = sql.replace("/*M!", "/*!");
+        marked.as_str()
+    } else {
+        sql
+    };
     let mut out = Classified::default();
     let mut delim = delimiter.unwrap_or(";").to_owned();
     // SQL since the last client command, custom delimiters turned into `;`, and the line it
@@ -580,6 +589,16 @@ pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Class
             match cmd {
                 "delimiter" if !arg.is_empty() => {
                     delim = arg.split_whitespace().next().unwrap_or(";").to_owned();
+                }
+                "connect" if arg.split_whitespace().nth(1).is_some() => {
+                    // `connect DB HOST`: a connection of mysql's own to another server, where
+                    // no guard follows it.
+                    out.notes.push(format!(
+                        "{origin} line {}: `connect` to another server runs what this check cannot see",
+                        n + 1
+                    ));
+                    out.found
+                        .push(Found::unknown(n + 1, Some(format!("connect {arg}")), true));
                 }
                 "use" | "connect" => {
                     let db = arg
@@ -776,6 +795,18 @@ mod tests {
                 .collect();
             assert!(destructive.is_empty(), "{ok}: {destructive:?}");
         }
+    }
+
+    #[test]
+    fn what_mariadb_runs_in_a_comment_and_a_connection_elsewhere_are_seen() {
+        let c = classify_mysql("SELECT 1; /*M! DROP TABLE users */", "-e", None);
+        assert_eq!(c.found.len(), 1, "{c:?}");
+        assert_eq!(c.found[0].kind, SqlStatement::DropTable);
+        let c = classify_mysql("connect shop 127.0.0.1\nSELECT 1;\n", "-e", None);
+        assert_eq!(c.found.len(), 1, "{c:?}");
+        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
+        let c = classify_mysql("connect shop\nSELECT 1;\n", "-e", None);
+        assert!(c.found.is_empty(), "{c:?}");
     }
 
     #[test]

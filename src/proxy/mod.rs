@@ -188,8 +188,9 @@ pub struct Guard {
     asking: Mutex<()>,
 }
 
-/// A statement the command's text was judged for: its kind, object and text as read back.
-type Approved = (SqlStatement, Option<String>, Option<String>);
+/// A statement the command's text was judged for: its kind, object, text as read back, and
+/// the database it acts in.
+type Approved = (SqlStatement, Option<String>, Option<String>, Option<String>);
 
 /// Why a statement does not go to the server: the ErrorResponse's fields.
 #[derive(Debug, Clone)]
@@ -219,7 +220,14 @@ impl Guard {
             approved: Mutex::new(
                 approved
                     .iter()
-                    .map(|f| (f.kind, f.object.clone(), f.statement.clone()))
+                    .map(|f| {
+                        (
+                            f.kind,
+                            f.object.clone(),
+                            f.statement.clone(),
+                            f.database.clone(),
+                        )
+                    })
                     .collect(),
             ),
             asking: Mutex::new(()),
@@ -312,10 +320,14 @@ impl Guard {
             let mut approved = self.approved.lock().unwrap_or_else(|p| p.into_inner());
             let mut left = Vec::new();
             for f in facts.found.drain(..) {
-                match approved.iter().position(|(k, o, text)| {
+                let db = f.database.as_deref().unwrap_or(&facts.database);
+                match approved.iter().position(|(k, o, text, d)| {
                     *k == f.kind
                         && same_object(o.as_deref(), f.object.as_deref())
                         && (text.is_none() || f.statement.is_none() || *text == f.statement)
+                        && d.as_deref().is_none_or(|d| {
+                            d.is_empty() || db.is_empty() || d.eq_ignore_ascii_case(db)
+                        })
                 }) {
                     Some(i) => {
                         approved.remove(i);
@@ -347,6 +359,7 @@ impl Guard {
                 error,
                 host: &self.host,
                 audit_argv: &argv,
+                quiet_allow: true,
             },
         );
         if decided.run {

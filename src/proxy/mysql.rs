@@ -28,6 +28,7 @@ const MAX_COMMAND: usize = 256 * 1024 * 1024;
 
 const COM_INIT_DB: u8 = 0x02;
 const COM_QUERY: u8 = 0x03;
+const COM_SHUTDOWN: u8 = 0x08;
 const COM_CHANGE_USER: u8 = 0x11;
 const COM_STMT_PREPARE: u8 = 0x16;
 const COM_MULTI: u8 = 0xfe;
@@ -67,7 +68,7 @@ fn option_files(real: &Path, args: &[OsString]) -> Result<Vec<OsString>, String>
         .iter()
         .take_while(|a| {
             let a = a.to_string_lossy();
-            a.starts_with("--defaults") || a == "--no-defaults"
+            a.starts_with("--defaults") || a == "--no-defaults" || a.starts_with("--login-path")
         })
         .collect();
     let out = std::process::Command::new(real)
@@ -134,6 +135,16 @@ pub fn route(real: &Path, args: &[OsString]) -> Result<Route, String> {
     Ok(Route {
         target: super::this_host(host, &port_text)?,
     })
+}
+
+/// Whether mysql given `args` connects to the guard's `socket`, as its options read (an
+/// option left without its value at the end would take the guard's first as its value).
+pub fn reaches(args: &[OsString], socket: &Path) -> bool {
+    let e = crate::intent::mysql::endpoint(&[], args);
+    e.socket.as_deref().map(Path::new) == Some(socket)
+        && e.host.as_deref() == Some("localhost")
+        && e.protocol.as_deref() == Some("socket")
+        && !e.tls
 }
 
 /// The options that send mysql to the guard's socket: given last, they win over the
@@ -336,19 +347,29 @@ struct Session {
 }
 
 impl Session {
-    /// Why the guard's reading of a statement may not be the server's.
-    fn doubt(&self, raw: &[u8]) -> Option<String> {
-        if std::str::from_utf8(raw).is_err() {
+    /// Why the guard's reading of a statement may not be the server's. What the statement
+    /// itself sets (`SET sql_mode`, `SET NAMES`) counts already: the server reads the
+    /// statements after it under it.
+    fn doubt(&mut self, raw: &[u8]) -> Option<String> {
+        let Ok(sql) = std::str::from_utf8(raw) else {
             return Some("the statement is not UTF-8 text: the guard cannot read it".into());
-        }
+        };
+        self.sets(sql);
         if self.unsafe_charset && !raw.is_ascii() {
             return Some(
                 "the session's character set may hide quotes in multibyte characters".into(),
             );
         }
-        if self.plain_backslash && raw.contains(&b'\\') {
+        // In big5, sjis, gbk, cp932 and gb18030 a byte above 0x7f and a backslash after it are
+        // one character, whatever the session says its character set is.
+        if raw.windows(2).any(|w| w[0] > 0x7f && w[1] == b'\\') {
             return Some(
-                "sql_mode NO_BACKSLASH_ESCAPES may be on: a backslash may end a string where the guard's reading does not".into(),
+                "a multibyte character before a backslash: in some character sets they are one character, and the quote after it ends a string".into(),
+            );
+        }
+        if raw.contains(&b'\\') && (self.plain_backslash || raw.contains(&b'"')) {
+            return Some(
+                "a backslash where sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES may be on: it may end a string or a name where the guard's reading does not".into(),
             );
         }
         None
@@ -359,6 +380,11 @@ impl Session {
         if let Some(db) = used_database(sql) {
             self.database = db;
         }
+    }
+
+    /// What a statement sets that changes how the server reads the next ones (sticky: once
+    /// it may be on, it is taken as on).
+    fn sets(&mut self, sql: &str) {
         let lower = sql.to_ascii_lowercase();
         if lower.contains("no_backslash_escapes") || lower.contains("sql_mode") {
             self.plain_backslash = true;
@@ -435,6 +461,17 @@ pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Resu
         return Ok(());
     };
     let h = hello(&response);
+    // What the greeting did not offer, a client may still ask for: the frames would then not
+    // be read.
+    let unread = CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION | CLIENT_QUERY_ATTRIBUTES;
+    if h.caps & unread != 0 {
+        let msg = "gardefou: the client asks for TLS, compression or query attributes, which the guard does not read";
+        return write_packet(
+            &mut client,
+            seq.wrapping_add(1),
+            &err_packet(1644, "45000", msg),
+        );
+    }
     write_packet(&mut server, seq, &response)?;
     let mut session = Session {
         caps: h.caps,
@@ -480,6 +517,15 @@ pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Resu
                     )
                     .map(|()| Some(sql))
             }
+            Some(COM_SHUTDOWN) => guard
+                .judge(
+                    "SHUTDOWN",
+                    None,
+                    &session.database,
+                    &session.user,
+                    &mut crate::facts::stake::Mysql(&guard.intent),
+                )
+                .map(|()| None),
             Some(COM_MULTI) => Err(Refusal {
                 message: "gardefou refused this command: COM_MULTI bundles commands the guard does not read".into(),
                 detail: "the wire guard".into(),
@@ -579,6 +625,39 @@ mod tests {
         assert_eq!(used_database("use `inv`;").as_deref(), Some("inv"));
         assert_eq!(used_database("USE shop").as_deref(), Some("shop"));
         assert_eq!(used_database("update t set v = 1"), None);
+    }
+
+    #[test]
+    fn what_the_server_may_read_otherwise_is_doubted() {
+        let mut s = Session {
+            caps: 0,
+            user: String::new(),
+            database: String::new(),
+            unsafe_charset: false,
+            plain_backslash: false,
+        };
+        assert_eq!(s.doubt(b"DELETE FROM t WHERE v = 'it''s'"), None);
+        assert_eq!(s.doubt(b"SELECT 'a\\'' FROM t"), None);
+        // The mode set by the statement itself counts for what follows it.
+        assert!(
+            s.doubt(b"SET sql_mode='NO_BACKSLASH_ESCAPES'; SELECT 'a\\'; DROP TABLE t; SELECT '")
+                .is_some()
+        );
+        let mut s = Session {
+            plain_backslash: false,
+            ..s
+        };
+        // ANSI_QUOTES may be on server-wide: a backslash in a double-quoted text.
+        assert!(
+            s.doubt(b"SELECT 1 AS \"a\\\"; DROP TABLE t; SELECT \"")
+                .is_some()
+        );
+        // A multibyte character, then a backslash: one character in gbk.
+        assert!(
+            s.doubt("SELECT 'é\\' ; DROP TABLE t; -- '".as_bytes())
+                .is_some()
+        );
+        assert!(s.doubt(&[b'S', 0xbf, 0x5c]).is_some());
     }
 
     #[test]

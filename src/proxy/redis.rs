@@ -33,6 +33,11 @@ pub struct Route {
 /// Where a redis-cli command connects (`-s`, else `-h`/`-p`/`-u`, else 127.0.0.1:6379), or
 /// why the guard does not go there.
 pub fn route(intent: &SqlIntent, args: &[OsString]) -> Result<Route, String> {
+    if args.iter().any(|a| a == "-c") {
+        return Err(
+            "-c follows cluster redirections to other servers, where the guard does not go".into(),
+        );
+    }
     if args.iter().any(|a| a == "--tls") {
         return Err("--tls asks for TLS, which the guard does not terminate".into());
     }
