@@ -273,6 +273,42 @@ reason = "shop is the live database"
     ok(s.shim("mysql", &["shop", "-e", "USE inv; DROP TABLE x"], None));
     assert_eq!(s.tables("inv"), "NULL");
     assert_eq!(s.tables("shop"), "t");
+    // On the wire, a `use` the server refuses (no such database) leaves the session in shop:
+    // the TRUNCATE after it is shop's, and refused.
+    let file = s.root.join("typo.sql");
+    std::fs::write(&file, "use nosuch\nTRUNCATE t;\n").unwrap();
+    let out = s.shim(
+        "mysql",
+        &["--force", "shop"],
+        Some(&format!("source {}\n", file.display())),
+    );
+    let (_, err) = common::text(&out);
+    assert!(err.contains("Unknown database"), "{err}");
+    assert!(err.contains("gardefou refused"), "{err}");
+    assert_eq!(s.shop(), "1\ta\n2\tb\n3\tc");
+    // LOAD DATA LOCAL of a file of some 20 MB (its packets' sequence ids wrap around) goes
+    // through whole.
+    let big = s.root.join("big.tsv");
+    let mut rows = String::new();
+    for n in 0..1_000_000 {
+        rows.push_str(&format!("{n}\t{:08}\n", n * 7));
+    }
+    std::fs::write(&big, &rows).unwrap();
+    s.real("CREATE TABLE inv.big (n int, v char(8))");
+    ok(s.shim(
+        "mysql",
+        &[
+            "--local-infile=1",
+            "inv",
+            "-e",
+            &format!("LOAD DATA LOCAL INFILE '{}' INTO TABLE big", big.display()),
+        ],
+        None,
+    ));
+    assert_eq!(
+        s.real("SELECT COUNT(*), SUM(n) FROM inv.big"),
+        "1000000\t499999500000"
+    );
     // The same as `gardefou check` reads it.
     let argv =
         |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };

@@ -53,6 +53,25 @@ pub(crate) fn this_host(host: String, port_text: &str) -> Result<Target, String>
     Ok(Target::Tcp(host, port))
 }
 
+/// Passes what the server sends to the client as it comes, each chunk shown to `heard` first;
+/// at the end, the client's socket is shut (its reader wakes).
+pub(crate) fn copy_heard(from: &mut Stream, to: &mut UnixStream, mut heard: impl FnMut(&[u8])) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        heard(&buf[..n]);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
 /// A connection to the server.
 pub(crate) enum Stream {
     Unix(UnixStream),

@@ -375,13 +375,6 @@ impl Session {
         None
     }
 
-    /// What a statement the server runs changes in the session as the guard reads it.
-    fn ran(&mut self, sql: &str) {
-        if let Some(db) = used_database(sql) {
-            self.database = db;
-        }
-    }
-
     /// What a statement sets that changes how the server reads the next ones (sticky: once
     /// it may be on, it is taken as on).
     fn sets(&mut self, sql: &str) {
@@ -405,6 +398,53 @@ struct Command {
     whole: Vec<u8>,
     /// The packets' bytes as they came.
     raw: Vec<u8>,
+}
+
+/// A command sent, whose answer the relay listens for: the database it selects when the
+/// server says OK, and the first bytes of the answer heard so far.
+#[derive(Debug, Default)]
+struct Pending {
+    database: Option<String>,
+    head: Vec<u8>,
+}
+
+/// What the server's answers told the relay.
+#[derive(Debug, Default)]
+struct Heard {
+    /// The session's database, as the server accepted it.
+    database: String,
+    pending: Option<Pending>,
+    /// The server asked for a local file (LOAD DATA LOCAL): the client sends it next.
+    infile: bool,
+}
+
+impl Heard {
+    /// A chunk of what the server sends, before the client gets it.
+    fn reply(&mut self, chunk: &[u8]) {
+        let Some(p) = self.pending.as_mut() else {
+            return;
+        };
+        let want = 5usize.saturating_sub(p.head.len());
+        p.head.extend_from_slice(&chunk[..want.min(chunk.len())]);
+        if p.head.len() < 5 {
+            return;
+        }
+        // The answer's first byte: 0x00 OK, 0xfb a local file wanted, 0xff an error.
+        match p.head[4] {
+            0x00 => {
+                if let Some(db) = p.database.take() {
+                    self.database = db;
+                }
+            }
+            0xfb => self.infile = true,
+            _ => {}
+        }
+        self.pending = None;
+    }
+}
+
+fn lock(h: &std::sync::Mutex<Heard>) -> std::sync::MutexGuard<'_, Heard> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Reads a command (its packets: a payload of 16 MiB or more continues in the next).
@@ -483,16 +523,40 @@ pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Resu
     // The server's side passes as it comes; what the client sends is read command by command.
     let mut from_server = server.try_clone()?;
     let mut to_client = client.try_clone()?;
-    let copier = std::thread::spawn(move || {
-        let _ = io::copy(&mut from_server, &mut to_client);
-        let _ = to_client.shutdown(std::net::Shutdown::Both);
-    });
+    // What the server answers to a command that changes the database, or to a query that
+    // asks for a local file, is heard before the client gets it.
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Heard {
+        database: session.database.clone(),
+        ..Heard::default()
+    }));
+    let copier = {
+        let heard = heard.clone();
+        std::thread::spawn(move || {
+            super::copy_heard(&mut from_server, &mut to_client, |chunk| {
+                lock(&heard).reply(chunk)
+            })
+        })
+    };
     let ended = loop {
         let Command { seq, whole, raw } = match read_command(&mut client) {
             Ok(Some(c)) => c,
             Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         };
+        // LOAD DATA LOCAL: the file, in packets up to an empty one (their sequence ids wrap
+        // to 0 on a long file: they are not commands).
+        {
+            let mut h = lock(&heard);
+            if h.infile {
+                h.infile = !whole.is_empty();
+                drop(h);
+                if let Err(e) = server.write_all(&raw) {
+                    break Err(e);
+                }
+                continue;
+            }
+            session.database.clone_from(&h.database);
+        }
         // A command opens with sequence id 0; the rest (authentication, LOAD DATA LOCAL's
         // file) is data.
         let command = if seq == 0 {
@@ -515,7 +579,14 @@ pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Resu
                         // its open transaction (START TRANSACTION commits).
                         &mut crate::facts::stake::Mysql(&guard.intent),
                     )
-                    .map(|()| Some(sql))
+                    .map(|()| {
+                        Some(Pending {
+                            database: (whole[0] == COM_QUERY)
+                                .then(|| used_database(&sql))
+                                .flatten(),
+                            head: Vec::new(),
+                        })
+                    })
             }
             Some(COM_SHUTDOWN) => guard
                 .judge(
@@ -531,26 +602,28 @@ pub fn relay(mut client: UnixStream, guard: &Guard, target: &Target) -> io::Resu
                 detail: "the wire guard".into(),
                 hint: "send the statements one by one".into(),
             }),
-            Some(COM_INIT_DB) => {
-                session.database = String::from_utf8_lossy(&whole[1..]).into_owned();
-                Ok(None)
-            }
+            Some(COM_INIT_DB) => Ok(Some(Pending {
+                database: Some(String::from_utf8_lossy(&whole[1..]).into_owned()),
+                head: Vec::new(),
+            })),
             Some(COM_CHANGE_USER) => {
                 if let Some((user, db)) = changed_user(session.caps, &whole[1..]) {
+                    // A failed change of user ends the connection.
                     session.user = user;
-                    session.database = db.unwrap_or_default();
+                    lock(&heard).database = db.unwrap_or_default();
                 }
                 Ok(None)
             }
             _ => Ok(None),
         };
         match verdict {
-            Ok(sql) => {
+            Ok(pending) => {
+                // Armed before the server can answer.
+                if pending.is_some() {
+                    lock(&heard).pending = pending;
+                }
                 if let Err(e) = server.write_all(&raw) {
                     break Err(e);
-                }
-                if let Some(sql) = sql {
-                    session.ran(&sql);
                 }
             }
             Err(r) => {

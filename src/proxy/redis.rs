@@ -162,6 +162,36 @@ fn error_reply(message: &str) -> Vec<u8> {
     format!("-ERR {one}\r\n").into_bytes()
 }
 
+/// What the server's answers told the relay: the session's database, and a SELECT (or RESET)
+/// sent whose answer is awaited (the database, the answer that means it took, what came).
+struct Heard {
+    database: String,
+    pending: Option<(String, &'static [u8], Vec<u8>)>,
+}
+
+impl Heard {
+    /// A chunk of what the server sends, before the client gets it.
+    fn reply(&mut self, chunk: &[u8]) {
+        let Some((_, ok, head)) = self.pending.as_mut() else {
+            return;
+        };
+        let want = ok.len().saturating_sub(head.len());
+        head.extend_from_slice(&chunk[..want.min(chunk.len())]);
+        if head.len() < ok.len() && ok.starts_with(head) {
+            return;
+        }
+        if let Some((db, ok, head)) = self.pending.take()
+            && head == ok
+        {
+            self.database = db;
+        }
+    }
+}
+
+fn lock(h: &std::sync::Mutex<Heard>) -> std::sync::MutexGuard<'_, Heard> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// One connection of redis-cli through the guard.
 pub fn relay(
     mut client: UnixStream,
@@ -180,11 +210,19 @@ pub fn relay(
     };
     let mut from_server = server.try_clone()?;
     let mut to_client = client.try_clone()?;
-    let copier = std::thread::spawn(move || {
-        let _ = io::copy(&mut from_server, &mut to_client);
-        let _ = to_client.shutdown(std::net::Shutdown::Both);
-    });
-    let mut database = database.to_owned();
+    // The database a SELECT chose, once the server said +OK to it.
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Heard {
+        database: database.to_owned(),
+        pending: None,
+    }));
+    let copier = {
+        let heard = heard.clone();
+        std::thread::spawn(move || {
+            super::copy_heard(&mut from_server, &mut to_client, |chunk| {
+                lock(&heard).reply(chunk)
+            })
+        })
+    };
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_SIZE];
     let ended = 'session: loop {
@@ -205,15 +243,21 @@ pub fn relay(
             if words.is_empty() {
                 continue;
             }
+            let database = lock(&heard).database.clone();
             match guard.judge_words(&words, &database) {
                 Ok(()) => {
+                    let first = words[0].to_ascii_lowercase();
+                    let pending = match (first.as_str(), words.get(1)) {
+                        ("select", Some(n)) => Some((n.clone(), &b"+OK\r\n"[..])),
+                        ("reset", _) => Some(("0".to_owned(), &b"+RESET\r\n"[..])),
+                        _ => None,
+                    };
+                    if let Some((db, ok)) = pending {
+                        // Armed before the server can answer.
+                        lock(&heard).pending = Some((db, ok, Vec::new()));
+                    }
                     if let Err(e) = server.write_all(&raw) {
                         break 'session Err(e);
-                    }
-                    if words[0].eq_ignore_ascii_case("select")
-                        && let Some(n) = words.get(1)
-                    {
-                        database = n.clone();
                     }
                 }
                 Err(r) => {
