@@ -878,3 +878,31 @@ fn a_copy_whose_every_row_raises_a_notice_goes_through_the_guard() {
     );
     assert_eq!(c.rows(), "60003");
 }
+
+/// psql's `\lo_unlink` removes a large object by a fast-path FunctionCall, which no Query
+/// carries: on the wire it is of unknown effect, refused here, and the object stays;
+/// `\lo_export` (fast-path reads) passes.
+#[test]
+fn a_large_object_removed_by_a_fast_path_call_is_judged_on_the_wire() {
+    let c = start(WIRE);
+    let oid = c.real_psql("shop", "SELECT lo_from_bytea(0, 'precious')");
+    let file = c.root.join("lo.out");
+    let export = format!("\\lo_export {oid} {}", file.display());
+    let out = c.shim("psql", &["-X", "-d", "shop", "-c", &export], None);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"precious");
+    let unlink = format!("\\lo_unlink {oid}");
+    let out = c.shim("psql", &["-X", "-d", "shop", "-c", &unlink], None);
+    let (_, err) = common::text(&out);
+    assert!(
+        err.contains("gardefou refused") && err.contains("lo_unlink()"),
+        "{err}"
+    );
+    assert_eq!(
+        c.real_psql(
+            "shop",
+            &format!("SELECT count(*) FROM pg_largeobject_metadata WHERE oid = {oid}")
+        ),
+        "1"
+    );
+}

@@ -304,6 +304,28 @@ impl Guard {
         self.verdict(&intent, facts, sql, server)
     }
 
+    /// Judges what the guard cannot read as a statement but knows may destroy data (`what`,
+    /// as the verdict names it): code of unknown effect.
+    pub fn judge_unknown(
+        &self,
+        what: &str,
+        database: &str,
+        user: &str,
+        server: &mut dyn crate::facts::stake::Server,
+    ) -> Result<(), Refusal> {
+        let mut intent = self.intent.clone();
+        intent.sources = vec![Source::Command(what.to_owned())];
+        intent.database = Some(database.to_owned());
+        intent.user = Some(user.to_owned());
+        intent.text = what.to_owned();
+        let facts = db::SqlFacts {
+            database: database.to_owned(),
+            found: vec![Found::unknown(1, Some(what.to_owned()), false)],
+            ..db::SqlFacts::default()
+        };
+        self.verdict(&intent, facts, what, server)
+    }
+
     /// Judges one command of a Redis session (its words, as the server gets them) in database
     /// `database`. Ok: it goes to the server.
     pub fn judge_words(&self, words: &[String], database: &str) -> Result<(), Refusal> {

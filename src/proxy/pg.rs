@@ -727,7 +727,15 @@ impl Relay<'_> {
                 }
                 b'S' => self.synced(&f, &mut out),
                 b'F' => {
-                    out.extend_from_slice(&f);
+                    self.send(&mut out)?;
+                    match self.function_call(&f) {
+                        Ok(()) => out.extend_from_slice(&f),
+                        Err(refusal) => {
+                            let mut q = BytesMut::new();
+                            let _ = Query::new(raising(&refusal)).encode(&mut q);
+                            out.extend_from_slice(&q);
+                        }
+                    }
                     self.owed += 1;
                 }
                 b'B' | b'E' | b'D' | b'C' => {
@@ -839,6 +847,41 @@ impl Relay<'_> {
             ));
         }
         None
+    }
+
+    /// A FunctionCall (the fast path: psql's `\\lo_unlink`, libpq's large-object calls):
+    /// the function is named by its OID, which the server is asked about. Those that destroy
+    /// a large object are of unknown effect; one the server does not name is too.
+    fn function_call(&mut self, f: &[u8]) -> Result<(), Refusal> {
+        /// The fast-path functions that destroy what they are given.
+        const DESTROY: [&str; 3] = ["lo_unlink", "lo_truncate", "lo_truncate64"];
+        let oid = f
+            .get(5..9)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let database = self.database.clone();
+        let user = self.user.clone();
+        let name = match oid {
+            Some(oid) if !self.unsynced => crate::facts::stake::Server::answers(
+                self,
+                &database,
+                &[format!("SELECT proname FROM pg_proc WHERE oid = {oid}")],
+            )
+            .ok()
+            .and_then(|a| a.into_iter().next())
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+            _ => None,
+        };
+        let what = match (&name, oid) {
+            (Some(n), _) if !DESTROY.contains(&n.as_str()) => return Ok(()),
+            (Some(n), _) => format!("{n}() (a large object, by a fast-path function call)"),
+            (None, Some(oid)) => {
+                format!("a fast-path call of function {oid}, which the server did not name")
+            }
+            (None, None) => "a fast-path function call the guard cannot read".to_owned(),
+        };
+        let guard = self.guard;
+        guard.judge_unknown(&what, &database, &user, self)
     }
 
     fn judged(&mut self, sql: &str, raw: &[u8]) -> Result<(), Refusal> {
