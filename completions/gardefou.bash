@@ -28,6 +28,9 @@ _gardefou() {
             gardefou,help)
                 cmd="gardefou__subcmd__help"
                 ;;
+            gardefou,hook)
+                cmd="gardefou__subcmd__hook"
+                ;;
             gardefou,init)
                 cmd="gardefou__subcmd__init"
                 ;;
@@ -75,6 +78,9 @@ _gardefou() {
                 ;;
             gardefou__subcmd__help,help)
                 cmd="gardefou__subcmd__help__subcmd__help"
+                ;;
+            gardefou__subcmd__help,hook)
+                cmd="gardefou__subcmd__help__subcmd__hook"
                 ;;
             gardefou__subcmd__help,init)
                 cmd="gardefou__subcmd__help__subcmd__init"
@@ -254,7 +260,7 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="-h -V --policy --env --help --version check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,7 +356,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance init help"
+            opts="check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -406,6 +412,20 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__hook)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -769,8 +789,30 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__hook)
+            opts="-h --policy --env --help claude-code gemini codex copilot"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__init)
-            opts="-h --policy --env --help bash zsh fish"
+            opts="-h --install --policy --env --help bash zsh fish claude-code"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -34,6 +34,22 @@ pub struct Entry {
     /// The snapshot taken before the command ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snapshot_id: Option<String>,
+    /// A coding agent's tool call, judged by its hook (`gardefou hook`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub agent: Option<AgentCall>,
+}
+
+/// The agent whose tool call was judged, and what it was told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentCall {
+    /// `claude-code`, …
+    pub name: String,
+    /// The agent's session id, as its payload gave it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session: Option<String>,
+    /// The reason the agent (or its human) was shown.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
 }
 
 impl Entry {
@@ -67,6 +83,7 @@ impl Entry {
             outcome: Outcome::Executed,
             override_reason: None,
             snapshot_id: None,
+            agent: None,
         }
     }
 }

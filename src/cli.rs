@@ -96,11 +96,25 @@ pub enum Command {
     /// the host, and undo it afterwards
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// A coding agent's pre-tool-use hook: reads the tool call the agent sends on standard
+    /// input (JSON), judges it as `check --line` would in the call's working directory (a file
+    /// the agent writes: as a write to that file), and answers in the agent's protocol (no
+    /// objection, ask its human, deny with the rule and the reason). A payload it cannot read
+    /// is denied
+    Hook {
+        #[arg(value_enum)]
+        agent: crate::hook::Agent,
+    },
     /// Print the snippet that gives bash, zsh or fish the environment's prompt badge and a check
-    /// of each line before it runs: eval "$(gardefou init bash)"
+    /// of each line before it runs: eval "$(gardefou init bash)"; for claude-code, the settings
+    /// that register `gardefou hook claude-code` (with --install, merged into
+    /// ~/.claude/settings.json, the user's other settings and hooks kept)
     Init {
-        #[arg(value_parser = ["bash", "zsh", "fish"])]
+        #[arg(value_parser = ["bash", "zsh", "fish", "claude-code"])]
         shell: String,
+        /// claude-code: merge the hook into ~/.claude/settings.json instead of printing it
+        #[arg(long)]
+        install: bool,
     },
 }
 

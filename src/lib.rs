@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod facts;
+pub mod hook;
 pub mod install;
 pub mod intent;
 pub mod net;

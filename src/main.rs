@@ -120,9 +120,13 @@ fn run() {
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
         Command::Run(r) => act::run::run(policy, env, &r.command),
         Command::Wire(r) => act::sql::wire(policy, env, &r.command),
+        Command::Hook { agent } => gardefou::hook::hook(*agent, policy, env),
         Command::AptHook => act::apt::apt_hook(policy, env),
         Command::Shell(s) => shell(s, false),
-        Command::Init { shell } => {
+        Command::Init { shell, install } if shell == "claude-code" => {
+            gardefou::hook::init_claude_code(*install)
+        }
+        Command::Init { shell, .. } => {
             let loaded = gardefou::pipeline::load_failsafe(policy);
             let host = gardefou::facts::hostname();
             let (e, _) = gardefou::pipeline::environment(&loaded.policy, &host, env);

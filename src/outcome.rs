@@ -33,6 +33,10 @@ pub enum Outcome {
     MaintenanceSwitchoverTimeout,
     MaintenanceSwitchBackFailed,
     MaintenanceFinished,
+    /// A coding agent's hook (`gardefou hook`) answered: no objection, ask its human, deny.
+    AgentAllowed,
+    AgentAsked,
+    AgentDenied,
     /// An outcome this version does not know (an older or newer audit log).
     #[serde(other)]
     Other,
@@ -97,6 +101,9 @@ impl Outcome {
             Outcome::MaintenanceSwitchoverTimeout => "maintenance-switchover-timeout",
             Outcome::MaintenanceSwitchBackFailed => "maintenance-switch-back-failed",
             Outcome::MaintenanceFinished => "maintenance-finished",
+            Outcome::AgentAllowed => "agent-allowed",
+            Outcome::AgentAsked => "agent-asked",
+            Outcome::AgentDenied => "agent-denied",
             Outcome::Other => "other",
         }
     }
@@ -129,6 +136,7 @@ mod tests {
             Outcome::RefusedByNet,
             Outcome::MaintenanceSwitchBackFailed,
             Outcome::OverrideRefusedNoTerminal,
+            Outcome::AgentAsked,
         ] {
             let json = serde_json::to_string(&o).unwrap();
             assert_eq!(json, format!("\"{}\"", o.as_str()));

@@ -171,9 +171,6 @@ pub fn install_production(root: &Path, rules: &str) -> Installed {
     }
 }
 
-/// Runs the shell command `line` under `script` (a real pseudo-terminal) with `cmd`'s
-/// environment and directory, typing `typed` a line a second (Enter is `\r`, as a terminal
-/// sends it). `typed` goes through printf: a backslash is written `\\\\`.
 /// This machine's host name, the answer to a typed confirmation.
 #[allow(dead_code)]
 pub fn hostname() -> String {
@@ -183,6 +180,9 @@ pub fn hostname() -> String {
         .into_owned()
 }
 
+/// Runs the shell command `line` under `script` (a real pseudo-terminal) with `cmd`'s
+/// environment and directory, typing `typed` a line a second (Enter is `\r`, as a terminal
+/// sends it). `typed` goes through printf: a backslash is written `\\\\`.
 pub fn typed_on_tty(cmd: &mut Command, line: &str, typed: &[&str]) -> Output {
     use std::process::Stdio;
     let feeder: String = typed

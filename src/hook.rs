@@ -1,0 +1,646 @@
+//! `gardefou hook AGENT`: a coding agent's pre-tool-use hook. The agent sends the tool call it
+//! is about to make as JSON on standard input; gardefou judges it with the same pipeline as
+//! `gardefou check --line` (a shell command) — in the payload's working directory, on this
+//! host's real files and databases, with this host's policy — or as a write effect on the
+//! file a file-writing tool names, and answers in the agent's protocol: no objection, ask the
+//! human (with gardefou's reason and rule in the prompt), or deny (with the rule, the reason
+//! and the safer way). A payload it cannot read, or a failure of its own, denies and says so.
+//! Every answer is audited with the agent's name and session.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::audit;
+use crate::intent::{Arg, FileEffect, FileOp, FilesIntent, Intent};
+use crate::outcome::Outcome;
+use crate::policy::{Decision, Verdict};
+
+/// The most of a payload that is read.
+const MAX_PAYLOAD: u64 = 8 * 1024 * 1024;
+
+/// The agents whose hook protocol gardefou speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Agent {
+    /// Claude Code's `PreToolUse` command hook.
+    ClaudeCode,
+    /// Gemini CLI's `BeforeTool` command hook.
+    Gemini,
+    /// Codex CLI's `PreToolUse` command hook (it cannot ask its human: a confirm is a deny).
+    Codex,
+    /// GitHub Copilot CLI's `preToolUse` command hook.
+    Copilot,
+}
+
+impl Agent {
+    pub fn name(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Gemini => "gemini",
+            Agent::Codex => "codex",
+            Agent::Copilot => "copilot",
+        }
+    }
+}
+
+/// What a tool call would do, as far as gardefou judges it.
+#[derive(Debug, PartialEq)]
+enum Call {
+    /// A shell command line.
+    Line(String),
+    /// Files written, edited in place or deleted.
+    Files(Vec<(FileOp, PathBuf)>),
+    /// A tool that changes nothing gardefou guards (reads, searches, the web).
+    Other,
+}
+
+fn written(path: String) -> Call {
+    Call::Files(vec![(FileOp::Overwrite, path.into())])
+}
+
+/// The files a patch in the apply_patch format (`*** Add File: P`, `*** Update File: P`,
+/// `*** Delete File: P`, `*** Move to: P`) changes.
+fn patched(patch: &str) -> Call {
+    let mut files = Vec::new();
+    for line in patch.lines() {
+        let line = line.trim_end();
+        for (mark, op) in [
+            ("*** Add File: ", FileOp::Overwrite),
+            ("*** Update File: ", FileOp::Overwrite),
+            ("*** Move to: ", FileOp::Overwrite),
+            ("*** Delete File: ", FileOp::Delete { recursive: false }),
+        ] {
+            if let Some(p) = line.strip_prefix(mark) {
+                files.push((op, PathBuf::from(p.trim())));
+            }
+        }
+    }
+    Call::Files(files)
+}
+
+/// A tool call as the agent described it.
+#[derive(Debug, PartialEq)]
+struct Payload {
+    tool: String,
+    call: Call,
+    cwd: Option<PathBuf>,
+    session: Option<String>,
+}
+
+fn text_field(v: &serde_json::Value, key: &str) -> Option<String> {
+    v.get(key).and_then(|x| x.as_str()).map(str::to_owned)
+}
+
+/// A payload with its `cwd` and its session id (under `session_key`).
+fn payload(tool: String, call: Call, v: &serde_json::Value, session_key: &str) -> Payload {
+    Payload {
+        tool,
+        call,
+        cwd: text_field(v, "cwd").map(PathBuf::from),
+        session: text_field(v, session_key),
+    }
+}
+
+/// Reads Claude Code's payload: `tool_name`, `tool_input` (`command` for Bash, `file_path` for
+/// Write, Edit and MultiEdit, `notebook_path` for NotebookEdit), `cwd`, `session_id`.
+fn claude_code(v: &serde_json::Value) -> Result<Payload, String> {
+    let tool = text_field(v, "tool_name").ok_or("no tool_name")?;
+    let input = v.get("tool_input").ok_or("no tool_input")?;
+    let need = |key: &str| {
+        text_field(input, key).ok_or_else(|| format!("{tool} without tool_input.{key}"))
+    };
+    let call = match tool.as_str() {
+        "Bash" => Call::Line(need("command")?),
+        "Write" | "Edit" | "MultiEdit" => written(need("file_path")?),
+        "NotebookEdit" => written(need("notebook_path")?),
+        _ => Call::Other,
+    };
+    Ok(payload(tool, call, v, "session_id"))
+}
+
+/// Gemini CLI's payload: `tool_name` (`run_shell_command` with `tool_input.command` and
+/// maybe `dir_path`; `write_file`, `replace` with `tool_input.file_path`), `cwd`, `session_id`.
+fn gemini(v: &serde_json::Value) -> Result<Payload, String> {
+    let tool = text_field(v, "tool_name").ok_or("no tool_name")?;
+    let input = v.get("tool_input").ok_or("no tool_input")?;
+    let need = |key: &str| {
+        text_field(input, key).ok_or_else(|| format!("{tool} without tool_input.{key}"))
+    };
+    let mut cwd = text_field(v, "cwd").map(PathBuf::from);
+    let call = match tool.as_str() {
+        "run_shell_command" => {
+            // The command runs in `dir_path` (older versions: `directory`), under the cwd.
+            if let Some(d) =
+                text_field(input, "dir_path").or_else(|| text_field(input, "directory"))
+            {
+                cwd = Some(cwd.unwrap_or_default().join(d));
+            }
+            Call::Line(need("command")?)
+        }
+        "write_file" | "replace" => written(need("file_path")?),
+        _ => Call::Other,
+    };
+    Ok(Payload {
+        cwd,
+        ..payload(tool, call, v, "session_id")
+    })
+}
+
+/// Codex CLI's payload: `tool_name` (`Bash` with `tool_input.command`; `apply_patch` with the
+/// patch in `tool_input.command`), `cwd`, `session_id`.
+fn codex(v: &serde_json::Value) -> Result<Payload, String> {
+    let tool = text_field(v, "tool_name").ok_or("no tool_name")?;
+    let input = v.get("tool_input").ok_or("no tool_input")?;
+    let command =
+        || text_field(input, "command").ok_or_else(|| format!("{tool} without tool_input.command"));
+    let call = match tool.as_str() {
+        "Bash" | "shell" | "local_shell" => Call::Line(command()?),
+        "apply_patch" | "Edit" | "Write" => patched(&command()?),
+        _ => Call::Other,
+    };
+    Ok(payload(tool, call, v, "session_id"))
+}
+
+/// Copilot CLI's payload: `toolName` (`bash` with `toolArgs.command`; `create`, `edit`,
+/// `str_replace_editor` with `toolArgs.path`; `apply_patch`), `toolArgs` an object or a JSON
+/// string, `cwd`, `sessionId`.
+fn copilot(v: &serde_json::Value) -> Result<Payload, String> {
+    let tool = text_field(v, "toolName").ok_or("no toolName")?;
+    let args = match v.get("toolArgs") {
+        Some(serde_json::Value::String(s)) => {
+            serde_json::from_str(s).map_err(|e| format!("toolArgs is not JSON: {e}"))?
+        }
+        Some(a) => a.clone(),
+        None => return Err("no toolArgs".into()),
+    };
+    let need =
+        |key: &str| text_field(&args, key).ok_or_else(|| format!("{tool} without toolArgs.{key}"));
+    let call = match tool.as_str() {
+        "bash" => Call::Line(need("command")?),
+        "create" | "edit" | "str_replace_editor" => written(need("path")?),
+        "apply_patch" => patched(
+            &text_field(&args, "input")
+                .or_else(|| text_field(&args, "patch"))
+                .or_else(|| text_field(&args, "command"))
+                .ok_or("apply_patch without its patch")?,
+        ),
+        _ => Call::Other,
+    };
+    Ok(payload(tool, call, v, "sessionId"))
+}
+
+/// The answer to the agent.
+struct Answer {
+    decision: Decision,
+    reason: String,
+}
+
+/// Writes the answer in the agent's protocol; the exit status.
+fn answer(agent: Agent, a: &Answer) -> i32 {
+    // No objection: nothing said, and the agent's own permissions decide.
+    if a.decision == Decision::Allow {
+        return 0;
+    }
+    let ask = a.decision == Decision::Confirm;
+    let out = match agent {
+        Agent::ClaudeCode | Agent::Codex => serde_json::json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                // Codex cannot ask its human from this hook: what needs a person is refused.
+                "permissionDecision": if ask && agent == Agent::ClaudeCode { "ask" } else { "deny" },
+                "permissionDecisionReason": a.reason,
+            }
+        }),
+        Agent::Gemini => serde_json::json!({
+            "decision": if ask { "ask" } else { "deny" },
+            "reason": a.reason,
+        }),
+        Agent::Copilot => serde_json::json!({
+            "permissionDecision": if ask { "ask" } else { "deny" },
+            "permissionDecisionReason": a.reason,
+        }),
+    };
+    println!("{out}");
+    0
+}
+
+/// The reason the agent (deny) or its human (ask) is shown: each rule's message and name, and
+/// what to do instead.
+fn reason(v: &Verdict, call: &Call) -> String {
+    let mut parts: Vec<String> = v
+        .reasons
+        .iter()
+        .filter(|r| r.decision != Decision::Allow)
+        .map(|r| format!("{} (rule {})", r.message, r.rule))
+        .collect();
+    if parts.is_empty() {
+        parts.push("refused".to_owned());
+    }
+    let instead = match (v.decision, call) {
+        (Decision::Deny, _) => {
+            "do not retry it another way: ask the operator; if it is really intended, they can run it themselves with gardefou override on a terminal"
+        }
+        (_, Call::Files(_)) => {
+            "the file is in a protected tree: ask the operator, or take a snapshot first (gardefou snapshot take PATH)"
+        }
+        _ if v.snapshot => {
+            "gardefou snapshots what it touches before it runs; run from a terminal, where gardefou asks for the typed confirmation"
+        }
+        _ => {
+            "a person at a terminal can confirm it (gardefou asks for the host name there); the shims refuse it without a terminal"
+        }
+    };
+    format!("gardefou: {}. {instead}", parts.join("; "))
+}
+
+/// Judges the tool call; the verdict (None: nothing gardefou guards).
+fn judge(
+    p: &Payload,
+    ctx: &crate::pipeline::Context,
+    shell: &mut crate::intent::line::Shell,
+) -> Result<Option<Verdict>, String> {
+    let intents = match &p.call {
+        Call::Other => return Ok(None),
+        Call::Line(line) => crate::intent::line::parse_line(line.as_bytes(), shell)
+            .map_err(|e| format!("the command cannot be read: {e}"))?,
+        Call::Files(files) => {
+            let effects = files
+                .iter()
+                .map(|(op, path)| {
+                    let mut e = FileEffect::new(*op, Arg::Known(path.clone().into()));
+                    // A write goes through a symlink; a deletion takes the link.
+                    e.follow = *op == FileOp::Overwrite;
+                    e
+                })
+                .collect();
+            let shown: Vec<String> = files.iter().map(|(_, p)| p.display().to_string()).collect();
+            vec![Intent::Files(FilesIntent {
+                program: p.tool.clone(),
+                effects,
+                cwd: std::env::current_dir().ok(),
+                text: format!("{} {}", p.tool, shown.join(" ")),
+            })]
+        }
+    };
+    Ok(Some(crate::pipeline::judge(ctx, intents, None).verdict))
+}
+
+/// `gardefou hook AGENT`. Exit status: the agent's protocol's.
+pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&str>) -> i32 {
+    let loaded = crate::pipeline::load_failsafe(policy);
+    let host = crate::facts::hostname();
+    let (env, env_error) = crate::pipeline::environment(&loaded.policy, &host, forced_env);
+    let mut raw = Vec::new();
+    let read = std::io::stdin()
+        .take(MAX_PAYLOAD)
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read the payload: {e}"))
+        .and_then(|_| {
+            serde_json::from_slice::<serde_json::Value>(&raw)
+                .map_err(|e| format!("the payload is not JSON: {e}"))
+        })
+        .and_then(|v| match agent {
+            Agent::ClaudeCode => claude_code(&v),
+            Agent::Gemini => gemini(&v),
+            Agent::Codex => codex(&v),
+            Agent::Copilot => copilot(&v),
+        });
+    let payload = match read {
+        Ok(p) => p,
+        Err(why) => {
+            // Fail closed: what cannot be read is not let through.
+            let a = Answer {
+                decision: Decision::Deny,
+                reason: format!("gardefou could not read this tool call ({why}), so it refuses it"),
+            };
+            audited(&loaded.policy, &host, &env, agent, None, &[], None, &a);
+            return answer(agent, &a);
+        }
+    };
+    if let Some(cwd) = &payload.cwd
+        && let Err(e) = std::env::set_current_dir(cwd)
+    {
+        let a = Answer {
+            decision: Decision::Deny,
+            reason: format!(
+                "gardefou cannot judge this tool call in {}: {e}",
+                cwd.display()
+            ),
+        };
+        audited(
+            &loaded.policy,
+            &host,
+            &env,
+            agent,
+            Some(&payload),
+            &[],
+            None,
+            &a,
+        );
+        return answer(agent, &a);
+    }
+    let error = loaded.error.as_deref().or(env_error.as_deref());
+    let ctx = crate::pipeline::Context {
+        policy: &loaded.policy,
+        env: &env,
+        host: &host,
+        error,
+        net: false,
+        ask_db: true,
+    };
+    let mut shell = crate::intent::line::Shell::from_process();
+    let (a, v) = match judge(&payload, &ctx, &mut shell) {
+        Ok(None) => (
+            Answer {
+                decision: Decision::Allow,
+                reason: String::new(),
+            },
+            None,
+        ),
+        Ok(Some(v)) => (
+            Answer {
+                decision: v.decision,
+                reason: if v.decision == Decision::Allow {
+                    String::new()
+                } else {
+                    reason(&v, &payload.call)
+                },
+            },
+            Some(v),
+        ),
+        Err(why) => (
+            Answer {
+                decision: Decision::Deny,
+                reason: format!("gardefou refuses what it cannot judge: {why}"),
+            },
+            None,
+        ),
+    };
+    let what: Vec<OsString> = match &payload.call {
+        Call::Line(l) => vec![payload.tool.clone().into(), l.into()],
+        Call::Files(files) => std::iter::once(payload.tool.clone().into())
+            .chain(files.iter().map(|(_, p)| p.clone().into_os_string()))
+            .collect(),
+        Call::Other => Vec::new(),
+    };
+    // Reads and searches are not audited: they change nothing.
+    if !what.is_empty() {
+        audited(
+            &loaded.policy,
+            &host,
+            &env,
+            agent,
+            Some(&payload),
+            &what,
+            v.as_ref(),
+            &a,
+        );
+    }
+    answer(agent, &a)
+}
+
+/// The tools whose calls Claude Code sends to the hook.
+const CLAUDE_TOOLS: &str = "Bash|Write|Edit|MultiEdit|NotebookEdit";
+
+/// The command that runs the hook: this binary, by its path.
+fn hook_command(agent: Agent) -> String {
+    let bin = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "gardefou".into());
+    format!("{bin} hook {}", agent.name())
+}
+
+/// Claude Code's settings with gardefou's hook merged in: the other settings and hooks kept,
+/// gardefou's entry added once.
+fn merged_claude_settings(
+    mut settings: serde_json::Value,
+    command: &str,
+) -> Result<serde_json::Value, String> {
+    use serde_json::{Value, json};
+    let ours = json!({
+        "matcher": CLAUDE_TOOLS,
+        "hooks": [{"type": "command", "command": command, "timeout": 30}]
+    });
+    let root = settings
+        .as_object_mut()
+        .ok_or("the settings are not a JSON object")?;
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or("\"hooks\" is not an object")?;
+    let pre = hooks
+        .entry("PreToolUse")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+        .ok_or("\"hooks.PreToolUse\" is not an array")?;
+    let already = pre.iter().any(|m| {
+        m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
+            hs.iter()
+                .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
+        })
+    });
+    if !already {
+        pre.push(ours);
+    }
+    Ok(settings)
+}
+
+/// `gardefou init claude-code [--install]`.
+pub fn init_claude_code(install: bool) -> i32 {
+    let command = hook_command(Agent::ClaudeCode);
+    if !install {
+        let settings = merged_claude_settings(serde_json::json!({}), &command).unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&settings).unwrap_or_default()
+        );
+        return 0;
+    }
+    let Some(home) = std::env::var_os("HOME") else {
+        eprintln!("gardefou: HOME is not set: cannot find ~/.claude/settings.json");
+        return crate::outcome::exit::USAGE;
+    };
+    let dir = PathBuf::from(home).join(".claude");
+    let file = dir.join("settings.json");
+    let current = match std::fs::read(&file) {
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!(
+                    "gardefou: {} is not JSON ({e}): left as it is",
+                    file.display()
+                );
+                return crate::outcome::exit::USAGE;
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => {
+            eprintln!("gardefou: cannot read {}: {e}", file.display());
+            return crate::outcome::exit::USAGE;
+        }
+    };
+    let merged = match merged_claude_settings(current, &command) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("gardefou: {}: {e}: left as it is", file.display());
+            return crate::outcome::exit::USAGE;
+        }
+    };
+    let text = serde_json::to_string_pretty(&merged).unwrap_or_default() + "\n";
+    // Written beside it, then renamed over it: never half a file.
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(&dir))
+        .and_then(|mut t| {
+            use std::io::Write;
+            t.write_all(text.as_bytes())?;
+            if let Ok(m) = std::fs::metadata(&file) {
+                t.as_file().set_permissions(m.permissions())?;
+            }
+            t.persist(&file).map_err(|e| e.error)?;
+            Ok(())
+        });
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "gardefou: {} now runs `{command}` before each {CLAUDE_TOOLS} call",
+                file.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("gardefou: cannot write {}: {e}", file.display());
+            1
+        }
+    }
+}
+
+/// The audit entry of one answer: what was judged, the agent and its session.
+#[allow(clippy::too_many_arguments)]
+fn audited(
+    policy: &crate::policy::Policy,
+    host: &str,
+    env: &crate::policy::Environment,
+    agent: Agent,
+    payload: Option<&Payload>,
+    what: &[OsString],
+    v: Option<&Verdict>,
+    a: &Answer,
+) {
+    let mut argv: Vec<OsString> = vec!["gardefou".into(), "hook".into(), agent.name().into()];
+    argv.extend_from_slice(what);
+    let mut e = audit::Entry::now(host, &env.name, &argv);
+    e.decision = a.decision;
+    if let Some(v) = v {
+        e.snapshot = v.snapshot;
+        e.reasons = v.reasons.clone();
+    }
+    e.outcome = match a.decision {
+        Decision::Allow => Outcome::AgentAllowed,
+        Decision::Confirm => Outcome::AgentAsked,
+        Decision::Deny => Outcome::AgentDenied,
+    };
+    e.agent = Some(audit::AgentCall {
+        name: agent.name().to_owned(),
+        session: payload.and_then(|p| p.session.clone()),
+        reason: (!a.reason.is_empty()).then(|| a.reason.clone()),
+    });
+    if let Err(err) = audit::append(policy, &e) {
+        eprintln!("gardefou: warning: {err}");
+    }
+    if let Err(err) = audit::to_syslog(policy, &e) {
+        eprintln!("gardefou: warning: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hook_is_merged_into_claude_codes_settings_once_and_keeps_the_rest() {
+        let mine = serde_json::json!({
+            "model": "x",
+            "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine.sh"}]}],
+                      "Stop": [{"hooks": [{"type": "command", "command": "bye.sh"}]}]}
+        });
+        let once = merged_claude_settings(mine, "/usr/bin/gardefou hook claude-code").unwrap();
+        let twice =
+            merged_claude_settings(once.clone(), "/usr/bin/gardefou hook claude-code").unwrap();
+        assert_eq!(once, twice);
+        assert_eq!(once["model"], "x");
+        assert_eq!(once["hooks"]["Stop"][0]["hooks"][0]["command"], "bye.sh");
+        let pre = once["hooks"]["PreToolUse"].as_array().unwrap();
+        assert_eq!(pre.len(), 2);
+        assert_eq!(pre[0]["hooks"][0]["command"], "mine.sh");
+        assert_eq!(pre[1]["matcher"], CLAUDE_TOOLS);
+        assert!(merged_claude_settings(serde_json::json!([]), "x").is_err());
+        assert!(merged_claude_settings(serde_json::json!({"hooks": []}), "x").is_err());
+    }
+
+    #[test]
+    fn claude_codes_payloads_are_read_as_documented() {
+        let v = serde_json::json!({
+            "session_id": "abc123",
+            "transcript_path": "/tmp/t.jsonl",
+            "cwd": "/srv/app",
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "rm -rf build", "description": "clean"}
+        });
+        assert_eq!(
+            claude_code(&v).unwrap(),
+            Payload {
+                tool: "Bash".into(),
+                call: Call::Line("rm -rf build".into()),
+                cwd: Some("/srv/app".into()),
+                session: Some("abc123".into()),
+            }
+        );
+        let v = serde_json::json!({"tool_name": "Edit", "tool_input": {"file_path": "/etc/x", "old_string": "a", "new_string": "b"}});
+        assert_eq!(claude_code(&v).unwrap().call, written("/etc/x".into()));
+        let v = serde_json::json!({"tool_name": "Read", "tool_input": {"file_path": "/etc/x"}});
+        assert_eq!(claude_code(&v).unwrap().call, Call::Other);
+        assert!(claude_code(&serde_json::json!({"tool_name": "Bash", "tool_input": {}})).is_err());
+        assert!(claude_code(&serde_json::json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn the_other_agents_payloads_are_read_as_documented() {
+        let g = gemini(&serde_json::json!({
+            "session_id": "g1", "cwd": "/srv", "hook_event_name": "BeforeTool",
+            "tool_name": "run_shell_command",
+            "tool_input": {"command": "rm -rf x", "dir_path": "app"}
+        }))
+        .unwrap();
+        assert_eq!(g.call, Call::Line("rm -rf x".into()));
+        assert_eq!(g.cwd, Some("/srv/app".into()));
+        let g = gemini(&serde_json::json!({"tool_name": "write_file", "tool_input": {"file_path": "/etc/a", "content": ""}})).unwrap();
+        assert_eq!(g.call, written("/etc/a".into()));
+        let patch = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-x\n+y\n*** Delete File: /var/lib/db/PG_VERSION\n*** End Patch\n";
+        let c = codex(&serde_json::json!({"tool_name": "apply_patch", "tool_input": {"command": patch}, "session_id": "c1"})).unwrap();
+        assert_eq!(
+            c.call,
+            Call::Files(vec![
+                (FileOp::Overwrite, "src/a.rs".into()),
+                (
+                    FileOp::Delete { recursive: false },
+                    "/var/lib/db/PG_VERSION".into()
+                ),
+            ])
+        );
+        let p = copilot(&serde_json::json!({
+            "sessionId": "p1", "cwd": "/srv", "toolName": "bash",
+            "toolArgs": "{\"command\": \"rm -rf x\", \"description\": \"d\"}"
+        }))
+        .unwrap();
+        assert_eq!(
+            (p.call, p.session.as_deref()),
+            (Call::Line("rm -rf x".into()), Some("p1"))
+        );
+        let p = copilot(&serde_json::json!({"toolName": "edit", "toolArgs": {"path": "/etc/b"}}))
+            .unwrap();
+        assert_eq!(p.call, written("/etc/b".into()));
+        assert!(copilot(&serde_json::json!({"toolName": "bash", "toolArgs": "not json"})).is_err());
+    }
+}
