@@ -61,21 +61,41 @@ fn written(path: String) -> Call {
 /// The files a patch in the apply_patch format (`*** Add File: P`, `*** Update File: P`,
 /// `*** Delete File: P`, `*** Move to: P`) changes.
 fn patched(patch: &str) -> Call {
-    let mut files = Vec::new();
+    let mut files: Vec<(FileOp, PathBuf)> = Vec::new();
     for line in patch.lines() {
-        let line = line.trim_end();
+        let line = line.trim();
         for (mark, op) in [
-            ("*** Add File: ", FileOp::Overwrite),
-            ("*** Update File: ", FileOp::Overwrite),
-            ("*** Move to: ", FileOp::Overwrite),
-            ("*** Delete File: ", FileOp::Delete { recursive: false }),
+            ("*** Add File:", FileOp::Overwrite),
+            ("*** Update File:", FileOp::Overwrite),
+            ("*** Move to:", FileOp::Overwrite),
+            ("*** Delete File:", FileOp::Delete { recursive: false }),
         ] {
             if let Some(p) = line.strip_prefix(mark) {
+                // A move takes the updated file away from where it was.
+                if mark == "*** Move to:"
+                    && let Some(last) = files.last_mut()
+                {
+                    last.0 = FileOp::MoveAway;
+                }
                 files.push((op, PathBuf::from(p.trim())));
             }
         }
     }
     Call::Files(files)
+}
+
+/// The nearest directory of `path` that exists (relative paths from the current directory):
+/// where a tool that creates missing directories first changes something.
+fn existing_ancestor(path: &std::path::Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    abs.ancestors()
+        .skip(1)
+        .find(|a| a.is_dir())
+        .map(std::path::Path::to_path_buf)
 }
 
 /// A tool call as the agent described it.
@@ -177,6 +197,8 @@ fn copilot(v: &serde_json::Value) -> Result<Payload, String> {
         |key: &str| text_field(&args, key).ok_or_else(|| format!("{tool} without toolArgs.{key}"));
     let call = match tool.as_str() {
         "bash" => Call::Line(need("command")?),
+        // Input typed into a running shell session: a line like any other.
+        "write_bash" => Call::Line(need("input")?),
         "create" | "edit" | "str_replace_editor" => written(need("path")?),
         "apply_patch" => patched(
             &text_field(&args, "input")
@@ -197,6 +219,12 @@ struct Answer {
 
 /// Writes the answer in the agent's protocol; the exit status.
 fn answer(agent: Agent, a: &Answer) -> i32 {
+    if ANSWERED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        // The deadline answered (deny) and is ending the process.
+        loop {
+            std::thread::park();
+        }
+    }
     // No objection: nothing said, and the agent's own permissions decide.
     if a.decision == Decision::Allow {
         return 0;
@@ -259,31 +287,64 @@ fn judge(
     ctx: &crate::pipeline::Context,
     shell: &mut crate::intent::line::Shell,
 ) -> Result<Option<Verdict>, String> {
+    let files_intent = |files: &[(FileOp, PathBuf)]| -> Result<Intent, String> {
+        if files.is_empty() {
+            return Err("the patch names no file the guard can read".into());
+        }
+        let mut effects = Vec::new();
+        for (op, path) in files {
+            let mut e = FileEffect::new(*op, Arg::Known(path.clone().into()));
+            // A write goes through a symlink; a deletion takes the link.
+            e.follow = *op == FileOp::Overwrite;
+            effects.push(e);
+            // A file created where its directory does not exist yet: the tool creates the
+            // directories in the nearest one that does.
+            let parent_missing = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .is_some_and(|d| !d.is_dir());
+            if *op == FileOp::Overwrite
+                && parent_missing
+                && let Some(a) = existing_ancestor(path)
+            {
+                effects.push(FileEffect::new(
+                    FileOp::WriteInto { deletes: false },
+                    Arg::Known(a.into()),
+                ));
+            }
+        }
+        let shown: Vec<String> = files.iter().map(|(_, p)| p.display().to_string()).collect();
+        Ok(Intent::Files(FilesIntent {
+            program: p.tool.clone(),
+            effects,
+            cwd: std::env::current_dir().ok(),
+            text: format!("{} {}", p.tool, shown.join(" ")),
+        }))
+    };
     let intents = match &p.call {
         Call::Other => return Ok(None),
-        Call::Line(line) => crate::intent::line::parse_line(line.as_bytes(), shell)
-            .map_err(|e| format!("the command cannot be read: {e}"))?,
-        Call::Files(files) => {
-            let effects = files
-                .iter()
-                .map(|(op, path)| {
-                    let mut e = FileEffect::new(*op, Arg::Known(path.clone().into()));
-                    // A write goes through a symlink; a deletion takes the link.
-                    e.follow = *op == FileOp::Overwrite;
-                    e
-                })
-                .collect();
-            let shown: Vec<String> = files.iter().map(|(_, p)| p.display().to_string()).collect();
-            vec![Intent::Files(FilesIntent {
-                program: p.tool.clone(),
-                effects,
-                cwd: std::env::current_dir().ok(),
-                text: format!("{} {}", p.tool, shown.join(" ")),
-            })]
+        Call::Line(line) => {
+            let mut intents = crate::intent::line::parse_line(line.as_bytes(), shell)
+                .map_err(|e| format!("the command cannot be read: {e}"))?;
+            // A patch given to apply_patch in the shell (Codex): its files too.
+            if line.contains("*** Begin Patch")
+                && let Call::Files(files) = patched(line)
+            {
+                intents.push(files_intent(&files)?);
+            }
+            intents
         }
+        Call::Files(files) => vec![files_intent(files)?],
     };
     Ok(Some(crate::pipeline::judge(ctx, intents, None).verdict))
 }
+
+/// The longest the hook judges before it denies: the agents' own timeouts let a call through
+/// (gardefou init sets 30 s).
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Set by whoever answers first: the judgement, or the deadline.
+static ANSWERED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `gardefou hook AGENT`. Exit status: the agent's protocol's.
 pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&str>) -> i32 {
@@ -348,8 +409,26 @@ pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&
         net: false,
         ask_db: true,
     };
+    // Too long a judgement (finds, database counts) is a denial, not the agent's timeout.
+    std::thread::spawn(move || {
+        std::thread::sleep(DEADLINE);
+        let a = Answer {
+            decision: Decision::Deny,
+            reason: format!(
+                "gardefou could not judge this tool call within {} s, so it refuses it",
+                DEADLINE.as_secs()
+            ),
+        };
+        std::process::exit(answer(agent, &a));
+    });
     let mut shell = crate::intent::line::Shell::from_process();
-    let (a, v) = match judge(&payload, &ctx, &mut shell) {
+    // A failure of gardefou's own is a denial, not a crash the agent would take as no
+    // objection.
+    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        judge(&payload, &ctx, &mut shell)
+    }))
+    .unwrap_or_else(|_| Err("gardefou failed while judging it".into()));
+    let (a, v) = match judged {
         Ok(None) => (
             Answer {
                 decision: Decision::Allow,
@@ -377,7 +456,7 @@ pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&
         ),
     };
     let what: Vec<OsString> = match &payload.call {
-        Call::Line(l) => vec![payload.tool.clone().into(), l.into()],
+        Call::Line(l) => vec![payload.tool.clone().into(), redacted_line(l).into()],
         Call::Files(files) => std::iter::once(payload.tool.clone().into())
             .chain(files.iter().map(|(_, p)| p.clone().into_os_string()))
             .collect(),
@@ -397,6 +476,32 @@ pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&
         );
     }
     answer(agent, &a)
+}
+
+/// A line as the audit log keeps it: passwords on it (`-pSECRET`, `--password=`, `-a`,
+/// URIs) hidden, as the shims hide them.
+fn redacted_line(line: &str) -> String {
+    let mut words: Vec<OsString> = line.split_whitespace().map(OsString::from).collect();
+    // Each command of the line as its own: the redaction knows a program by its first word.
+    for i in 0..words.len() {
+        let hidden = crate::intent::sql::redacted(&words[i..]);
+        for (w, h) in words[i..].iter_mut().zip(hidden) {
+            *w = h;
+        }
+    }
+    if words
+        .iter()
+        .map(|w| w.as_os_str())
+        .eq(line.split_whitespace().map(std::ffi::OsStr::new))
+    {
+        // Nothing hidden: the line as it was, spacing included.
+        return line.to_owned();
+    }
+    words
+        .iter()
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The tools whose calls Claude Code sends to the hook.
@@ -551,6 +656,7 @@ fn audited(
     if let Err(err) = audit::to_syslog(policy, &e) {
         eprintln!("gardefou: warning: {err}");
     }
+    crate::notify::send(policy, &e);
 }
 
 #[cfg(test)]
@@ -603,6 +709,27 @@ mod tests {
         assert_eq!(claude_code(&v).unwrap().call, Call::Other);
         assert!(claude_code(&serde_json::json!({"tool_name": "Bash", "tool_input": {}})).is_err());
         assert!(claude_code(&serde_json::json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_the_audited_line_and_patches_are_read_whole() {
+        assert_eq!(
+            redacted_line("cd /srv && mysql -uapp -psecret shop -e 'DELETE FROM t'"),
+            "cd /srv && mysql -uapp -p*** shop -e 'DELETE FROM t'"
+        );
+        assert!(!redacted_line("redis-cli -a hunter2 flushall").contains("hunter2"));
+        assert_eq!(redacted_line("ls  -la"), "ls  -la");
+        // Indented markers, and a move: the old place is left.
+        let p =
+            patched("*** Begin Patch\n  *** Update File: a.rs\n  *** Move to: b.rs\n*** End Patch");
+        assert_eq!(
+            p,
+            Call::Files(vec![
+                (FileOp::MoveAway, "a.rs".into()),
+                (FileOp::Overwrite, "b.rs".into()),
+            ])
+        );
+        assert_eq!(patched("no markers"), Call::Files(Vec::new()));
     }
 
     #[test]

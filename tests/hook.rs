@@ -161,6 +161,14 @@ fn file_writing_tools_are_judged_as_writes_and_a_payload_that_cannot_be_read_is_
     .to_string();
     let (code, out, _) = hook(&t, "claude-code", &rel);
     assert_eq!(claude_decision(code, &out).0, "deny");
+    // A new file in a directory still to be made inside the protected tree: the tool makes
+    // the directories there.
+    let (code, out, _) = hook(
+        &t,
+        "claude-code",
+        &write("Write", &t.root.join("d/f/new/deeper/x")),
+    );
+    assert_eq!(claude_decision(code, &out).0, "deny");
     // Reads change nothing.
     let read = serde_json::json!({"tool_name": "Read", "tool_input": {"file_path": t.root.join("d/f/data")}}).to_string();
     let (code, out, _) = hook(&t, "claude-code", &read);
@@ -220,6 +228,18 @@ fn gemini_codex_and_copilot_get_answers_in_their_own_protocols() {
     let c = c.replace("*** Delete File: d/f/data", "*** Add File: work/x.rs");
     let (code, out, _) = hook(&t, "codex", &c);
     assert_eq!(claude_decision(code, &out).0, "none");
+    // A patch whose files cannot be read is refused; one given to apply_patch in the shell is
+    // read too.
+    let c = c.replace("*** Add File: work/x.rs", "garbage");
+    let (code, out, _) = hook(&t, "codex", &c);
+    assert_eq!(claude_decision(code, &out).0, "deny");
+    let shell_patch = serde_json::json!({
+        "session_id": "c", "cwd": t.root, "tool_name": "Bash",
+        "tool_input": {"command": format!("apply_patch <<'EOF'\n{patch}EOF")}
+    })
+    .to_string();
+    let (code, out, _) = hook(&t, "codex", &shell_patch);
+    assert_eq!(claude_decision(code, &out).0, "deny");
     // Copilot CLI: camelCase, toolArgs as a JSON string.
     let p = serde_json::json!({
         "sessionId": "p", "timestamp": 1, "cwd": t.root, "toolName": "bash",
@@ -232,6 +252,14 @@ fn gemini_codex_and_copilot_get_answers_in_their_own_protocols() {
     assert_eq!(v["permissionDecision"], "ask", "{out}");
     let p = p.replace("rm -rf d/c", "ls");
     assert_eq!(hook(&t, "copilot", &p).1.trim(), "");
+    // Input typed into a running shell session is a line like any other.
+    let w = serde_json::json!({
+        "sessionId": "p", "cwd": t.root, "toolName": "write_bash",
+        "toolArgs": {"sessionId": "1", "input": "rm -rf d/f\n"}
+    })
+    .to_string();
+    let v: serde_json::Value = serde_json::from_str(&hook(&t, "copilot", &w).1).unwrap();
+    assert_eq!(v["permissionDecision"], "deny");
     let audit = common::audit_lines(&t.audit);
     for (agent, session) in [("gemini", "g"), ("codex", "c"), ("copilot", "p")] {
         assert!(
