@@ -323,13 +323,7 @@ fn ask_server(
     database: &str,
     queries: &[String],
 ) -> Result<Vec<String>, String> {
-    // A marker no data can spell: the answers are told apart by it.
-    let mark = {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
-        format!("@@gardefou-{:016x}@@", h.finish())
-    };
+    let mark = marker();
     let mut c = psql(intent, database)?;
     // Read-only for the whole session, each query under a savepoint (one that fails or times
     // out leaves the others answered), and no wait on a host that does not answer.
@@ -345,14 +339,33 @@ fn ask_server(
     }
     c.args(["-c", "ROLLBACK"]);
     let out = c.output().map_err(|e| format!("cannot run psql: {e}"))?;
+    split_answers(&out, &mark, queries.len(), "psql")
+}
+
+/// A marker no data can spell: the answers are told apart by it.
+fn marker() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("@@gardefou-{:016x}@@", h.finish())
+}
+
+/// The answers a client printed, told apart by `mark` after each: exactly `n`, or the
+/// client's error.
+fn split_answers(
+    out: &std::process::Output,
+    mark: &str,
+    n: usize,
+    client: &str,
+) -> Result<Vec<String>, String> {
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts: Vec<String> = text.split(&mark).map(|p| p.trim().to_owned()).collect();
+    let mut parts: Vec<String> = text.split(mark).map(|p| p.trim().to_owned()).collect();
     // What follows the last mark is not an answer.
     parts.pop();
-    if parts.len() != queries.len() {
+    if parts.len() != n {
         let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
         return Err(if err.is_empty() {
-            "psql gave no answer".to_owned()
+            format!("{client} gave no answer")
         } else {
             err
         });
@@ -560,12 +573,7 @@ impl Server for Mysql<'_> {
         let real = crate::act::exec::find_real("mysql".as_ref(), path.as_deref())
             .or_else(|_| crate::act::exec::find_real("mariadb".as_ref(), path.as_deref()))
             .map_err(|e| e.to_string())?;
-        let mark = {
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u32(std::process::id());
-            format!("@@gardefou-{:016x}@@", h.finish())
-        };
+        let mark = marker();
         let mut c = Command::new(real);
         // Option-file options first, as mysql wants them; never `-p` alone, which would ask.
         let (files, rest): (Vec<&String>, Vec<&String>) = intent
@@ -614,18 +622,7 @@ impl Server for Mysql<'_> {
                 child.wait_with_output()
             })
             .map_err(|e| format!("cannot run mysql: {e}"))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut parts: Vec<String> = text.split(&mark).map(|p| p.trim().to_owned()).collect();
-        parts.pop();
-        if parts.len() != queries.len() {
-            let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-            return Err(if err.is_empty() {
-                "mysql gave no answer".to_owned()
-            } else {
-                err
-            });
-        }
-        Ok(parts)
+        split_answers(&out, &mark, queries.len(), "mysql")
     }
 
     fn unreachable(&self, err: &str) -> bool {
