@@ -121,6 +121,9 @@ _gardefou() {
             gardefou__subcmd__help__subcmd__maintenance,finish)
                 cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__finish"
                 ;;
+            gardefou__subcmd__help__subcmd__maintenance,release)
+                cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__release"
+                ;;
             gardefou__subcmd__help__subcmd__maintenance,start)
                 cmd="gardefou__subcmd__help__subcmd__maintenance__subcmd__start"
                 ;;
@@ -163,6 +166,9 @@ _gardefou() {
             gardefou__subcmd__maintenance,help)
                 cmd="gardefou__subcmd__maintenance__subcmd__help"
                 ;;
+            gardefou__subcmd__maintenance,release)
+                cmd="gardefou__subcmd__maintenance__subcmd__release"
+                ;;
             gardefou__subcmd__maintenance,start)
                 cmd="gardefou__subcmd__maintenance__subcmd__start"
                 ;;
@@ -174,6 +180,9 @@ _gardefou() {
                 ;;
             gardefou__subcmd__maintenance__subcmd__help,help)
                 cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__help"
+                ;;
+            gardefou__subcmd__maintenance__subcmd__help,release)
+                cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__release"
                 ;;
             gardefou__subcmd__maintenance__subcmd__help,start)
                 cmd="gardefou__subcmd__maintenance__subcmd__help__subcmd__start"
@@ -482,7 +491,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__maintenance)
-            opts="start finish status"
+            opts="start finish status release"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +505,20 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help__subcmd__maintenance__subcmd__finish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__maintenance__subcmd__release)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -918,7 +941,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__maintenance)
-            opts="-h --policy --env --help start finish status help"
+            opts="-h --policy --env --help start finish status release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -962,7 +985,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__maintenance__subcmd__help)
-            opts="start finish status help"
+            opts="start finish status release help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1003,6 +1026,20 @@ _gardefou() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gardefou__subcmd__maintenance__subcmd__help__subcmd__release)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gardefou__subcmd__maintenance__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1024,6 +1061,32 @@ _gardefou() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__maintenance__subcmd__release)
+            opts="-h --host --yes --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -146,6 +146,16 @@ pub enum MaintenanceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Free the maintenance-lock slot a host holds (one that died in maintenance): typed
+    /// confirmation of its name, audited
+    Release {
+        /// The host whose slot is freed, as `[host] name` names it there
+        #[arg(long)]
+        host: String,
+        /// Do not ask (for scripts)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -301,8 +301,8 @@ pub fn preflight(
     drill: bool,
 ) -> i32 {
     let loaded = load_failsafe(policy);
-    let host = hostname();
-    let (env, env_error) = environment(&loaded.policy, &host, forced_env);
+    let (env, env_error) = environment(&loaded.policy, &hostname(), forced_env);
+    let host = loaded.policy.host_name();
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let report = crate::preflight::run(&crate::preflight::Context {
         policy: &loaded.policy,

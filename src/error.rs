@@ -40,6 +40,8 @@ pub enum Error {
     Snapshot(String),
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error("maintenance lock: {0}")]
+    Lock(String),
 }
 
 impl Error {

@@ -27,6 +27,14 @@ pub const SHIMS: &[&str] = &[
     "mariadb",
     "mysqladmin",
     "mariadb-admin",
+    "reboot",
+    "poweroff",
+    "halt",
+    "shutdown",
+    "init",
+    "telinit",
+    "systemctl",
+    "service",
 ];
 
 /// The first line of every hook file `install` writes: `uninstall` removes only these.

@@ -90,6 +90,10 @@ fn run() {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::sql::shim(tool, &argv));
     }
+    if let Some(host_command) = act::host::shim_name(&name) {
+        render::init_colors(std::io::stderr().is_terminal());
+        std::process::exit(act::host::shim(host_command, &argv));
+    }
     if let Some(tool) = name.to_str().and_then(Tool::from_name) {
         render::init_colors(std::io::stderr().is_terminal());
         std::process::exit(act::apt::shim(tool, &argv));
@@ -152,6 +156,9 @@ fn run() {
                 act::maintenance::finish(policy, env, *switch_back, *yes)
             }
             MaintenanceCommand::Status { json } => act::maintenance::status(policy, env, *json),
+            MaintenanceCommand::Release { host, yes } => {
+                act::maintenance::release(policy, env, host, *yes)
+            }
         },
         Command::Install(i) => match install::install(i) {
             Ok(done) => {

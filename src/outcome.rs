@@ -33,6 +33,8 @@ pub enum Outcome {
     MaintenanceSwitchoverTimeout,
     MaintenanceSwitchBackFailed,
     MaintenanceFinished,
+    /// `maintenance release --host`: a slot freed by hand.
+    MaintenanceLockReleased,
     /// A coding agent's hook (`gardefou hook`) answered: no objection, ask its human, deny.
     AgentAllowed,
     AgentAsked,
@@ -76,6 +78,7 @@ impl Outcome {
                 | Outcome::MaintenanceSwitchoverTimeout
                 | Outcome::MaintenanceSwitchBackFailed
                 | Outcome::MaintenanceFinished
+                | Outcome::MaintenanceLockReleased
         )
     }
 
@@ -101,6 +104,7 @@ impl Outcome {
             Outcome::MaintenanceSwitchoverTimeout => "maintenance-switchover-timeout",
             Outcome::MaintenanceSwitchBackFailed => "maintenance-switch-back-failed",
             Outcome::MaintenanceFinished => "maintenance-finished",
+            Outcome::MaintenanceLockReleased => "maintenance-lock-released",
             Outcome::AgentAllowed => "agent-allowed",
             Outcome::AgentAsked => "agent-asked",
             Outcome::AgentDenied => "agent-denied",

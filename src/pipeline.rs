@@ -144,7 +144,16 @@ pub fn verdict_here(
     host: &str,
 ) -> Verdict {
     let mut v = evaluate(probed, policy, env, policy_error);
-    if (v.reasons.is_empty() && !v.snapshot) || policy.cluster.is_none() {
+    // A reboot, or a stop of a protected service, is asked about on a primary even when no rule
+    // fired, and meets the maintenance lock.
+    let down = probed.iter().any(|p| match p.intent {
+        Intent::Host(h) => crate::policy::eval::takes_down(h, policy, env),
+        _ => false,
+    });
+    if down {
+        lock_check(&mut v, policy, host);
+    }
+    if (v.reasons.is_empty() && !v.snapshot && !down) || policy.cluster.is_none() {
         return v;
     }
     let settings = crate::cluster::Settings::of(policy.cluster.as_ref());
@@ -177,6 +186,36 @@ pub fn verdict_here(
             .push(format!("the cluster's role of this node is unknown: {e}")),
     }
     v
+}
+
+/// A command that takes this host or a protected service down, while another host of the
+/// group holds the last maintenance slot, is refused; a lock that cannot be read asks.
+fn lock_check(v: &mut Verdict, policy: &Policy, host: &str) {
+    use crate::cluster::lock;
+    let Some(l) = lock::of_policy(policy, host) else {
+        return;
+    };
+    let me = policy.host_name();
+    let deferred = v.all_deferred();
+    match l.and_then(|l| l.read()) {
+        Ok(slots) => {
+            if let Some(why) = lock::blocks(&slots, &me) {
+                v.raise(crate::policy::Decision::Deny, lock::RULE, why);
+            } else {
+                v.notes
+                    .push(format!("maintenance lock: {}", slots.describe()));
+                return;
+            }
+        }
+        Err(e) => v.raise(
+            crate::policy::Decision::Confirm,
+            lock::RULE,
+            format!("{e}: whether another host of the group is down cannot be known"),
+        ),
+    }
+    if let Some(r) = v.reasons.last_mut() {
+        r.deferred = deferred;
+    }
 }
 
 /// The effects stage's facts: a purge adds the deletion of its data, a find is replaced by

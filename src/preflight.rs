@@ -43,6 +43,9 @@ pub fn run(cx: &Context) -> Report {
     let settings = Settings::of(cx.policy.cluster.as_ref());
     items.push(maintenance_item(&settings.state_file));
     let (status, plan) = cluster_items(cx, &settings, &mut items);
+    if let Some(item) = lock_item(cx) {
+        items.push(item);
+    }
     items.push(backup_item(cx.policy));
     items.extend(store_items(cx.policy));
     if cx.policy.preflight.pending_packages != Some(false) {
@@ -69,6 +72,32 @@ fn net_item(cx: &Context) -> Item {
         _ => Mark::Pass,
     };
     Item::new("net", mark, state.describe())
+}
+
+/// The maintenance lock's slots: a stop when another host of the group holds the last one
+/// (or etcd cannot tell), since `maintenance start` would be refused.
+fn lock_item(cx: &Context) -> Option<Item> {
+    let lock = match crate::cluster::lock::of_policy(cx.policy, cx.host)? {
+        Ok(l) => l,
+        Err(e) => return Some(Item::new("maintenance lock", Mark::Fail, e.to_string())),
+    };
+    Some(match lock.read() {
+        Ok(s) if !s.free_for(cx.host) => Item::new(
+            "maintenance lock",
+            Mark::Fail,
+            format!(
+                "{}: another host holds the last slot, maintenance here must wait",
+                s.describe()
+            ),
+        ),
+        Ok(s) if s.held_by(cx.host).is_some() => Item::new(
+            "maintenance lock",
+            Mark::Warn,
+            format!("{} (this host holds one)", s.describe()),
+        ),
+        Ok(s) => Item::new("maintenance lock", Mark::Pass, s.describe()),
+        Err(e) => Item::new("maintenance lock", Mark::Fail, e.to_string()),
+    })
 }
 
 fn policy_item(cx: &Context) -> Item {
@@ -176,6 +205,9 @@ fn cluster_items(cx: &Context, settings: &Settings, items: &mut Vec<Item>) -> Re
         ),
         Err(why) => Item::new("switchover", Mark::Fail, why.clone()),
     });
+    if let Ok(Plan::SwitchTo(Some(to))) = &plan {
+        items.extend(adapter.switchover_checks(&status, to));
+    }
     if cx.drill {
         items.extend(adapter.drill(Some(&status)).into_iter().map(drilled));
     }

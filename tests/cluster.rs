@@ -223,6 +223,12 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
     assert_eq!(mark, "pass", "{detail}");
     assert!(detail.contains("lag 0 B"), "{detail}");
     assert!(item(&report, "switchover").1.contains("switch over to pg1"));
+    // repmgr-like checks of the candidate, from the real Patroni's answers.
+    let (mark, detail) = item(&report, "candidate timeline");
+    assert_eq!(mark, "pass", "{detail}");
+    assert!(detail.starts_with("pg1 on timeline "), "{detail}");
+    assert_eq!(item(&report, "synchronous standby").0, "pass", "{report}");
+    assert_eq!(item(&report, "candidate replay").0, "pass", "{report}");
     assert_eq!(item(&report, "drill: candidate").0, "pass", "{report}");
 
     // On the leader, a risky command is refused: move the primary away first.
@@ -657,4 +663,348 @@ fn safekit_and_keepalived_are_driven_through_their_documented_interfaces() {
     assert_eq!(std::fs::read_to_string(&track).unwrap(), "0\n");
     stop.store(true, Ordering::Relaxed);
     keepalived.join().unwrap();
+}
+
+/// A real etcd on loopback (Debian's etcd-server), in its own directory, stopped when dropped.
+struct Etcd {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Etcd {
+    fn start() -> Etcd {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, peer) = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", "gftest-lock", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("gftest-lock={peer_url}")])
+            .stdout(std::fs::File::create(dir.path().join("etcd.log")).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("etcd (Debian's etcd-server) must be installed");
+        let e = Etcd {
+            child,
+            url,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            let out = Command::new("curl")
+                .args(["-s", &format!("{}/health", e.url)])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).contains("true") {
+                return e;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("etcd did not become healthy at {}", e.url);
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One of two "hosts" sharing this machine: `[host] name`, its own maintenance mark, a
+/// command adapter whose role and health are files, the lock in `etcd`, and a `bin` with the
+/// host shims in front of stand-ins for the real reboot/systemctl (that only leave a mark).
+struct FleetHost {
+    name: String,
+    root: PathBuf,
+    policy: PathBuf,
+    state: PathBuf,
+    audit: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn fleet_host(name: &str, etcd: &str, role: &str) -> FleetHost {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::write(root.join("role"), format!("{role}\n")).unwrap();
+    std::fs::write(root.join("healthy"), "").unwrap();
+    script(
+        &root.join("health.sh"),
+        &format!("test -e {}/healthy && echo in sync\n", root.display()),
+    );
+    let state = root.join("maintenance.json");
+    let audit = root.join("audit.jsonl");
+    let policy = common::write_policy(
+        &root,
+        &format!(
+            "[host]\nenvironment = \"production\"\nname = \"{name}\"\n\
+             [[protect.power]]\naction = \"confirm\"\n\
+             [[protect.service]]\nunit = \"postgresql*\"\naction = \"confirm\"\nreason = \"the database server\"\n\
+             [audit]\nfile = \"{audit}\"\n[preflight]\npending_packages = false\n\
+             [maintenance.lock]\netcd = [\"{etcd}\"]\ngroup = \"pg-main\"\n\
+             [cluster]\nadapter = \"command\"\nstate_file = \"{state}\"\ntimeout_secs = 2\n\
+             [cluster.command]\nrole = \"cat {r}/role\"\nhealth = \"{r}/health.sh\"\nswitchover = \"echo secondary > {r}/role\"\n",
+            audit = audit.display(),
+            state = state.display(),
+            r = root.display(),
+        ),
+    );
+    let bin = root.join("bin");
+    let real = root.join("real");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::create_dir(&real).unwrap();
+    for shim in ["reboot", "systemctl", "shutdown"] {
+        std::os::unix::fs::symlink(common::bin(), bin.join(shim)).unwrap();
+        script(
+            &real.join(shim),
+            &format!("echo \"{shim} $*\" >> {}/ran\n", root.display()),
+        );
+    }
+    FleetHost {
+        name: name.to_owned(),
+        root,
+        policy,
+        state,
+        audit,
+        _dir: dir,
+    }
+}
+
+impl FleetHost {
+    fn gardefou(&self, args: &[&str]) -> Output {
+        Command::new(common::bin())
+            .arg("--policy")
+            .arg(&self.policy)
+            .args(args)
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap()
+    }
+
+    /// A host command through its shim (no terminal), the stand-in behind it.
+    fn shim(&self, line: &[&str]) -> Output {
+        Command::new(line[0])
+            .args(&line[1..])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}:/usr/bin:/bin",
+                    self.root.join("bin").display(),
+                    self.root.join("real").display()
+                ),
+            )
+            .env("GARDEFOU_POLICY", &self.policy)
+            .env_remove("SUDO_USER")
+            .output()
+            .unwrap()
+    }
+
+    fn ran(&self) -> String {
+        std::fs::read_to_string(self.root.join("ran")).unwrap_or_default()
+    }
+
+    fn check(&self, line: &str) -> serde_json::Value {
+        let out = self.gardefou(&["check", "--json", "--line", line]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", common::text(&out)))
+    }
+}
+
+#[test]
+fn the_maintenance_lock_in_etcd_keeps_two_hosts_from_going_down_together() {
+    let etcd = Etcd::start();
+    let db1 = fleet_host("db1", &etcd.url, "primary");
+    let db2 = fleet_host("db2", &etcd.url, "secondary");
+
+    // Nobody holds the slot: the preflight says so, and a reboot here asks (production).
+    let out = db2.gardefou(&["preflight", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mark, detail) = item(&report, "maintenance lock");
+    assert_eq!(mark, "pass", "{detail}");
+    assert!(
+        detail.contains("group pg-main: 0 of 1 slot(s) held"),
+        "{detail}"
+    );
+    assert_eq!(db2.check("reboot")["decision"], "confirm");
+
+    // db1 (primary) takes the slot, then switches over.
+    let out = db1.gardefou(&["maintenance", "start", "--yes", "--reason", "kernel update"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("maintenance slot 0 of group pg-main taken for db1"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(db1.root.join("role")).unwrap(),
+        "secondary\n"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&db1.state).unwrap()).unwrap();
+    assert_eq!(state["lock"], "group pg-main, slot 0", "{state}");
+
+    // db2 cannot start, nor reboot, nor stop its database: each names db1 and why.
+    let out = db2.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("db1 since") && err.contains("kernel update"),
+        "{err}"
+    );
+    assert!(!db2.state.exists());
+    let v = db2.check("reboot");
+    assert_eq!(v["decision"], "deny", "{v}");
+    assert!(
+        v.to_string().contains("[maintenance.lock]") && v.to_string().contains("db1"),
+        "{v}"
+    );
+    for line in [
+        &["reboot"][..],
+        &["systemctl", "stop", "postgresql@15-main"],
+        &["shutdown", "-r", "now"],
+    ] {
+        let out = db2.shim(line);
+        let err = common::text(&out).1;
+        assert_eq!(out.status.code(), Some(1), "{line:?}: {err}");
+        assert!(err.contains("db1"), "{line:?}: {err}");
+    }
+    assert_eq!(db2.ran(), "", "nothing reached the real commands");
+    // What takes nothing down passes through the shim untouched.
+    let out = db2.shim(&["systemctl", "status", "postgresql"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(db2.ran(), "systemctl status postgresql\n");
+    let out = db2.gardefou(&["preflight", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let (mark, detail) = item(&report, "maintenance lock");
+    assert_eq!(mark, "fail", "{detail}");
+    assert!(detail.contains("db1 since"), "{detail}");
+    // db1 itself, in maintenance and holding the slot: a reboot only asks for the hostname.
+    assert_eq!(db1.check("reboot")["decision"], "confirm");
+    let out = db2.gardefou(&["maintenance", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["lock"]["holders"][0]["host"], "db1", "{status}");
+
+    // finish keeps the slot while the cluster is not healthy.
+    std::fs::remove_file(db1.root.join("healthy")).unwrap();
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not healthy"), "{err}");
+    assert!(db1.state.exists());
+    assert_eq!(
+        db2.gardefou(&["maintenance", "start", "--yes"])
+            .status
+            .code(),
+        Some(1)
+    );
+    std::fs::write(db1.root.join("healthy"), "").unwrap();
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("slot 0 of group pg-main given back"), "{err}");
+
+    // Now db2 goes; db1 "dies" in maintenance: its slot stays, past any timer.
+    let out = db2.gardefou(&["maintenance", "start", "--yes", "--reason", "disk swap"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    drop(db2);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let db3 = fleet_host("db3", &etcd.url, "secondary");
+    let out = db3.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("db2 since") && err.contains("disk swap"),
+        "{err}"
+    );
+    // Freeing it by hand: typed confirmation of its name; none on no terminal.
+    let out = db3.gardefou(&["maintenance", "release", "--host", "db2"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    let out = common::typed_on_tty(
+        Command::new("script").env("GARDEFOU_POLICY", &db3.policy),
+        &format!("{} maintenance release --host db2", common::bin().display()),
+        &["db2"],
+    );
+    let (so, se) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{so}{se}");
+    assert!(
+        so.contains("db2's maintenance slot of group pg-main is free"),
+        "{so}"
+    );
+    let audit = common::audit_lines(&db3.audit);
+    assert_eq!(
+        audit.last().unwrap()["outcome"],
+        "maintenance-lock-released",
+        "{audit:?}"
+    );
+    let out = db3.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db3.gardefou(&["maintenance", "finish"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(db1.name, "db1");
+}
+
+#[test]
+fn of_two_hosts_starting_maintenance_at_the_same_moment_exactly_one_wins() {
+    let etcd = Etcd::start();
+    let a = fleet_host("race-a", &etcd.url, "secondary");
+    let b = fleet_host("race-b", &etcd.url, "secondary");
+    let start = |h: &FleetHost| {
+        Command::new(common::bin())
+            .arg("--policy")
+            .arg(&h.policy)
+            .args(["maintenance", "start", "--yes"])
+            .env_remove("SUDO_USER")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut wins = [0, 0];
+    for round in 0..20 {
+        let (pa, pb) = (start(&a), start(&b));
+        let (oa, ob) = (
+            pa.wait_with_output().unwrap(),
+            pb.wait_with_output().unwrap(),
+        );
+        let won: Vec<bool> = [&oa, &ob]
+            .iter()
+            .map(|o| o.status.code() == Some(0))
+            .collect();
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {:?} / {:?}",
+            String::from_utf8_lossy(&oa.stderr),
+            String::from_utf8_lossy(&ob.stderr)
+        );
+        let winner = if won[0] { &a } else { &b };
+        wins[usize::from(!won[0])] += 1;
+        let out = winner.gardefou(&["maintenance", "finish"]);
+        assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+        assert!(!a.state.exists() && !b.state.exists());
+    }
+    eprintln!("wins: {wins:?}");
 }

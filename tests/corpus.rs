@@ -147,6 +147,12 @@ const EVERYDAY: &[&str] = &[
     "free -m",
     "pg_ctlcluster 15 main restart",
     "systemctl restart postgresql@15-main",
+    "systemctl reload postgresql",
+    "systemctl is-active postgresql",
+    "systemctl list-units --failed",
+    "systemctl daemon-reload",
+    "service nginx restart",
+    "shutdown -c",
     "docker system prune -f",
     "ls /nonexistent 2>/dev/null || true",
     "command -v psql >/dev/null && echo ok",
@@ -186,6 +192,16 @@ const EVERYDAY: &[&str] = &[
 
 /// Lines that lose vital data; every one must be refused (deny, or confirm).
 const VITAL: &[&str] = &[
+    // The host, or its database server, down.
+    "reboot",
+    "shutdown -r now",
+    "sudo shutdown -h +5 'disk swap'",
+    "systemctl poweroff",
+    "init 6",
+    "systemctl stop postgresql",
+    "sudo systemctl disable --now mariadb",
+    "service redis-server stop",
+    "systemctl kill -s SIGKILL patroni",
     // A PostgreSQL cluster.
     "rm -rf /var/lib/postgresql/15/main/*",
     "rm -f /var/lib/postgresql/15/main/pg_wal/*",

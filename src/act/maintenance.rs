@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::confirm::{self, Answer};
 use super::guard::{Run as Audited, record};
+use crate::cluster::lock::{self, Holder, Lock, Taken};
 use crate::cluster::{self, Cluster, Plan, Role, Settings, Status};
 use crate::error::{Error, Result};
 use crate::facts::hostname;
@@ -36,6 +37,9 @@ pub struct State {
     pub switched_to: Option<String>,
     /// Request → this node secondary, in milliseconds.
     pub switchover_ms: Option<u64>,
+    /// The maintenance-lock slot this host holds: "group G, slot N".
+    #[serde(default)]
+    pub lock: Option<String>,
 }
 
 impl State {
@@ -96,14 +100,53 @@ impl Run {
             );
             return Err(1);
         }
-        let host = hostname();
-        let (env, _) = environment(&loaded.policy, &host, forced_env);
+        // The host's identity: `[host] name` (two "hosts" can then share one machine in tests).
+        let host = loaded.policy.host_name();
+        let (env, _) = environment(&loaded.policy, &hostname(), forced_env);
         let settings = Settings::of(loaded.policy.cluster.as_ref());
         Ok(Run {
             policy: loaded.policy,
             env,
             host,
             settings,
+        })
+    }
+
+    /// The maintenance lock, when the policy configures one.
+    fn lock(&self) -> std::result::Result<Option<Lock>, i32> {
+        match lock::of_policy(&self.policy, &self.host) {
+            None => Ok(None),
+            Some(Ok(l)) => Ok(Some(l)),
+            Some(Err(e)) => {
+                eprintln!("gardefou: {e}");
+                Err(1)
+            }
+        }
+    }
+
+    /// Gives this host's slot back after a start that changed nothing, saying so.
+    fn give_back(&self, lock: Option<&Lock>, taken: &Option<Taken>) {
+        if let (Some(lock), Some(Taken::Now(_))) = (lock, taken) {
+            match lock.release(&self.host) {
+                Ok(_) => eprintln!(
+                    "gardefou: the maintenance slot of group {} was given back.",
+                    lock.group()
+                ),
+                Err(e) => eprintln!(
+                    "gardefou: the maintenance slot could not be given back ({e}): `gardefou maintenance release --host {}` frees it",
+                    self.host
+                ),
+            }
+        }
+    }
+
+    fn checklist(&self) -> preflight::Report {
+        preflight::run(&preflight::Context {
+            policy: &self.policy,
+            env: &self.env,
+            host: &self.host,
+            policy_error: None,
+            drill: false,
         })
     }
 
@@ -239,13 +282,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
             return 1;
         }
     }
-    let report = preflight::run(&preflight::Context {
-        policy: &run.policy,
-        env: &run.env,
-        host: &run.host,
-        policy_error: None,
-        drill: false,
-    });
+    let report = run.checklist();
     eprint!("{}", preflight::render(&report.items));
     if !report.ok {
         eprintln!(
@@ -262,15 +299,68 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
         Ok(a) => a,
         Err(code) => return code,
     };
+    let lock = match run.lock() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let user = crate::audit::Entry::now(&run.host, &run.env.name, &[]).user;
+    // The slot first, before anything moves: of two hosts starting at once, one goes on.
+    let taken = match &lock {
+        None => None,
+        Some(lock) => {
+            let me = Holder {
+                host: run.host.clone(),
+                since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                user: user.clone(),
+                reason: reason.map(str::to_owned),
+                slot: 0,
+                revision: 0,
+            };
+            match lock.take(&me) {
+                Ok(t) => {
+                    let (Taken::Now(h) | Taken::Already(h)) = &t;
+                    eprintln!(
+                        "gardefou: maintenance slot {} of group {} {} for {}",
+                        h.slot,
+                        lock.group(),
+                        if matches!(t, Taken::Now(_)) {
+                            "taken"
+                        } else {
+                            "already held"
+                        },
+                        run.host
+                    );
+                    Some(t)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "gardefou: {e}\ngardefou: maintenance not started, nothing was changed."
+                    );
+                    run.audit(
+                        &["maintenance", "start"],
+                        Outcome::MaintenanceRefused,
+                        &[e.to_string()],
+                    );
+                    return 1;
+                }
+            }
+        }
+    };
     let mut state = State {
         since: String::new(),
-        user: crate::audit::Entry::now(&run.host, &run.env.name, &[]).user,
+        user,
         host: run.host.clone(),
         reason: reason.map(str::to_owned),
         adapter: report.status.as_ref().map(|s| s.adapter.to_owned()),
         role_before: report.status.as_ref().map(|s| s.role.to_string()),
         switched_to: None,
         switchover_ms: None,
+        lock: match (&lock, &taken) {
+            (Some(l), Some(Taken::Now(h) | Taken::Already(h))) => {
+                Some(format!("group {}, slot {}", l.group(), h.slot))
+            }
+            _ => None,
+        },
     };
     let mut reasons = Vec::new();
     if let (Some(adapter), Some(status), Some(Ok(Plan::SwitchTo(to)))) =
@@ -282,10 +372,36 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
             status.node, status.adapter
         );
         if !run.confirmed(&what, yes) {
+            run.give_back(lock.as_ref(), &taken);
             run.audit(
                 &["maintenance", "start"],
                 Outcome::MaintenanceRefused,
                 &[what],
+            );
+            return 1;
+        }
+        // The cluster may have changed while the operator read: the checklist again, and the
+        // same plan, or nothing moves.
+        let again = run.checklist();
+        let same = again.plan.as_ref() == report.plan.as_ref();
+        if !again.ok || !same {
+            eprint!("{}", preflight::render(&again.items));
+            let why = if again.ok {
+                format!(
+                    "the cluster changed since the checklist: the plan is now {:?}",
+                    again.plan
+                )
+            } else {
+                "the checklist, run again after the confirmation, has ✘ items".to_owned()
+            };
+            eprintln!("gardefou: {why}: maintenance not started, nothing was changed.");
+            run.give_back(lock.as_ref(), &taken);
+            let mut reasons = failed(&again);
+            reasons.push(why);
+            run.audit(
+                &["maintenance", "start"],
+                Outcome::MaintenanceRefused,
+                &reasons,
             );
             return 1;
         }
@@ -296,6 +412,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
                 eprintln!(
                     "gardefou: the switchover request failed: {e}\ngardefou: maintenance not started."
                 );
+                run.give_back(lock.as_ref(), &taken);
                 run.audit(
                     &["maintenance", "start"],
                     Outcome::MaintenanceSwitchoverFailed,
@@ -326,6 +443,12 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
                 eprintln!(
                     "gardefou: the switchover did not complete: {e}\ngardefou: maintenance not started; the cluster may still be moving roles: see `gardefou preflight`."
                 );
+                if taken.is_some() {
+                    eprintln!(
+                        "gardefou: this host keeps its maintenance slot while the roles may be moving: `gardefou maintenance release --host {}` once the cluster is healthy.",
+                        run.host
+                    );
+                }
                 run.audit(
                     &["maintenance", "start"],
                     Outcome::MaintenanceSwitchoverTimeout,
@@ -382,20 +505,38 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
         }
     };
     let mut reasons = vec![format!("was {}", state.describe())];
+    let lock = match run.lock() {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     if let Some(adapter) = match run.adapter() {
         Ok(a) => a,
         Err(code) => return code,
     } {
         // The health check: a cluster that just moved roles may still be restarting this
-        // node; wait (up to timeout_secs) for a known role and no split brain.
-        let healthy = |s: &Status| s.split_brain.is_none() && !matches!(s.role, Role::Unknown(_));
+        // node; wait (up to timeout_secs) for a known role, no split brain and — with a
+        // maintenance lock, which the next host may take as soon as it is given back — every
+        // member running and within max_lag.
+        let max_lag = run.settings.max_lag;
+        let strict = lock.is_some();
+        let healthy = |s: &Status| {
+            s.split_brain.is_none()
+                && !matches!(s.role, Role::Unknown(_))
+                && (!strict || cluster::unhealthy_members(s, max_lag).is_empty())
+        };
         let status = match cluster::wait_until(adapter.as_ref(), &run.settings, healthy, |_, _| {})
         {
             Ok((s, _)) => s,
             Err(why) => {
                 let now = adapter.status().map(|s| {
-                    s.split_brain
-                        .unwrap_or_else(|| format!("{} is {}", s.node, s.role))
+                    s.split_brain.clone().unwrap_or_else(|| {
+                        let bad = cluster::unhealthy_members(&s, max_lag);
+                        if bad.is_empty() || !strict {
+                            format!("{} is {}", s.node, s.role)
+                        } else {
+                            bad.join("; ")
+                        }
+                    })
                 });
                 eprintln!(
                     "gardefou: the cluster is not healthy ({}): still in maintenance, nothing was changed.",
@@ -445,6 +586,29 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
             }
         }
     }
+    if let Some(lock) = &lock {
+        match lock.release(&run.host) {
+            Ok(Some(h)) => {
+                let said = format!(
+                    "maintenance slot {} of group {} given back",
+                    h.slot,
+                    lock.group()
+                );
+                eprintln!("gardefou: {said}");
+                reasons.push(said);
+            }
+            Ok(None) => reasons.push(format!(
+                "held no maintenance slot of group {}",
+                lock.group()
+            )),
+            Err(e) => {
+                eprintln!(
+                    "gardefou: {e}: still in maintenance (run finish again once etcd answers)."
+                );
+                return 1;
+            }
+        }
+    }
     if let Err(e) = std::fs::remove_file(&run.settings.state_file) {
         eprintln!(
             "gardefou: cannot remove {}: {e}",
@@ -480,14 +644,23 @@ pub fn status(policy: Option<&Path>, env: Option<&str>, json: bool) -> i32 {
         Ok(None) => None,
         Err(_) => return 2,
     };
+    let slots = match run.lock() {
+        Ok(Some(l)) => Some(l.read().map_err(|e| e.to_string())),
+        Ok(None) => None,
+        Err(_) => return 2,
+    };
     if json {
         let c = cluster.as_ref().map(|c| match c {
             Ok(s) => serde_json::to_value(s).unwrap_or_default(),
             Err(e) => serde_json::json!({ "error": e }),
         });
+        let l = slots.as_ref().map(|l| match l {
+            Ok(s) => serde_json::to_value(s).unwrap_or_default(),
+            Err(e) => serde_json::json!({ "error": e }),
+        });
         println!(
             "{}",
-            serde_json::json!({ "maintenance": state, "cluster": c })
+            serde_json::json!({ "maintenance": state, "cluster": c, "lock": l })
         );
     } else {
         match &state {
@@ -499,6 +672,94 @@ pub fn status(policy: Option<&Path>, env: Option<&str>, json: bool) -> i32 {
             Some(Err(e)) => println!("cluster: {e}"),
             None => println!("cluster: no adapter configured"),
         }
+        match &slots {
+            Some(Ok(s)) => println!("lock: {}", s.describe()),
+            Some(Err(e)) => println!("lock: {e}"),
+            None => {}
+        }
     }
     if state.is_some() { 0 } else { 1 }
+}
+
+/// `gardefou maintenance release --host NAME`: frees the slot a host holds, typically one that
+/// died in maintenance. The operator types NAME; audited.
+pub fn release(policy: Option<&Path>, env: Option<&str>, host: &str, yes: bool) -> i32 {
+    let run = match Run::new(policy, env) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let lock = match run.lock() {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            eprintln!(
+                "gardefou: no [maintenance.lock] in the policy: there is no slot to release."
+            );
+            return 2;
+        }
+        Err(code) => return code,
+    };
+    let slots = match lock.read() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return 1;
+        }
+    };
+    let holder = slots.held_by(host).cloned();
+    if slots.known && holder.is_none() {
+        eprintln!(
+            "gardefou: {host} holds no maintenance slot ({}): nothing to release.",
+            slots.describe()
+        );
+        return 1;
+    }
+    let what = match &holder {
+        Some(h) => format!(
+            "free slot {} of group {} held by {} — the next host may then go down while {host} may still be broken",
+            h.slot,
+            lock.group(),
+            h.describe()
+        ),
+        None => format!(
+            "give back {host}'s slot of group {} on the FleetLock server",
+            lock.group()
+        ),
+    };
+    if !yes {
+        eprintln!("gardefou: {what}");
+        match confirm::ask(
+            &format!("Type the host's name ({host}) to free its slot"),
+            host,
+        ) {
+            Answer::Confirmed => {}
+            Answer::Refused(_) => {
+                eprintln!("gardefou: that is not the host's name: nothing was released.");
+                return 1;
+            }
+            Answer::NoTerminal => {
+                eprintln!(
+                    "gardefou: no terminal to confirm on: nothing was released (--yes confirms from a script)."
+                );
+                return 1;
+            }
+        }
+    }
+    match lock.release(host) {
+        Ok(_) => {
+            run.audit(
+                &["maintenance", "release", "--host", host],
+                Outcome::MaintenanceLockReleased,
+                &[what],
+            );
+            println!(
+                "gardefou: {host}'s maintenance slot of group {} is free.",
+                lock.group()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            1
+        }
+    }
 }

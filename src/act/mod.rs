@@ -6,6 +6,7 @@ pub mod apt;
 pub mod confirm;
 pub mod exec;
 pub mod guard;
+pub mod host;
 pub mod maintenance;
 pub mod netted;
 pub mod run;

@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod keepalived;
+pub mod lock;
 pub mod pacemaker;
 pub mod patroni;
 pub mod run;
@@ -132,6 +133,16 @@ pub trait Cluster {
     /// Rehearses the failover path without changing anything: every API and command a
     /// switchover would use is reached.
     fn drill(&self, status: Option<&Status>) -> Vec<Item>;
+    /// What must hold for a switchover to `candidate` to lose nothing, as repmgr's `standby
+    /// switchover --dry-run` checks it: one item each (the candidate's timeline, synchronous
+    /// replication, paused replay…). Empty when the daemon tells none of it.
+    fn switchover_checks(&self, _status: &Status, _candidate: &str) -> Vec<Item> {
+        Vec::new()
+    }
+    /// The cluster's own name (Patroni's scope), the maintenance lock's default group.
+    fn name(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The settings every adapter shares, with defaults applied.
@@ -247,6 +258,32 @@ fn unfit(peer: &Peer, max_lag: u64) -> Option<String> {
         Lag::Unknown => Some("its lag is unknown (not streaming?)".into()),
         _ => None,
     }
+}
+
+/// What keeps the cluster from being healthy after maintenance, member by member: one not
+/// running or reachable, a standby beyond `max_lag` or not streaming. Empty: healthy. Pure.
+pub fn unhealthy_members(s: &Status, max_lag: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &s.peers {
+        if !p.healthy {
+            out.push(format!("{} is not healthy ({})", p.name, p.detail));
+            continue;
+        }
+        if p.role == Role::Primary {
+            continue;
+        }
+        match p.lag {
+            Lag::Bytes(b) if b > max_lag => out.push(format!(
+                "{} lags {} behind (max_lag {})",
+                p.name,
+                crate::snapshot::human_size(b),
+                crate::snapshot::human_size(max_lag)
+            )),
+            Lag::Unknown => out.push(format!("{}: its lag is unknown (not streaming?)", p.name)),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Decides whether this node's primary role may be moved, and where: never while the cluster

@@ -169,6 +169,92 @@ fn role_of(name: &str) -> Role {
     }
 }
 
+/// The switchover checks from Patroni's answers: `GET /cluster` (members' roles and
+/// timelines), `GET /config` (synchronous_mode) and the candidate's `GET /patroni` (its
+/// replay). Pure.
+pub fn switchover_items(
+    cluster: &Value,
+    config: &Value,
+    candidate_view: std::result::Result<&Value, &String>,
+    leader: &str,
+    candidate: &str,
+) -> Vec<Item> {
+    let members = cluster["members"].as_array().cloned().unwrap_or_default();
+    let find = |n: &str| members.iter().find(|m| m["name"].as_str() == Some(n));
+    let mut items = Vec::new();
+    let timeline = |m: Option<&Value>| m.and_then(|m| m["timeline"].as_u64());
+    items.push(match (timeline(find(leader)), timeline(find(candidate))) {
+        (Some(l), Some(c)) if c < l => Item::new(
+            "candidate timeline",
+            Mark::Fail,
+            format!("{candidate} is on timeline {c}, behind the leader's {l}: it has not followed the last promotion"),
+        ),
+        (Some(l), Some(c)) => Item::new(
+            "candidate timeline",
+            Mark::Pass,
+            format!("{candidate} on timeline {c} (leader {l})"),
+        ),
+        _ => Item::new(
+            "candidate timeline",
+            Mark::Warn,
+            "GET /cluster does not give both timelines",
+        ),
+    });
+    let sync_mode = config["synchronous_mode"].as_bool() == Some(true);
+    let role = find(candidate)
+        .and_then(|m| m["role"].as_str())
+        .unwrap_or("?");
+    items.push(if !sync_mode {
+        Item::new(
+            "synchronous standby",
+            Mark::Pass,
+            "synchronous_mode is off: any healthy replica may take over",
+        )
+    } else if role == "sync_standby" {
+        Item::new(
+            "synchronous standby",
+            Mark::Pass,
+            format!("{candidate} is the synchronous standby"),
+        )
+    } else {
+        // Patroni refuses a switchover to an asynchronous replica in synchronous mode, or
+        // loses the transactions only the sync standby had (patroni#2074).
+        let sync: Vec<&str> = members
+            .iter()
+            .filter(|m| m["role"].as_str() == Some("sync_standby"))
+            .filter_map(|m| m["name"].as_str())
+            .collect();
+        Item::new(
+            "synchronous standby",
+            Mark::Fail,
+            format!(
+                "synchronous_mode is on and {candidate} is {role}, not the synchronous standby ({}): set [cluster.patroni] candidate to it",
+                if sync.is_empty() { "none".to_owned() } else { sync.join(", ") }
+            ),
+        )
+    });
+    items.push(match candidate_view {
+        Ok(v) if v["xlog"]["paused"].as_bool() == Some(true) => Item::new(
+            "candidate replay",
+            Mark::Fail,
+            format!("{candidate}'s WAL replay is paused (pg_wal_replay_pause): promoted now it would lack what it received; pg_wal_replay_resume() first"),
+        ),
+        Ok(v) => {
+            let x = &v["xlog"];
+            match (x["received_location"].as_u64(), x["replayed_location"].as_u64()) {
+                (Some(r), Some(p)) if p < r => Item::new(
+                    "candidate replay",
+                    Mark::Warn,
+                    format!("{candidate} has {} received and not yet replayed", crate::snapshot::human_size(r - p)),
+                ),
+                _ => Item::new("candidate replay", Mark::Pass, format!("{candidate} replays what it receives")),
+            }
+        }
+        Err(e) => Item::new("candidate replay", Mark::Fail, e.clone()),
+    });
+    items
+}
+
 /// Reads `GET /patroni` and `GET /cluster` answers into a status. `url`: this member's API, to
 /// find it in the member list when neither the policy nor Patroni names it. Pure.
 pub fn parse(me: &Value, cluster: &Value, url: &str, member: Option<&str>) -> Result<Status> {
@@ -270,6 +356,39 @@ impl Cluster for Patroni {
             .find(|p| p.role == Role::Primary)
             .ok_or_else(|| Error::Cluster("no leader to switch back from".into()))?;
         self.post_switchover(&leader.name, Some(&status.node))
+    }
+
+    fn switchover_checks(&self, status: &Status, candidate: &str) -> Vec<Item> {
+        let cluster = match self.get_json("/cluster") {
+            Ok(c) => c,
+            Err(e) => return vec![Item::new("candidate timeline", Mark::Fail, e.to_string())],
+        };
+        // The synchronous mode is in the dynamic configuration (GET /config).
+        let config = self.get_json("/config").unwrap_or(Value::Null);
+        // The candidate's own view of its replay (GET /patroni on its API).
+        let theirs = cluster["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["name"].as_str() == Some(candidate))
+            .and_then(|m| m["api_url"].as_str())
+            .map(|api| {
+                self.get(api).and_then(|a| {
+                    serde_json::from_str::<Value>(&a.body)
+                        .map_err(|e| Error::Cluster(format!("GET {api}: not JSON ({e})")))
+                })
+            });
+        let theirs = match theirs {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("{candidate} has no api_url in GET /cluster")),
+        };
+        switchover_items(&cluster, &config, theirs.as_ref(), &status.node, candidate)
+    }
+
+    fn name(&self) -> Option<String> {
+        let me = self.get_json("/patroni").ok()?;
+        me["patroni"]["scope"].as_str().map(str::to_owned)
     }
 
     fn drill(&self, status: Option<&Status>) -> Vec<Item> {
@@ -408,5 +527,42 @@ mod tests {
         me["state"] = "stopped".into();
         let s = parse(&me, &fixture("cluster.json"), URL, None).unwrap();
         assert!(matches!(s.role, Role::Unknown(_)));
+    }
+
+    #[test]
+    fn switchover_checks_timeline_synchronous_standby_and_paused_replay() {
+        let cluster = fixture("cluster.json");
+        let replica = fixture("replica-patroni.json");
+        let marks = |items: &[Item]| -> Vec<(String, Mark)> {
+            items.iter().map(|i| (i.name.clone(), i.mark)).collect()
+        };
+        let ok = switchover_items(&cluster, &Value::Null, Ok(&replica), "pg0", "pg1");
+        assert!(ok.iter().all(|i| i.mark == Mark::Pass), "{ok:?}");
+        // Behind on timelines: it missed a promotion.
+        let mut behind = cluster.clone();
+        behind["members"][1]["timeline"] = 2.into();
+        let items = switchover_items(&behind, &Value::Null, Ok(&replica), "pg0", "pg1");
+        assert_eq!(marks(&items)[0], ("candidate timeline".into(), Mark::Fail));
+        assert!(
+            items[0]
+                .detail
+                .contains("timeline 2, behind the leader's 3")
+        );
+        // Synchronous mode: only the sync standby may take over.
+        let sync = serde_json::json!({ "synchronous_mode": true });
+        let items = switchover_items(&cluster, &sync, Ok(&replica), "pg0", "pg1");
+        assert_eq!(marks(&items)[1], ("synchronous standby".into(), Mark::Fail));
+        let mut synced = cluster.clone();
+        synced["members"][1]["role"] = "sync_standby".into();
+        let items = switchover_items(&synced, &sync, Ok(&replica), "pg0", "pg1");
+        assert_eq!(marks(&items)[1].1, Mark::Pass);
+        // Replay paused on the candidate.
+        let mut paused = replica.clone();
+        paused["xlog"]["paused"] = true.into();
+        let items = switchover_items(&cluster, &Value::Null, Ok(&paused), "pg0", "pg1");
+        assert_eq!(marks(&items)[2], ("candidate replay".into(), Mark::Fail));
+        let err = "unreachable".to_owned();
+        let items = switchover_items(&cluster, &Value::Null, Err(&err), "pg0", "pg1");
+        assert_eq!(items[2].mark, Mark::Fail);
     }
 }

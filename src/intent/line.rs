@@ -708,6 +708,10 @@ fn classify(
                 }),
             }
         }
+        n if super::host::is_host_command(n) => match super::host::parse(n, args, text_of(args)) {
+            Some(h) => out.push(Intent::Host(h)),
+            None => out.push(Intent::Other { program: name }),
+        },
         "redis-cli" => {
             let words: Vec<OsString> = rest(1)
                 .iter()

@@ -6,6 +6,7 @@
 pub mod apt;
 pub mod files;
 pub mod glob;
+pub mod host;
 pub mod lex;
 pub mod line;
 pub mod mysql;
@@ -166,6 +167,8 @@ pub enum Intent {
     Apt(apt::AptIntent),
     /// psql, dropdb, pg_dropcluster.
     Sql(sql::SqlIntent),
+    /// reboot, shutdown, systemctl stop…: the host or its services go down.
+    Host(host::HostIntent),
     /// A command whose name cannot be known before it runs.
     Opaque {
         text: String,

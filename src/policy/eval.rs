@@ -10,6 +10,7 @@ use crate::facts::apt::PackageFacts;
 use crate::facts::db::SqlFacts;
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
 use crate::intent::apt::AptIntent;
+use crate::intent::host::{HostIntent, unit_matches};
 use crate::intent::{FileOp, Intent, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -141,7 +142,7 @@ pub fn evaluate(
             // find ignores what `-exec rm … ;` returns: a refusal by the rm shim would not
             // stop the line, so find's deletions are decided before it runs.
             Intent::Rm(r) => !matches!(r.via, Via::FindDelete | Via::FindExecRm),
-            Intent::Apt(_) | Intent::Sql(_) => true,
+            Intent::Apt(_) | Intent::Sql(_) | Intent::Host(_) => true,
             Intent::Files(_) | Intent::Find(_) | Intent::Opaque { .. } | Intent::Other { .. } => {
                 false
             }
@@ -195,6 +196,10 @@ pub fn evaluate(
                     "gardefou:opaque-command",
                     format!("`{text}`: {why}; it cannot be checked before it runs"),
                 );
+            }
+            Intent::Host(h) => {
+                deletes_something |= takes_down(h, policy, env);
+                host(&mut v, h, policy, env);
             }
             Intent::Other { .. } => {}
         }
@@ -576,6 +581,79 @@ fn sql(v: &mut Verdict, text: &str, facts: &SqlFacts, policy: &Policy, env: &Env
             if v.target.is_none() && !database.is_empty() {
                 v.target = Some(database.to_owned());
             }
+        }
+    }
+}
+
+/// Whether a host command takes the host down (any power command) or stops, restarts… a unit
+/// a `[[protect.service]]` rule of this environment names — even with an operation its `on`
+/// leaves out (a restart): that still meets `[cluster] on_primary` and the maintenance lock.
+pub fn takes_down(h: &HostIntent, policy: &Policy, env: &Environment) -> bool {
+    h.power.is_some()
+        || policy.services.iter().any(|rule| {
+            applies_in(&rule.environments, &env.name)
+                && h.services.iter().any(|(unit, _)| {
+                    globset::Glob::new(&rule.unit)
+                        .map(|g| unit_matches(&g.compile_matcher(), &rule.unit, unit))
+                        .unwrap_or(true)
+                })
+        })
+}
+
+/// The `[[protect.power]]` and `[[protect.service]]` rules that fire for a host command.
+fn host(v: &mut Verdict, h: &HostIntent, policy: &Policy, env: &Environment) {
+    let decision = |a: Action| match a {
+        Action::Deny => Decision::Deny,
+        _ => Decision::Confirm,
+    };
+    let elsewhere = if h.remote {
+        " (on the host it names, judged as here)"
+    } else {
+        ""
+    };
+    if let Some(op) = h.power {
+        for rule in &policy.power {
+            if !applies_in(&rule.environments, &env.name) || !rule.on.contains(&op) {
+                continue;
+            }
+            let why = rule.reason.as_deref().unwrap_or("the whole host goes down");
+            v.raise(
+                decision(rule.action),
+                &format!("{} (line {})", rule.id, rule.line),
+                format!(
+                    "`{}` is a {} of this host{elsewhere}: {why}",
+                    h.text,
+                    op.name()
+                ),
+            );
+        }
+    }
+    for rule in &policy.services {
+        if !applies_in(&rule.environments, &env.name) {
+            continue;
+        }
+        // A glob that does not compile (`policy check` says so) matches: fail safe.
+        let glob = globset::Glob::new(&rule.unit).map(|g| g.compile_matcher());
+        for (unit, op) in &h.services {
+            let hit = rule.on.contains(op)
+                && match &glob {
+                    Ok(g) => unit_matches(g, &rule.unit, unit),
+                    Err(_) => true,
+                };
+            if !hit {
+                continue;
+            }
+            let why = rule.reason.as_deref().unwrap_or("protected service");
+            v.raise(
+                decision(rule.action),
+                &format!("{} (line {})", rule.id, rule.line),
+                format!(
+                    "`{}` would {} {}{elsewhere}: {why}",
+                    h.text,
+                    op.name(),
+                    unit.display()
+                ),
+            );
         }
     }
 }

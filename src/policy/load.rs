@@ -8,8 +8,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::schema::{Action, PolicyFile, PreflightSection, SnapshotSection};
-use super::{DetectRule, PackageRule, PathRule, Policy, SqlRule};
+use super::{DetectRule, PackageRule, PathRule, Policy, PowerRule, ServiceRule, SqlRule};
 use crate::error::{Error, Result};
+use toml::Spanned;
 
 /// The policy shipped for a Debian host, compiled into the binary.
 pub const EMBEDDED_NAME: &str = "<embedded>/debian.toml";
@@ -271,6 +272,51 @@ pub fn merge_text(policy: &mut Policy, origin: &str, text: &str) -> Result<()> {
             environments: rule.environments,
         });
     }
+    let no_snapshot = |action: &Spanned<Action>, what: &str| {
+        if *action.get_ref() == Action::Snapshot {
+            Err(err_at(
+                action.span().start,
+                format!("a {what} cannot be snapshotted: action is \"deny\" or \"confirm\""),
+            ))
+        } else {
+            Ok(*action.get_ref())
+        }
+    };
+    for (i, rule) in file.protect.service.into_iter().enumerate() {
+        let span = rule.span();
+        let rule = rule.into_inner();
+        let action = no_snapshot(&rule.action, "service")?;
+        policy.services.push(ServiceRule {
+            id: format!("{origin}:protect.service#{}", i + 1),
+            line: lines.line(span.start),
+            unit: rule.unit.into_inner(),
+            on: rule.on,
+            action,
+            reason: rule.reason,
+            environments: rule.environments,
+        });
+    }
+    for (i, rule) in file.protect.power.into_iter().enumerate() {
+        let span = rule.span();
+        let rule = rule.into_inner();
+        let action = no_snapshot(&rule.action, "power command")?;
+        policy.power.push(PowerRule {
+            id: format!("{origin}:protect.power#{}", i + 1),
+            line: lines.line(span.start),
+            on: rule.on,
+            action,
+            reason: rule.reason,
+            environments: rule.environments,
+        });
+    }
+    if let Some(name) = file.host.name {
+        policy.host_name = Some(name);
+    }
+    if let Some(m) = file.maintenance
+        && let Some(lock) = m.lock
+    {
+        policy.lock = Some(lock);
+    }
     if let Some(s) = file.snapshot {
         let old = std::mem::take(&mut policy.snapshot);
         policy.snapshot = SnapshotSection {
@@ -326,6 +372,17 @@ pub fn lint(policy: &Policy) -> Vec<String> {
                 rule.id, rule.line, rule.path
             ));
         }
+    }
+    for rule in &policy.services {
+        if let Err(e) = globset::Glob::new(&rule.unit) {
+            problems.push(format!(
+                "{} (line {}): bad unit glob {:?}: {e}",
+                rule.id, rule.line, rule.unit
+            ));
+        }
+    }
+    if let Some(lock) = &policy.lock {
+        problems.extend(crate::cluster::lock::lint(lock));
     }
     for rule in &policy.packages {
         if let Err(e) = globset::Glob::new(&rule.name) {

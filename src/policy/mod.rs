@@ -70,6 +70,29 @@ pub struct SqlRule {
     pub environments: Option<Vec<String>>,
 }
 
+/// A `[[protect.service]]` rule after loading (`origin:protect.service#N`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRule {
+    pub id: String,
+    pub line: usize,
+    pub unit: String,
+    pub on: Vec<crate::intent::host::ServiceOp>,
+    pub action: Action,
+    pub reason: Option<String>,
+    pub environments: Option<Vec<String>>,
+}
+
+/// A `[[protect.power]]` rule after loading (`origin:protect.power#N`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PowerRule {
+    pub id: String,
+    pub line: usize,
+    pub on: Vec<crate::intent::host::PowerOp>,
+    pub action: Action,
+    pub reason: Option<String>,
+    pub environments: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectRule {
     pub id: String,
@@ -88,6 +111,16 @@ pub struct Policy {
     pub paths: Vec<PathRule>,
     pub packages: Vec<PackageRule>,
     pub sql: Vec<SqlRule>,
+    #[serde(default)]
+    pub services: Vec<ServiceRule>,
+    #[serde(default)]
+    pub power: Vec<PowerRule>,
+    /// `[host] name`, when a file sets it.
+    #[serde(default)]
+    pub host_name: Option<String>,
+    /// The last `[maintenance.lock]` loaded.
+    #[serde(default)]
+    pub lock: Option<schema::LockSpec>,
     pub snapshot: SnapshotSection,
     /// The last `[cluster]` section loaded, whole.
     pub cluster: Option<schema::ClusterSection>,
@@ -228,6 +261,16 @@ impl PackageMatchers {
 }
 
 /// Whether a rule limited to `environments` applies in `env`.
+impl Policy {
+    /// This host's identity for the maintenance lock and messages: `[host] name`, else the
+    /// hostname.
+    pub fn host_name(&self) -> String {
+        self.host_name
+            .clone()
+            .unwrap_or_else(crate::facts::hostname)
+    }
+}
+
 pub fn applies_in(environments: &Option<Vec<String>>, env: &str) -> bool {
     environments
         .as_ref()

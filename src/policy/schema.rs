@@ -22,6 +22,34 @@ pub struct PolicyFile {
     pub audit: Option<AuditSection>,
     pub notify: Vec<NotifySpec>,
     pub net: Option<NetSection>,
+    pub maintenance: Option<MaintenanceSection>,
+}
+
+/// `[maintenance]`: what `gardefou maintenance` coordinates beyond this host.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaintenanceSection {
+    pub lock: Option<LockSpec>,
+}
+
+/// `[maintenance.lock]`: a slot in the fleet's own etcd (or an airlock server's) that a host
+/// takes before maintenance and keeps until `maintenance finish` has seen the cluster healthy.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockSpec {
+    /// etcd endpoints (its v3 HTTP/JSON gateway), tried in order.
+    pub etcd: Vec<String>,
+    /// A FleetLock server (Flatcar's airlock), instead of etcd.
+    pub fleetlock: Option<String>,
+    /// The hosts that must not be down together. Default: the cluster's name (Patroni's
+    /// scope), else "default".
+    pub group: Option<String>,
+    /// How many hosts of the group may be in maintenance at once. Default 1.
+    pub slots: Option<u32>,
+    /// The etcd key prefix. Default "/gardefou/maintenance".
+    pub prefix: Option<String>,
+    /// How long one request to etcd may take, in seconds. Default 5.
+    pub timeout_secs: Option<u64>,
 }
 
 /// `[net]`: the read-only safety net under guarded lines (src/net.rs).
@@ -36,6 +64,8 @@ pub struct NetSection {
 #[serde(default, deny_unknown_fields)]
 pub struct HostSection {
     pub environment: Option<String>,
+    /// The host's identity for the maintenance lock and messages. Default: the hostname.
+    pub name: Option<String>,
     pub detect: Vec<Spanned<DetectSpec>>,
 }
 
@@ -86,6 +116,47 @@ pub struct ProtectSection {
     pub path: Vec<Spanned<PathRuleSpec>>,
     pub package: Vec<Spanned<PackageRuleSpec>>,
     pub sql: Vec<Spanned<SqlRuleSpec>>,
+    pub service: Vec<Spanned<ServiceRuleSpec>>,
+    pub power: Vec<Spanned<PowerRuleSpec>>,
+}
+
+fn default_service_ops() -> Vec<crate::intent::host::ServiceOp> {
+    crate::intent::host::ServiceOp::ALL.to_vec()
+}
+
+fn default_power_ops() -> Vec<crate::intent::host::PowerOp> {
+    crate::intent::host::PowerOp::ALL.to_vec()
+}
+
+/// `[[protect.service]]`: `systemctl stop|restart|disable|mask|kill` (and `service UNIT stop`)
+/// of the units it names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRuleSpec {
+    /// Glob on the unit name; `.service` is implied for a name without a suffix.
+    pub unit: Spanned<String>,
+    #[serde(default = "default_service_ops")]
+    pub on: Vec<crate::intent::host::ServiceOp>,
+    /// `deny` or `confirm` (a service cannot be snapshotted).
+    pub action: Spanned<Action>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
+}
+
+/// `[[protect.power]]`: reboot, poweroff, halt, kexec, rescue, emergency, however spelled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerRuleSpec {
+    #[serde(default = "default_power_ops")]
+    pub on: Vec<crate::intent::host::PowerOp>,
+    /// `deny` or `confirm`.
+    pub action: Spanned<Action>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub environments: Option<Vec<String>>,
 }
 
 /// What a rule asks for when it fires.
