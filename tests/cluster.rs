@@ -131,6 +131,10 @@ struct Patroni {
     /// `restapi.authentication`: the user, and the file holding its password.
     user: String,
     password_file: PathBuf,
+    /// The etcd Patroni keeps its state in (the maintenance lock goes there too).
+    etcd: String,
+    /// pg0's PostgreSQL, by its socket directory.
+    conninfo0: String,
 }
 
 impl Patroni {
@@ -149,6 +153,8 @@ impl Patroni {
             api1: String::new(),
             user: String::new(),
             password_file: dir.join("rest-password"),
+            etcd: String::new(),
+            conninfo0: String::new(),
             dir,
         };
         assert!(out.status.success(), "{:?}", common::text(&out));
@@ -163,6 +169,12 @@ impl Patroni {
         p.api0 = format!("http://127.0.0.1:{}", port("API0"));
         p.api1 = format!("http://127.0.0.1:{}", port("API1"));
         p.user = port("REST_USER");
+        p.etcd = format!("http://127.0.0.1:{}", port("ETCD_PORT"));
+        p.conninfo0 = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            p.dir.display(),
+            port("PG0")
+        );
         p
     }
 
@@ -210,12 +222,16 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
     );
     assert_eq!(Patroni::role(&p.api0), "master");
     assert!(!anonymous.state.exists());
+    // With credentials, the member's PostgreSQL for the archiving and slot checks, and the
+    // maintenance lock in Patroni's own etcd (its group: the Patroni scope).
     let cluster = format!(
-        "{cluster}username = \"{}\"\npassword_file = \"{}\"\n",
+        "{cluster}username = \"{}\"\npassword_file = \"{}\"\nconninfo = \"{}\"\n",
         p.user,
-        p.password_file.display()
+        p.password_file.display(),
+        p.conninfo0,
     );
-    let h = host(&cluster);
+    let lock = format!("[maintenance.lock]\netcd = [\"{}\"]\n", p.etcd);
+    let h = host(&format!("{cluster}{lock}"));
     let (code, report) = h.preflight(&[]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(item(&report, "cluster role").1, "pg0 is primary (patroni)");
@@ -229,6 +245,18 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
     assert!(detail.starts_with("pg1 on timeline "), "{detail}");
     assert_eq!(item(&report, "synchronous standby").0, "pass", "{report}");
     assert_eq!(item(&report, "candidate replay").0, "pass", "{report}");
+    let (mark, detail) = item(&report, "WAL archiving");
+    assert_eq!(
+        (mark.as_str(), detail.as_str()),
+        ("pass", "archive_mode is off")
+    );
+    assert_eq!(item(&report, "replication slots").0, "pass", "{report}");
+    let (mark, detail) = item(&report, "maintenance lock");
+    assert_eq!(mark, "pass", "{detail}");
+    assert!(
+        detail.contains("group gftest: 0 of 1 slot(s) held"),
+        "{detail}"
+    );
     assert_eq!(item(&report, "drill: candidate").0, "pass", "{report}");
 
     // On the leader, a risky command is refused: move the primary away first.
@@ -240,7 +268,7 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
     );
 
     // A candidate that is not a member: refused by the checklist, nothing moves.
-    let bad = host(&format!("{cluster}candidate = \"pg9\"\n"));
+    let bad = host(&format!("{cluster}candidate = \"pg9\"\n{lock}"));
     let out = bad.gardefou(&["maintenance", "start", "--yes"], &[]);
     assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
     assert!(common::text(&out).1.contains("pg9 is not a member"));
@@ -265,6 +293,7 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
         serde_json::from_str(&std::fs::read_to_string(&h.state).unwrap()).unwrap();
     assert_eq!(state["switched_to"], "pg1");
     assert_eq!(state["reason"], "kernel");
+    assert_eq!(state["lock"], "group gftest, slot 0", "{state}");
     let took = state["switchover_ms"].as_u64().unwrap();
     eprintln!("switchover pg0 -> pg1: {took} ms (request to this node secondary)");
     assert_eq!(h.last_outcome(), "maintenance-started");
@@ -289,6 +318,13 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
 
     let out = h.gardefou(&["maintenance", "finish", "--switch-back", "--yes"], &[]);
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(
+        common::text(&out)
+            .1
+            .contains("slot 0 of group gftest given back"),
+        "{:?}",
+        common::text(&out)
+    );
     assert_eq!(Patroni::role(&p.api0), "master");
     assert!(!h.state.exists());
     assert_eq!(h.last_outcome(), "maintenance-finished");
@@ -726,6 +762,13 @@ impl Etcd {
     }
 }
 
+impl Etcd {
+    /// `[maintenance.lock]`'s endpoint line.
+    fn lock(&self) -> String {
+        format!("etcd = [\"{}\"]", self.url)
+    }
+}
+
 impl Drop for Etcd {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -745,7 +788,7 @@ struct FleetHost {
     _dir: tempfile::TempDir,
 }
 
-fn fleet_host(name: &str, etcd: &str, role: &str) -> FleetHost {
+fn fleet_host(name: &str, lock: &str, role: &str) -> FleetHost {
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
     std::fs::write(root.join("role"), format!("{role}\n")).unwrap();
@@ -763,7 +806,7 @@ fn fleet_host(name: &str, etcd: &str, role: &str) -> FleetHost {
              [[protect.power]]\naction = \"confirm\"\n\
              [[protect.service]]\nunit = \"postgresql*\"\naction = \"confirm\"\nreason = \"the database server\"\n\
              [audit]\nfile = \"{audit}\"\n[preflight]\npending_packages = false\n\
-             [maintenance.lock]\netcd = [\"{etcd}\"]\ngroup = \"pg-main\"\n\
+             [maintenance.lock]\n{lock}\ngroup = \"pg-main\"\n\
              [cluster]\nadapter = \"command\"\nstate_file = \"{state}\"\ntimeout_secs = 2\n\
              [cluster.command]\nrole = \"cat {r}/role\"\nhealth = \"{r}/health.sh\"\nswitchover = \"echo secondary > {r}/role\"\n",
             audit = audit.display(),
@@ -835,8 +878,8 @@ impl FleetHost {
 #[test]
 fn the_maintenance_lock_in_etcd_keeps_two_hosts_from_going_down_together() {
     let etcd = Etcd::start();
-    let db1 = fleet_host("db1", &etcd.url, "primary");
-    let db2 = fleet_host("db2", &etcd.url, "secondary");
+    let db1 = fleet_host("db1", &etcd.lock(), "primary");
+    let db2 = fleet_host("db2", &etcd.lock(), "secondary");
 
     // Nobody holds the slot: the preflight says so, and a reboot here asks (production).
     let out = db2.gardefou(&["preflight", "--json"]);
@@ -931,7 +974,7 @@ fn the_maintenance_lock_in_etcd_keeps_two_hosts_from_going_down_together() {
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     drop(db2);
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let db3 = fleet_host("db3", &etcd.url, "secondary");
+    let db3 = fleet_host("db3", &etcd.lock(), "secondary");
     let out = db3.gardefou(&["maintenance", "start", "--yes"]);
     let err = common::text(&out).1;
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -969,8 +1012,8 @@ fn the_maintenance_lock_in_etcd_keeps_two_hosts_from_going_down_together() {
 #[test]
 fn of_two_hosts_starting_maintenance_at_the_same_moment_exactly_one_wins() {
     let etcd = Etcd::start();
-    let a = fleet_host("race-a", &etcd.url, "secondary");
-    let b = fleet_host("race-b", &etcd.url, "secondary");
+    let a = fleet_host("race-a", &etcd.lock(), "secondary");
+    let b = fleet_host("race-b", &etcd.lock(), "secondary");
     let start = |h: &FleetHost| {
         Command::new(common::bin())
             .arg("--policy")
@@ -1007,4 +1050,73 @@ fn of_two_hosts_starting_maintenance_at_the_same_moment_exactly_one_wins() {
         assert!(!a.state.exists() && !b.state.exists());
     }
     eprintln!("wins: {wins:?}");
+}
+
+/// A FleetLock server (tests/cluster/fleetlock.py, following the protocol's document: airlock
+/// itself cannot run here), stopped when dropped.
+struct FleetLock {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl FleetLock {
+    fn start() -> FleetLock {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/fleetlock.py");
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(&port_file)
+            .spawn()
+            .unwrap();
+        // Dropped (killed and waited for) on every path from here.
+        let mut server = FleetLock {
+            child,
+            url: String::new(),
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                server.url = format!("http://127.0.0.1:{port}");
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the FleetLock stand-in did not start");
+    }
+}
+
+impl Drop for FleetLock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_fleetlock_server_holds_the_slot_from_start_to_finish() {
+    let server = FleetLock::start();
+    let lock = format!("fleetlock = \"{}\"", server.url);
+    let db1 = fleet_host("db1", &lock, "secondary");
+    let db2 = fleet_host("db2", &lock, "secondary");
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db2.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("HTTP 409") && err.contains("failed_lock") && err.contains("held by db1"),
+        "{err}"
+    );
+    assert!(!db2.state.exists());
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db2.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    // `release --host` asks the server to unlock on that host's behalf.
+    let out = db1.gardefou(&["maintenance", "release", "--host", "db2", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
 }

@@ -255,6 +255,99 @@ pub fn switchover_items(
     items
 }
 
+/// What the leader's PostgreSQL says of WAL archiving and logical slots: `psql` on `conninfo`
+/// (read-only questions, 5 s at most).
+fn sql_checks(conninfo: &str) -> Vec<Item> {
+    // One row: archive_mode, WAL files waiting in archive_status, whether the last attempt
+    // failed, and the logical slots (which a standby of PostgreSQL < 17 does not have).
+    const SQL: &str = "SELECT current_setting('archive_mode'), \
+        (SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready'), \
+        coalesce(a.last_failed_time > coalesce(a.last_archived_time, 'epoch'), false), \
+        coalesce(a.last_failed_wal, ''), \
+        (SELECT coalesce(string_agg(slot_name, ','), '') FROM pg_replication_slots WHERE slot_type = 'logical') \
+        FROM pg_stat_archiver a";
+    let ran = super::run::run(
+        std::ffi::OsStr::new("psql"),
+        &[
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "|",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            conninfo,
+            "-c",
+            SQL,
+        ],
+        &[
+            ("PGCONNECT_TIMEOUT", "3"),
+            ("PGOPTIONS", "-c default_transaction_read_only=on"),
+        ],
+        Duration::from_secs(5),
+    )
+    .and_then(|r| r.succeeded("psql ([cluster.patroni] conninfo)"));
+    let row = match ran {
+        Ok(r) => r.stdout.trim().to_owned(),
+        Err(e) => return vec![Item::new("archiving and slots", Mark::Fail, e.to_string())],
+    };
+    sql_items(&row)
+}
+
+/// The archiving and slot items from the row `sql_checks` reads. Pure.
+pub fn sql_items(row: &str) -> Vec<Item> {
+    let f: Vec<&str> = row.split('|').collect();
+    let [mode, ready, failing, failed_wal, logical] = f.as_slice() else {
+        return vec![Item::new(
+            "archiving and slots",
+            Mark::Fail,
+            format!("unexpected answer from psql: {row:?}"),
+        )];
+    };
+    let ready: u64 = ready.parse().unwrap_or(u64::MAX);
+    let archiving = if *mode == "off" {
+        Item::new("WAL archiving", Mark::Pass, "archive_mode is off")
+    } else if *failing == "t" {
+        Item::new(
+            "WAL archiving",
+            Mark::Fail,
+            format!(
+                "archive_command is failing (last failed: {failed_wal}), {ready} WAL file(s) wait: the candidate would lack them in the archive"
+            ),
+        )
+    } else if ready > 1 {
+        Item::new(
+            "WAL archiving",
+            Mark::Fail,
+            format!("{ready} WAL files wait to be archived: wait for the backlog to clear"),
+        )
+    } else {
+        Item::new(
+            "WAL archiving",
+            Mark::Pass,
+            format!("no backlog ({ready} waiting)"),
+        )
+    };
+    let slots = if logical.is_empty() {
+        Item::new(
+            "replication slots",
+            Mark::Pass,
+            "no logical slot on the leader",
+        )
+    } else {
+        Item::new(
+            "replication slots",
+            Mark::Warn,
+            format!(
+                "logical slot(s) {logical} exist only on the leader: their consumers must resync after the switchover (unless Patroni keeps them as permanent slots)"
+            ),
+        )
+    };
+    vec![archiving, slots]
+}
+
 /// Reads `GET /patroni` and `GET /cluster` answers into a status. `url`: this member's API, to
 /// find it in the member list when neither the policy nor Patroni names it. Pure.
 pub fn parse(me: &Value, cluster: &Value, url: &str, member: Option<&str>) -> Result<Status> {
@@ -383,7 +476,17 @@ impl Cluster for Patroni {
             Some(Err(e)) => Err(e.to_string()),
             None => Err(format!("{candidate} has no api_url in GET /cluster")),
         };
-        switchover_items(&cluster, &config, theirs.as_ref(), &status.node, candidate)
+        let mut items =
+            switchover_items(&cluster, &config, theirs.as_ref(), &status.node, candidate);
+        match &self.spec.conninfo {
+            Some(conninfo) => items.extend(sql_checks(conninfo)),
+            None => items.push(Item::new(
+                "archiving and slots",
+                Mark::Warn,
+                "not checked: set [cluster.patroni] conninfo for this member's PostgreSQL",
+            )),
+        }
+        items
     }
 
     fn name(&self) -> Option<String> {
@@ -564,5 +667,20 @@ mod tests {
         let err = "unreachable".to_owned();
         let items = switchover_items(&cluster, &Value::Null, Err(&err), "pg0", "pg1");
         assert_eq!(items[2].mark, Mark::Fail);
+    }
+
+    #[test]
+    fn archiving_backlog_and_logical_slots_from_the_leaders_answer() {
+        let marks = |row: &str| -> Vec<Mark> { sql_items(row).iter().map(|i| i.mark).collect() };
+        assert_eq!(marks("off|0|f||"), [Mark::Pass, Mark::Pass]);
+        assert_eq!(marks("on|1|f||"), [Mark::Pass, Mark::Pass]);
+        assert_eq!(marks("on|40|f||")[0], Mark::Fail);
+        let failing = sql_items("on|3|t|000000010000000000000007|");
+        assert_eq!(failing[0].mark, Mark::Fail);
+        assert!(failing[0].detail.contains("000000010000000000000007"));
+        let slots = sql_items("off|0|f||cdc_orders,debezium");
+        assert_eq!(slots[1].mark, Mark::Warn);
+        assert!(slots[1].detail.contains("cdc_orders,debezium"));
+        assert_eq!(marks("garbage"), [Mark::Fail]);
     }
 }

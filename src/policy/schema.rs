@@ -406,6 +406,10 @@ pub struct PatroniSpec {
     /// A file (root's, mode 0600) whose first line is that user's password: never the
     /// password itself in a policy file everyone can read.
     pub password_file: Option<PathBuf>,
+    /// libpq connection string to this member's PostgreSQL (e.g. "host=/var/run/postgresql
+    /// user=postgres"), for the switchover checks Patroni's API does not answer: WAL archiving
+    /// backlog and the logical slots the candidate lacks. Run with psql, as the caller.
+    pub conninfo: Option<String>,
 }
 
 /// Pacemaker, through its command-line tools (crm_mon, crm_standby).
