@@ -1119,4 +1119,27 @@ fn a_fleetlock_server_holds_the_slot_from_start_to_finish() {
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     let out = db1.gardefou(&["maintenance", "start", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+
+    // On a terminal, a reboot through the shim asks for the hostname (production): a wrong
+    // answer runs nothing, the hostname runs the stand-in behind the shim.
+    let path = format!(
+        "{}:{}:/usr/bin:/bin",
+        db1.root.join("bin").display(),
+        db1.root.join("real").display()
+    );
+    let on_tty = |typed: &str| {
+        common::typed_on_tty(
+            Command::new("script")
+                .env("PATH", &path)
+                .env("GARDEFOU_POLICY", &db1.policy),
+            "reboot",
+            &[typed],
+        )
+    };
+    let out = on_tty("not-this-host");
+    assert_ne!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(db1.ran(), "");
+    let out = on_tty(&common::hostname());
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(db1.ran(), "reboot \n");
 }
