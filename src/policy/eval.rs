@@ -10,7 +10,7 @@ use crate::facts::apt::PackageFacts;
 use crate::facts::db::SqlFacts;
 use crate::facts::fs::{Effect, Relation, TargetFacts, show};
 use crate::intent::apt::AptIntent;
-use crate::intent::host::{HostIntent, unit_matches};
+use crate::intent::host::HostIntent;
 use crate::intent::{FileOp, Intent, Via};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -592,11 +592,7 @@ pub fn takes_down(h: &HostIntent, policy: &Policy, env: &Environment) -> bool {
     h.power.is_some()
         || policy.services.iter().any(|rule| {
             applies_in(&rule.environments, &env.name)
-                && h.services.iter().any(|(unit, _)| {
-                    globset::Glob::new(&rule.unit)
-                        .map(|g| unit_matches(&g.compile_matcher(), &rule.unit, unit))
-                        .unwrap_or(true)
-                })
+                && h.services.iter().any(|(unit, _)| rule.names(unit))
         })
 }
 
@@ -632,15 +628,8 @@ fn host(v: &mut Verdict, h: &HostIntent, policy: &Policy, env: &Environment) {
         if !applies_in(&rule.environments, &env.name) {
             continue;
         }
-        // A glob that does not compile (`policy check` says so) matches: fail safe.
-        let glob = globset::Glob::new(&rule.unit).map(|g| g.compile_matcher());
         for (unit, op) in &h.services {
-            let hit = rule.on.contains(op)
-                && match &glob {
-                    Ok(g) => unit_matches(g, &rule.unit, unit),
-                    Err(_) => true,
-                };
-            if !hit {
+            if !(rule.on.contains(op) && rule.names(unit)) {
                 continue;
             }
             let why = rule.reason.as_deref().unwrap_or("protected service");

@@ -82,6 +82,16 @@ pub struct ServiceRule {
     pub environments: Option<Vec<String>>,
 }
 
+impl ServiceRule {
+    /// Whether the rule names `unit`. A glob that does not compile (`policy check` says so)
+    /// names every unit: fail safe.
+    pub fn names(&self, unit: &crate::intent::host::Unit) -> bool {
+        globset::Glob::new(&self.unit).map_or(true, |g| {
+            crate::intent::host::unit_matches(&g.compile_matcher(), &self.unit, unit)
+        })
+    }
+}
+
 /// A `[[protect.power]]` rule after loading (`origin:protect.power#N`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PowerRule {
