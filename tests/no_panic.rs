@@ -283,6 +283,78 @@ proptest! {
     }
 }
 
+/// The pieces of psql scripts: SQL, quotes of every kind, comments, psql's meta-commands and
+/// variables, COPY data, bytes the parsers stumble on.
+const SQL: &[&str] = &[
+    "DROP TABLE t",
+    "DELETE FROM t",
+    "UPDATE t SET x = 1",
+    "WHERE 1=1",
+    "TRUNCATE a, b",
+    "SELECT",
+    "WITH d AS (",
+    ")",
+    "(",
+    "EXPLAIN ANALYZE",
+    "COPY t FROM STDIN",
+    "COPY (",
+    "RETURNING *",
+    "ALTER TABLE t ALTER COLUMN c TYPE int USING",
+    "DO $$",
+    "$$",
+    "$x$",
+    "'",
+    "''",
+    "E'\\'",
+    "\"",
+    "--",
+    "/*",
+    "*/",
+    ";",
+    "\n",
+    "\n\\.\n",
+    "\\gexec",
+    "\\g",
+    "\\\\",
+    "\\i f",
+    "\\set x 'DROP TABLE t'",
+    ":x",
+    ":'x'",
+    ":\"x\"",
+    "::int",
+    "[1:n]",
+    "f(",
+    "app.wipe(",
+    "\\copy t from stdin",
+    "\0",
+    "é",
+    "\u{feff}",
+    "CREATE FUNCTION f() RETURNS int",
+    "BEGIN ATOMIC",
+    "END",
+    " ",
+    "\t",
+];
+
+proptest! {
+    #![proptest_config(config(4096))]
+
+    #[test]
+    fn classifying_random_psql_scripts_never_panics(
+        parts in prop::collection::vec(prop::sample::select(SQL), 0..40),
+    ) {
+        let script = parts.join(" ");
+        let outcome = catch_unwind(|| gardefou::intent::sql::classify(&script, "-f x"));
+        prop_assert!(outcome.is_ok(), "classify panicked on {script:?}");
+        // A panic caught inside is a text of unknown effect, and says so: none here either.
+        let notes = outcome.map(|c| c.notes).unwrap_or_default();
+        prop_assert!(
+            !notes.iter().any(|n| n.contains("parser failed")),
+            "classify failed on {script:?}: {notes:?}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(config(64))]
 

@@ -18,7 +18,8 @@
 # systemd: the audit goes to a real rsyslogd and to systemd-journald read back with
 # journalctl; zsh, fish: `gardefou init zsh|fish` is tested in the real interactive shells;
 # busybox-static, make, perl, python3: the read-only net is tested against a static binary, make
-# recipes and interpreters.
+# recipes and interpreters; clang, libclang-dev: the pg_query crate builds libpg_query
+# (PostgreSQL's parser, in C) and generates its bindings with bindgen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,7 +28,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends util-linux bsdutils coreutils findutils tar mount openssl xfsprogs dpkg apt git postgresql postgresql-client redis-server redis-tools mariadb-server mariadb-client openssh-server openssh-client rsync procps patroni etcd-server python3-etcd curl pacemaker-cli-utils lintian rsyslog systemd zsh fish busybox-static make perl python3 ca-certificates >/dev/null
+apt-get install -y -qq --no-install-recommends util-linux bsdutils coreutils findutils tar mount openssl xfsprogs dpkg apt git postgresql postgresql-client redis-server redis-tools mariadb-server mariadb-client openssh-server openssh-client rsync procps patroni etcd-server python3-etcd curl pacemaker-cli-utils lintian rsyslog systemd zsh fish busybox-static make perl python3 clang libclang-dev ca-certificates >/dev/null
 if ! command -v cargo >/dev/null; then
   apt-get install -y -qq --no-install-recommends cargo rustc gcc libc6-dev >/dev/null
 fi

@@ -254,21 +254,26 @@ pub fn ask_with(server: &mut dyn Server, facts: &mut SqlFacts, policy: &Policy, 
 }
 
 /// The calls of volatile functions of the database's own (not PostgreSQL's built-in ones):
-/// code whose effect cannot be known, found as `unknown`. Only what the server names is found;
-/// a server that cannot be asked finds nothing here (the statement is judged as before).
+/// code whose effect cannot be known, found as `unknown`. A call `schema.name` is of that
+/// schema's function; a bare `name`, of any schema's (the search path is the session's). Only
+/// what the server names is found; a server that cannot be asked finds nothing here (the
+/// statement is judged as before).
 fn volatile_calls(server: &mut dyn Server, facts: &mut SqlFacts) {
     const MAX_NAMES: usize = 500;
     if facts.calls.is_empty() {
         return;
     }
-    let names: Vec<String> = facts
+    let own = |name: &str| name.rsplit('.').next().unwrap_or(name).to_owned();
+    let mut names: Vec<String> = facts
         .calls
         .iter()
         .take(MAX_NAMES)
-        .map(|(_, n)| literal(n))
+        .map(|(_, n)| literal(&own(n)))
         .collect();
+    names.sort();
+    names.dedup();
     let q = format!(
-        "SELECT DISTINCT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+        "SELECT DISTINCT n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
          AND p.proname IN ({})",
         names.join(", ")
@@ -281,7 +286,14 @@ fn volatile_calls(server: &mut dyn Server, facts: &mut SqlFacts) {
         .map(|a| a.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
     for (line, name) in &facts.calls {
-        if volatile.contains(&name.as_str()) {
+        let is_volatile = |v: &&str| {
+            if name.contains('.') {
+                v == name
+            } else {
+                own(v) == *name
+            }
+        };
+        if volatile.iter().any(is_volatile) {
             facts.found.push(Found::unknown(
                 *line,
                 Some(format!("{name}() (a volatile function of the database)")),

@@ -10,6 +10,8 @@ pub mod host;
 pub mod lex;
 pub mod line;
 pub mod mysql;
+mod pg;
+mod psql;
 pub mod redis;
 pub mod rm;
 pub mod sql;

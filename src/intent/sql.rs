@@ -2,10 +2,12 @@
 //! `pg_dropcluster`; and the classification of SQL text into the destructive statement kinds
 //! that `[[protect.sql]]` rules name.
 //!
-//! SQL is split into statements with sqlparser's PostgreSQL tokenizer (quotes, dollar quotes and
-//! comments respected) and each statement is parsed on its own, so one statement the parser
-//! cannot read does not hide the others. A statement it cannot read is never passed silently: a
-//! keyword scan looks at it, and the result says so.
+//! PostgreSQL's SQL is read by PostgreSQL's own parser (`pg`, libpg_query), after psql's own
+//! syntax around it (meta-commands, variables) is taken out here. MySQL's is split into
+//! statements with sqlparser's MySQL tokenizer (quotes and comments respected) and each
+//! statement is parsed on its own, so one statement the parser cannot read does not hide the
+//! others. A statement a parser cannot read is never passed silently: a keyword scan looks at
+//! it, and the result says so.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -15,7 +17,7 @@ use sqlparser::ast::{
     AlterTableOperation, FromTable, ObjectName, ObjectType, Query, SetExpr, Statement, TableFactor,
     Use,
 };
-use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
+use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
@@ -86,7 +88,8 @@ pub struct Found {
     /// The database the object is in when the SQL says so (MySQL: `db.table`, or after
     /// `USE db`); else the one the command connects to.
     pub database: Option<String>,
-    /// The statement, as the parser read it back (for the server's `EXPLAIN`).
+    /// The statement (for the server's `EXPLAIN`): PostgreSQL's as written, or, inside
+    /// another statement and for MySQL, as the parser prints it back.
     pub statement: Option<String>,
     /// What the statement touches, as the FROM and WHERE of a count: `orders WHERE id < 10`
     /// (a single table, no USING or FROM of its own).
@@ -119,10 +122,12 @@ pub struct Classified {
     pub notes: Vec<String>,
     /// MySQL `USE db`: from `found[index]` on, unqualified objects are in `db`.
     pub uses: Vec<(usize, String)>,
-    /// Names called like functions (`wipe(`), with their line: the server says which are
-    /// volatile functions of the database's own (their effect cannot be known).
+    /// Functions called, with their line (PostgreSQL: every function call the parser reads,
+    /// `schema.name` when qualified, lowercase unless quoted; MySQL: names called like
+    /// functions, `wipe(`): the server says which are volatile functions of the database's
+    /// own (their effect cannot be known).
     pub calls: Vec<(usize, String)>,
-    /// Functions and procedures the text itself creates (`CREATE FUNCTION wipe()`).
+    /// Functions and procedures the text itself creates (`CREATE FUNCTION app.wipe()`).
     pub created: Vec<String>,
 }
 
@@ -132,15 +137,6 @@ pub enum Flavor {
     Postgresql,
     /// MySQL and MariaDB: `SCHEMA` is a synonym of `DATABASE`, `db.table` names a database.
     Mysql,
-}
-
-impl Flavor {
-    fn dialect(self) -> Box<dyn sqlparser::dialect::Dialect> {
-        match self {
-            Flavor::Postgresql => Box::new(PostgreSqlDialect {}),
-            Flavor::Mysql => Box::new(MySqlDialect {}),
-        }
-    }
 }
 
 fn s(a: &OsString) -> String {
@@ -436,45 +432,41 @@ pub fn parse_drop(tool: DbTool, args: &[OsString]) -> SqlIntent {
     i
 }
 
-/// How an object name is reported: as written (PostgreSQL, where `a.b` is schema and table),
-/// or, for MySQL, the object's own name with the database of a `db.table` apart.
-fn name_of(flavor: Flavor, name: &ObjectName) -> (String, Option<String>) {
-    if flavor == Flavor::Mysql {
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|p| match p.as_ident() {
-                Some(i) => i.value.clone(),
-                None => p.to_string(),
-            })
-            .collect();
-        if let [db, object] = parts.as_slice() {
-            return (object.clone(), Some(db.clone()));
-        }
-        if let Some(last) = parts.last() {
-            return (last.clone(), None);
-        }
+/// How a MySQL object name is reported: the object's own name, with the database of a
+/// `db.table` apart.
+fn name_of(name: &ObjectName) -> (String, Option<String>) {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p.as_ident() {
+            Some(i) => i.value.clone(),
+            None => p.to_string(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [db, object] => (object.clone(), Some(db.clone())),
+        [.., last] => (last.clone(), None),
+        [] => (name.to_string(), None),
     }
-    (name.to_string(), None)
 }
 
-fn table_of(flavor: Flavor, f: &TableFactor) -> Option<(String, Option<String>)> {
+fn table_of(f: &TableFactor) -> Option<(String, Option<String>)> {
     match f {
-        TableFactor::Table { name, .. } => Some(name_of(flavor, name)),
+        TableFactor::Table { name, .. } => Some(name_of(name)),
         _ => None,
     }
 }
 
 /// The data-modifying statements of a query: in its CTEs and its body.
-fn classify_query(flavor: Flavor, q: &Query, line: usize, out: &mut Vec<Found>) {
+fn classify_query(q: &Query, line: usize, out: &mut Vec<Found>) {
     for cte in q.with.iter().flat_map(|w| &w.cte_tables) {
-        classify_query(flavor, &cte.query, line, out);
+        classify_query(&cte.query, line, out);
     }
     match q.body.as_ref() {
         SetExpr::Delete(st) | SetExpr::Update(st) => {
-            classify_statement(flavor, st, line, out);
+            classify_statement(st, line, out);
         }
-        SetExpr::Query(inner) => classify_query(flavor, inner, line, out),
+        SetExpr::Query(inner) => classify_query(inner, line, out),
         _ => {}
     }
 }
@@ -498,13 +490,8 @@ fn rows_of(
     }
 }
 
-/// The destructive kinds in one parsed statement; a MySQL `USE` is returned.
-fn classify_statement(
-    flavor: Flavor,
-    st: &Statement,
-    line: usize,
-    out: &mut Vec<Found>,
-) -> Option<String> {
+/// The destructive kinds in one parsed MySQL statement; a `USE` is returned.
+fn classify_statement(st: &Statement, line: usize, out: &mut Vec<Found>) -> Option<String> {
     let mut push = |kind, named: Option<(String, Option<String>)>, cascade| {
         let (object, database) = match named {
             Some((o, d)) => (Some(o), d),
@@ -532,43 +519,37 @@ fn classify_statement(
                 ObjectType::Table | ObjectType::View | ObjectType::MaterializedView => {
                     Some(SqlStatement::DropTable)
                 }
-                // MySQL: SCHEMA is a synonym of DATABASE.
-                ObjectType::Schema if flavor == Flavor::Mysql => Some(SqlStatement::DropDatabase),
-                ObjectType::Schema => Some(SqlStatement::DropSchema),
-                ObjectType::Database => Some(SqlStatement::DropDatabase),
+                // SCHEMA is a synonym of DATABASE.
+                ObjectType::Schema | ObjectType::Database => Some(SqlStatement::DropDatabase),
                 _ => None,
             };
             if let Some(kind) = kind {
                 for n in names {
                     let named = if kind == SqlStatement::DropDatabase {
                         // The database is the object itself.
-                        let (o, _) = name_of(flavor, n);
-                        (o.clone(), (flavor == Flavor::Mysql).then_some(o))
+                        let (o, _) = name_of(n);
+                        (o.clone(), Some(o))
                     } else {
-                        name_of(flavor, n)
+                        name_of(n)
                     };
                     push(kind, Some(named), *cascade);
                 }
             }
         }
+        // MariaDB's `CREATE OR REPLACE TABLE` drops the table and its rows first.
+        Statement::CreateTable(c) if c.or_replace => {
+            push(SqlStatement::DropTable, Some(name_of(&c.name)), false);
+        }
         Statement::Truncate(t) => {
             for n in &t.table_names {
-                push(
-                    SqlStatement::Truncate,
-                    Some(name_of(flavor, &n.name)),
-                    false,
-                );
+                push(SqlStatement::Truncate, Some(name_of(&n.name)), false);
             }
         }
         Statement::Delete(d) if d.selection.is_none() => {
             if !d.tables.is_empty() {
-                // MySQL's multi-table form: `DELETE t1, t2 FROM t1 JOIN t2 …`.
+                // The multi-table form: `DELETE t1, t2 FROM t1 JOIN t2 …`.
                 for n in &d.tables {
-                    push(
-                        SqlStatement::DeleteWithoutWhere,
-                        Some(name_of(flavor, n)),
-                        false,
-                    );
+                    push(SqlStatement::DeleteWithoutWhere, Some(name_of(n)), false);
                 }
                 return None;
             }
@@ -578,7 +559,7 @@ fn classify_statement(
             for t in tables {
                 push(
                     SqlStatement::DeleteWithoutWhere,
-                    table_of(flavor, &t.relation),
+                    table_of(&t.relation),
                     false,
                 );
             }
@@ -589,7 +570,7 @@ fn classify_statement(
         Statement::Update(u) if u.selection.is_none() => {
             push(
                 SqlStatement::UpdateWithoutWhere,
-                table_of(flavor, &u.table.relation),
+                table_of(&u.table.relation),
                 false,
             );
             rows_of(out, st, &u.table, None);
@@ -599,18 +580,14 @@ fn classify_statement(
                 FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
             };
             for t in tables {
-                push(SqlStatement::Delete, table_of(flavor, &t.relation), false);
+                push(SqlStatement::Delete, table_of(&t.relation), false);
             }
             if let ([t], None) = (tables.as_slice(), &d.using) {
                 rows_of(out, st, t, d.selection.as_ref());
             }
         }
         Statement::Update(u) => {
-            push(
-                SqlStatement::Update,
-                table_of(flavor, &u.table.relation),
-                false,
-            );
+            push(SqlStatement::Update, table_of(&u.table.relation), false);
             if u.from.is_none() {
                 rows_of(out, st, &u.table, u.selection.as_ref());
             }
@@ -620,14 +597,9 @@ fn classify_statement(
                 .iter()
                 .any(|op| matches!(op, AlterTableOperation::DropColumn { .. })) =>
         {
-            push(
-                SqlStatement::AlterDropColumn,
-                Some(name_of(flavor, &a.name)),
-                false,
-            );
+            push(SqlStatement::AlterDropColumn, Some(name_of(&a.name)), false);
         }
-        // `WITH d AS (DELETE FROM t RETURNING *) SELECT …` (PostgreSQL) deletes too.
-        Statement::Query(q) => classify_query(flavor, q, line, out),
+        Statement::Query(q) => classify_query(q, line, out),
         // A procedure or a prepared statement may do anything.
         Statement::Call(_) | Statement::Execute { .. } => push(SqlStatement::Unknown, None, false),
         // EXPLAIN ANALYZE runs the statement it explains.
@@ -642,12 +614,10 @@ fn classify_statement(
                     .any(|x| x.name.value.eq_ignore_ascii_case("analyze"))
             }) =>
         {
-            return classify_statement(flavor, statement, line, out);
+            return classify_statement(statement, line, out);
         }
-        Statement::Use(Use::Object(n) | Use::Database(n) | Use::Schema(n))
-            if flavor == Flavor::Mysql =>
-        {
-            return Some(name_of(flavor, n).0);
+        Statement::Use(Use::Object(n) | Use::Database(n) | Use::Schema(n)) => {
+            return Some(name_of(n).0);
         }
         _ => {}
     }
@@ -657,12 +627,18 @@ fn classify_statement(
 /// A statement that `classify_statement` would find nothing in, told from its tokens without
 /// parsing it (most of a long script): one that begins with a keyword whose statements are
 /// never among the destructive kinds. Anything else (DELETE and UPDATE, whose rows the server
-/// may be asked about; WITH, which may hold a DELETE; EXPLAIN, which may run one…) is parsed.
+/// may be asked about; WITH, which may hold a DELETE; EXPLAIN, which may run one; MariaDB's
+/// `CREATE OR REPLACE TABLE`, which drops one…) is parsed.
 fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
     use sqlparser::keywords::Keyword;
     let Some(Token::Word(first)) = tokens.first().map(|t| &t.token) else {
         return false;
     };
+    if first.keyword == Keyword::CREATE
+        && matches!(tokens.get(1).map(|t| &t.token), Some(Token::Word(w)) if w.keyword == Keyword::OR)
+    {
+        return false;
+    }
     matches!(
         first.keyword,
         Keyword::SELECT
@@ -688,7 +664,7 @@ fn cannot_be_destructive(tokens: &[TokenWithSpan]) -> bool {
 }
 
 /// The keyword scan for a statement the parser could not read.
-fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut Vec<Found>) {
+pub(super) fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut Vec<Found>) {
     let upper = text.to_uppercase();
     let words: Vec<&str> = upper
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '"'))
@@ -768,53 +744,44 @@ fn slice(text: &str, from: Location, to: Location) -> String {
 /// `unknown` (`\i`, `\gexec`).
 pub(crate) const PSQL_META: &str = "\\";
 
+/// How a statement made by a psql variable is named as the object of its `unknown` (`:x`).
+pub(crate) const PSQL_VARIABLE: &str = ":";
+
 /// Whether a found statement is a client's command that runs SQL this reading cannot see
-/// (psql's `\\i`, `\\gexec`; mysql's `source`): the wire guard sees that SQL.
+/// (psql's `\\i`, `\\gexec`, a statement made by a `:variable`; mysql's `source`): the wire
+/// guard sees that SQL.
 pub fn is_client_meta(f: &Found) -> bool {
     f.kind == SqlStatement::Unknown
         && f.by_keywords
         && f.object
             .as_deref()
-            .is_some_and(|o| o.starts_with(PSQL_META))
+            .is_some_and(|o| o.starts_with(PSQL_META) || o.starts_with(PSQL_VARIABLE))
+}
+
+/// A function's own name, without its schema.
+fn bare(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
 }
 
 /// Classifies SQL text as psql would send it. `origin` names the source in notes.
 pub fn classify(sql: &str, origin: &str) -> Classified {
-    let mut out = Classified::default();
-    // psql's meta-commands end at the end of their line; they are not SQL.
-    let mut text = String::with_capacity(sql.len());
-    for (n, line) in sql.lines().enumerate() {
-        let t = line.trim_start();
-        if let Some(meta) = t.strip_prefix('\\') {
-            let cmd = meta.split_whitespace().next().unwrap_or("");
-            if matches!(
-                cmd,
-                "i" | "ir" | "include" | "include_relative" | "gexec" | "copy"
-            ) {
-                out.notes.push(format!(
-                    "{origin} line {}: `\\{cmd}` runs SQL this check cannot see",
-                    n + 1
-                ));
-                if cmd != "copy" {
-                    out.found.push(Found::unknown(
-                        n + 1,
-                        Some(format!("{PSQL_META}{cmd}")),
-                        true,
-                    ));
-                }
-            }
-            text.push('\n');
-            continue;
-        }
-        text.push_str(line);
-        text.push('\n');
-    }
+    // A panic in reading psql's syntax loses nothing silently: the text is then of unknown
+    // effect.
+    let read = std::panic::catch_unwind(|| {
+        let mut psql = Classified::default();
+        let text = super::psql::server_sql(sql, origin, &mut psql);
+        (text, psql)
+    });
+    let Ok((text, mut out)) = read else {
+        return failed_parser(origin);
+    };
     classify_text(Flavor::Postgresql, &text, origin, 1, &mut out);
-    // A function the same SQL creates, then calls: its body is code of unknown effect.
+    // A function the same SQL creates, then calls: its body is code of unknown effect. By
+    // its own name: a call without the schema finds it on the search path.
     let created = std::mem::take(&mut out.created);
     let mut calls = std::mem::take(&mut out.calls);
     calls.retain(|(line, name)| {
-        if created.contains(name) {
+        if created.iter().any(|c| bare(c) == bare(name)) {
             out.found.push(Found::unknown(
                 *line,
                 Some(format!("{name}() (a function this SQL creates)")),
@@ -839,8 +806,10 @@ pub(crate) fn classify_text(
     first_line: usize,
     out: &mut Classified,
 ) {
-    let dialect = flavor.dialect();
-    let tokens = match Tokenizer::new(dialect.as_ref(), text).tokenize_with_location() {
+    if flavor == Flavor::Postgresql {
+        return super::pg::classify_text(text, origin, first_line, out);
+    }
+    let tokens = match Tokenizer::new(&MySqlDialect {}, text).tokenize_with_location() {
         Ok(t) => t,
         Err(e) => {
             out.notes.push(format!(
@@ -874,14 +843,13 @@ pub(crate) fn classify_text(
         }
         let from = tokens[0].span.start;
         let to = tokens[tokens.len() - 1].span.end;
-        let dialect = flavor.dialect();
-        match Parser::new(dialect.as_ref())
+        match Parser::new(&MySqlDialect {})
             .with_tokens_with_locations(tokens)
             .parse_statements()
         {
             Ok(stmts) => {
                 for st in &stmts {
-                    if let Some(db) = classify_statement(flavor, st, line, &mut part.found) {
+                    if let Some(db) = classify_statement(st, line, &mut part.found) {
                         part.uses.push((part.found.len(), db));
                     }
                 }
@@ -948,7 +916,7 @@ pub(crate) fn classify_text(
 }
 
 /// What a part the parser panicked on holds: statements of unknown effect.
-fn failed_parser(origin: &str) -> Classified {
+pub(super) fn failed_parser(origin: &str) -> Classified {
     Classified {
         found: vec![Found::unknown(0, None, true)],
         notes: vec![format!("{origin}: the SQL parser failed on part of it")],
@@ -957,11 +925,12 @@ fn failed_parser(origin: &str) -> Classified {
 }
 
 /// Adds what one part of a text holds to the whole, in order.
-fn merge(out: &mut Classified, p: Classified) {
+pub(super) fn merge(out: &mut Classified, p: Classified) {
     let base = out.found.len();
     out.uses
         .extend(p.uses.into_iter().map(|(at, db)| (at + base, db)));
     out.found.extend(p.found);
+    out.statements += p.statements;
     out.notes.extend(p.notes);
     out.calls.extend(p.calls);
     out.created.extend(p.created);
@@ -1054,6 +1023,14 @@ mod tests {
             .collect()
     }
 
+    fn first(sql: &str) -> Found {
+        let c = classify(sql, "-c");
+        c.found
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{sql}: nothing found"))
+    }
+
     #[test]
     fn destructive_statements_are_found_and_harmless_ones_pass() {
         use SqlStatement::*;
@@ -1065,47 +1042,122 @@ mod tests {
                 (DropDatabase, Some("prod".into()), 1)
             ]
         );
-        assert_eq!(kinds("TRUNCATE a, b")[1].0, Truncate);
+        assert!(first("DROP SCHEMA app CASCADE").cascade);
+        assert!(!first("DROP SCHEMA app").cascade);
+        for drop in [
+            "DROP VIEW v",
+            "DROP MATERIALIZED VIEW v",
+            "DROP FOREIGN TABLE v",
+            "DROP TABLE IF EXISTS v",
+        ] {
+            assert_eq!(kinds(drop), [(DropTable, Some("v".into()), 1)], "{drop}");
+        }
+        assert_eq!(
+            kinds("TRUNCATE a, shop.b"),
+            [
+                (Truncate, Some("a".into()), 1),
+                (Truncate, Some("shop.b".into()), 1)
+            ]
+        );
         assert_eq!(
             kinds("DELETE FROM t")[0],
             (DeleteWithoutWhere, Some("t".into()), 1)
         );
+        assert_eq!(kinds("DELETE FROM t WHERE id = 3")[0].0, Delete);
         assert_eq!(kinds("UPDATE t SET x = 1")[0].0, UpdateWithoutWhere);
-        assert_eq!(kinds("ALTER TABLE t DROP COLUMN c")[0].0, AlterDropColumn);
-        // Not skipped by the shortcut: a WHERE inside parentheses is not the statement's, a
-        // CTE may delete, EXPLAIN ANALYZE runs what it explains.
+        assert_eq!(kinds("UPDATE t SET x = 1 WHERE id = 2")[0].0, Update);
+        assert_eq!(
+            kinds("ALTER TABLE t DROP COLUMN c"),
+            [(AlterDropColumn, Some("t".into()), 1)]
+        );
+        // A new type with USING rewrites every value (USING NULL empties the column); without
+        // it, the values are cast and kept.
+        assert_eq!(
+            kinds("ALTER TABLE users ALTER COLUMN email TYPE int USING NULL"),
+            [(AlterDropColumn, Some("users".into()), 1)]
+        );
+        assert!(kinds("ALTER TABLE users ALTER COLUMN id TYPE bigint").is_empty());
+        // A WHERE inside parentheses is not the statement's.
         assert_eq!(
             kinds("UPDATE t SET x = (SELECT y FROM u WHERE u.id = 1)")[0].0,
             UpdateWithoutWhere
         );
-        assert_eq!(
-            kinds("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"),
-            [(DeleteWithoutWhere, Some("t".into()), 1)]
-        );
-        assert_eq!(
-            kinds("WITH s AS (SELECT 1) UPDATE t SET x = 2")[0].0,
-            UpdateWithoutWhere
-        );
-        assert_eq!(
-            kinds("EXPLAIN ANALYZE DELETE FROM t")[0].0,
-            DeleteWithoutWhere
-        );
-        assert_eq!(
-            kinds("EXPLAIN (ANALYZE, BUFFERS) TRUNCATE t")
-                .first()
-                .map(|k| k.0),
-            kinds("TRUNCATE t").first().map(|k| k.0)
-        );
+        // Data-modifying statements inside others run with them.
+        for (sql, kind) in [
+            (
+                "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+                DeleteWithoutWhere,
+            ),
+            (
+                "WITH s AS (SELECT 1) UPDATE t SET x = 2",
+                UpdateWithoutWhere,
+            ),
+            (
+                "WITH a AS (WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d) SELECT * FROM a",
+                DeleteWithoutWhere,
+            ),
+            (
+                "WITH d AS (DELETE FROM t RETURNING *) INSERT INTO archive SELECT * FROM d",
+                DeleteWithoutWhere,
+            ),
+            ("EXPLAIN ANALYZE DELETE FROM t", DeleteWithoutWhere),
+            (
+                "EXPLAIN (ANALYZE, BUFFERS) DELETE FROM t",
+                DeleteWithoutWhere,
+            ),
+            (
+                "EXPLAIN (ANALYZE true) UPDATE t SET x = 1",
+                UpdateWithoutWhere,
+            ),
+            (
+                "CREATE TABLE x AS WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+                DeleteWithoutWhere,
+            ),
+            (
+                "COPY (DELETE FROM t RETURNING *) TO STDOUT",
+                DeleteWithoutWhere,
+            ),
+            (
+                "SELECT 1 UNION ALL (WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d)",
+                DeleteWithoutWhere,
+            ),
+            (
+                "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+                Delete,
+            ),
+        ] {
+            assert_eq!(kinds(sql), [(kind, Some("t".into()), 1)], "{sql}");
+        }
+        // Code whose effect cannot be known.
+        for sql in [
+            "DO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$",
+            "CALL purge_all()",
+            "EXECUTE wipe(1)",
+            "EXPLAIN ANALYZE EXECUTE wipe(1)",
+            "COPY t FROM PROGRAM 'rm -rf /srv'",
+        ] {
+            let f = first(sql);
+            assert_eq!((f.kind, f.by_keywords), (Unknown, false), "{sql}");
+        }
         for ok in [
             "SELECT * FROM t",
             "INSERT INTO t VALUES (1)",
-            "DELETE FROM t WHERE id = 3",
-            "UPDATE t SET x = 1 WHERE id = 2",
+            "CREATE INDEX i ON t (x)",
+            "CREATE TABLE t2 (id int)",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC DELETE FROM t; END",
+            "PREPARE p AS DELETE FROM t",
             "SELECT 'DROP TABLE t; DELETE FROM t'",
             "-- DROP TABLE t\nSELECT 1",
+            "/* DROP TABLE t; /* nested */ */ SELECT 1",
             "SELECT $$ DROP TABLE t $$",
+            "SELECT $x$ DELETE FROM t; $x$",
             "EXPLAIN DELETE FROM t",
+            "EXPLAIN (ANALYZE false) DELETE FROM t",
             "DELETE FROM t WHERE id IN (SELECT id FROM u)",
+            "BEGIN; SET search_path = app; COMMIT",
+            "VACUUM ANALYZE",
+            "",
+            "-- only a comment",
         ] {
             // A qualified DELETE/UPDATE is found as such (a rule may ask how many rows).
             let destructive: Vec<_> = kinds(ok)
@@ -1117,6 +1169,40 @@ mod tests {
     }
 
     #[test]
+    fn objects_are_named_as_sql_names_them() {
+        let names: Vec<Option<String>> = classify(
+            "DROP TABLE \"Odd\".\"T\", public.Foo, \"user\", \"a\"\"b\", _x1",
+            "-c",
+        )
+        .found
+        .into_iter()
+        .map(|f| f.object)
+        .collect();
+        assert_eq!(
+            names,
+            [
+                Some("\"Odd\".\"T\"".into()),
+                Some("public.foo".into()),
+                Some("\"user\"".into()),
+                Some("\"a\"\"b\"".into()),
+                Some("_x1".into()),
+            ]
+        );
+        // A database by its own name, as dropdb and pg_dump take it.
+        assert_eq!(
+            first("DROP DATABASE \"Shop\"").object.as_deref(),
+            Some("Shop")
+        );
+        // An alias or ONLY is not the table's name.
+        assert_eq!(
+            first("DELETE FROM ONLY shop.orders o WHERE o.id < 3")
+                .object
+                .as_deref(),
+            Some("shop.orders")
+        );
+    }
+
+    #[test]
     fn calls_are_collected_and_a_function_created_then_called_is_unknown() {
         let c = classify(
             "CREATE OR REPLACE FUNCTION app.wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM t';\nSELECT app.wipe();",
@@ -1124,11 +1210,31 @@ mod tests {
         );
         assert_eq!(c.found.len(), 1, "{:?}", c.found);
         assert_eq!(c.found[0].kind, SqlStatement::Unknown);
-        assert_eq!(c.found[0].line, 1);
+        // The call's own line.
+        assert_eq!(c.found[0].line, 2);
+        assert_eq!(
+            c.found[0].object.as_deref(),
+            Some("app.wipe() (a function this SQL creates)")
+        );
+        // Without its schema, on the search path: the same function.
+        let c = classify(
+            "CREATE FUNCTION app.wipe() RETURNS int LANGUAGE sql AS 'SELECT 1'; SELECT wipe()",
+            "-c",
+        );
+        assert_eq!(c.found.len(), 1, "{:?}", c.found);
         let c = classify("SELECT purge(), format('%s', \"Odd\"(1)) FROM t", "-c");
         let names: Vec<&str> = c.calls.iter().map(|(_, n)| n.as_str()).collect();
         assert_eq!(names, ["purge", "format", "Odd"]);
         assert!(c.found.is_empty());
+        // Everywhere in the statement, each once, with its line.
+        let c = classify(
+            "INSERT INTO t VALUES (1, upper('a'))\n  RETURNING app.audit(id), upper(v);",
+            "-c",
+        );
+        assert_eq!(c.calls, [(1, "upper".into()), (2, "app.audit".into())]);
+        // Function names in strings and comments are not calls.
+        let c = classify("SELECT 'wipe()' -- purge()\n", "-c");
+        assert!(c.calls.is_empty(), "{:?}", c.calls);
     }
 
     #[test]
@@ -1141,9 +1247,19 @@ mod tests {
             c.found[0].count_from.as_deref(),
             Some("shop.orders WHERE 1 = 1")
         );
+        // The statement as written, for the server's EXPLAIN.
         assert_eq!(
             c.found[0].statement.as_deref(),
-            Some("DELETE FROM shop.orders WHERE 1 = 1")
+            Some("DELETE FROM shop.orders WHERE 1=1")
+        );
+        let t = classify("DELETE FROM users WHERE 1=1;\n", "-c");
+        assert_eq!(
+            (t.found[0].kind, t.found[0].count_from.as_deref()),
+            (Delete, Some("users WHERE 1 = 1"))
+        );
+        assert_eq!(
+            t.found[0].statement.as_deref(),
+            Some("DELETE FROM users WHERE 1=1")
         );
         let u = classify("UPDATE users SET email = NULL WHERE true", "-c");
         assert_eq!(u.found[0].kind, Update);
@@ -1154,9 +1270,45 @@ mod tests {
             (j.found[0].kind, j.found[0].count_from.clone()),
             (Delete, None)
         );
+        let j = classify("UPDATE t SET x = u.x FROM u WHERE t.id = u.id", "-c");
+        assert_eq!(j.found[0].count_from, None);
         let w = classify("DELETE FROM t", "-c");
         assert_eq!(w.found[0].kind, DeleteWithoutWhere);
         assert_eq!(w.found[0].count_from.as_deref(), Some("t"));
+        // The alias and ONLY are kept: the count reads the same rows.
+        let o = classify(
+            "DELETE FROM ONLY orders o WHERE o.id < 10 AND o.note <> 'a;b'",
+            "-c",
+        );
+        assert_eq!(
+            o.found[0].count_from.as_deref(),
+            Some("ONLY orders o WHERE o.id < 10 AND o.note <> 'a;b'")
+        );
+        // Inside another statement: the DELETE itself, as the parser prints it.
+        let n = classify(
+            "WITH d AS (DELETE FROM t WHERE x > 1 RETURNING *) SELECT * FROM d",
+            "-c",
+        );
+        assert_eq!(
+            n.found[0].statement.as_deref(),
+            Some("DELETE FROM t WHERE x > 1 RETURNING *")
+        );
+        assert_eq!(n.found[0].count_from.as_deref(), Some("t WHERE x > 1"));
+        // A WHERE that reads a CTE cannot be counted without it.
+        let r = classify(
+            "WITH a AS (SELECT 1 AS id) DELETE FROM t WHERE id IN (SELECT id FROM a)",
+            "-c",
+        );
+        assert_eq!(
+            (r.found[0].kind, r.found[0].count_from.clone()),
+            (Delete, None)
+        );
+        assert_eq!(
+            classify("WITH s AS (SELECT 1) UPDATE t SET x = 2", "-c").found[0]
+                .count_from
+                .as_deref(),
+            Some("t")
+        );
     }
 
     #[test]
@@ -1170,28 +1322,144 @@ mod tests {
             kinds(&script),
             [(SqlStatement::DropTable, Some("accounts".into()), 40)]
         );
+        // After comments and blank lines, and in a long script read statement by statement.
+        let mut long =
+            String::from("SELECT 1;\n-- a comment\n\n/* and\nanother */ DELETE FROM t;\n");
+        for n in 0..2000 {
+            long.push_str(&format!("INSERT INTO t VALUES ({n});\n"));
+        }
+        long.push_str("SELEC broken;\nTRUNCATE big;\n");
+        let c = classify(&long, "-f x");
+        let got: Vec<_> = c.found.iter().map(|f| (f.kind, f.line)).collect();
+        assert_eq!(
+            got,
+            [
+                (SqlStatement::DeleteWithoutWhere, 5),
+                (SqlStatement::Unknown, 2006),
+                (SqlStatement::Truncate, 2007)
+            ]
+        );
+        assert_eq!(c.statements, 2004);
     }
 
     #[test]
-    fn what_the_parser_cannot_read_is_scanned_and_reported() {
+    fn what_the_parser_cannot_read_is_unknown_scanned_and_reported() {
         let c = classify(
-            "SELECT 1;\nDO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$;\nDELET FROM t;",
+            "SELECT 1;\nDO $$ BEGIN EXECUTE 'DROP TABLE t'; END $$;\nDELET FROM t;\nDROP TABLE x garbage;",
             "script.sql",
         );
-        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
-        assert!(c.found[0].by_keywords);
+        let got: Vec<_> = c
+            .found
+            .iter()
+            .map(|f| (f.kind, f.object.as_deref(), f.line, f.by_keywords))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // The parser reads DO: code of unknown effect.
+                (SqlStatement::Unknown, None, 2, false),
+                // It cannot read the others: unknown, and scanned.
+                (SqlStatement::Unknown, None, 3, true),
+                (SqlStatement::Unknown, None, 4, true),
+                (SqlStatement::DropTable, Some("x"), 4, true),
+            ]
+        );
         assert!(
-            c.notes.iter().any(|n| n.contains("line 2")),
+            c.notes.iter().any(|n| n.contains("line 3")
+                && n.contains("cannot read")
+                && n.contains("nothing destructive")),
             "{:?}",
             c.notes
         );
         assert!(
             c.notes
                 .iter()
-                .any(|n| n.contains("line 3") && n.contains("nothing destructive"))
+                .any(|n| n.contains("line 4") && n.contains("found by keywords"))
         );
+        // A statement with no keyword, which the scanner's splitter leaves out, is read too.
+        let c = classify("SELECT 1; wipe_all; SELECT 2", "-c");
+        assert_eq!(c.found.len(), 1, "{:?}", c.found);
+        assert_eq!(
+            (c.found[0].kind, c.found[0].by_keywords),
+            (SqlStatement::Unknown, true)
+        );
+        // Text the lexer cannot read at all.
+        for bad in [
+            "SELECT 'unterminated; DROP TABLE t",
+            "SELECT 1; /* open",
+            "SELECT \0 1",
+        ] {
+            let c = classify(bad, "-c");
+            assert_eq!(c.found[0].kind, SqlStatement::Unknown, "{bad}");
+            assert!(c.found[0].by_keywords, "{bad}");
+        }
+        // EXPLAIN ANALYZE of a TRUNCATE is not PostgreSQL: unknown, and the TRUNCATE found by
+        // keywords.
+        let k: Vec<_> = kinds("EXPLAIN (ANALYZE, BUFFERS) TRUNCATE t")
+            .into_iter()
+            .map(|k| k.0)
+            .collect();
+        assert_eq!(k, [SqlStatement::Unknown, SqlStatement::Truncate]);
+    }
+
+    #[test]
+    fn psql_meta_commands_and_variables_are_not_sql() {
+        use SqlStatement::*;
         let c = classify("\\i other.sql\nSELECT 1;", "-f x");
-        assert_eq!(c.found[0].kind, SqlStatement::Unknown);
+        assert_eq!(c.found[0].kind, Unknown);
+        assert!(is_client_meta(&c.found[0]));
+        // Later on a line: the meta-command sends the buffer; its arguments are not SQL.
+        let c = classify(
+            "SELECT format('DROP TABLE %I', 't') \\gexec\nSELECT 1;",
+            "-f x",
+        );
+        let got: Vec<_> = c
+            .found
+            .iter()
+            .map(|f| (f.kind, f.object.clone(), is_client_meta(f)))
+            .collect();
+        assert_eq!(got, [(Unknown, Some("\\gexec".into()), true)]);
+        assert_eq!(
+            kinds("SELECT 1 \\g out's.txt\nDROP TABLE t\n\\g\nSELECT 2 \\x \\\\ ; DELETE FROM u;"),
+            [
+                (DropTable, Some("t".into()), 2),
+                (DeleteWithoutWhere, Some("u".into()), 4)
+            ]
+        );
+        assert!(kinds("SELECT 1; \\echo it's done\nSELECT 2;").is_empty());
+        // The data of a COPY from standard input is not SQL, up to its `\.`.
+        assert_eq!(
+            kinds("COPY t (id, v) FROM STDIN;\n1\tit's\n\\N\tDROP TABLE x;\n\\.\nTRUNCATE t;"),
+            [(Truncate, Some("t".into()), 5)]
+        );
+        assert_eq!(
+            kinds("\\copy t from stdin\n1\t2;\n\\.\nDELETE FROM t;"),
+            [(DeleteWithoutWhere, Some("t".into()), 4)]
+        );
+        assert!(kinds("COPY t TO STDOUT;\nSELECT 1;").is_empty());
+        // A backslash inside a string is the string's.
+        assert!(kinds("SELECT E'\\\\x', '\\gexec';").is_empty());
+        // A statement made by a variable: psql's making, judged where psql sends it.
+        for sql in [
+            "\\set x 'DROP TABLE t'\n:x;",
+            "DELETE FROM t WHERE id = :id;",
+            "SELECT 1; :\"cmd\"",
+        ] {
+            let c = classify(sql, "-f x");
+            assert_eq!(c.found.len(), 1, "{sql}: {:?}", c.found);
+            assert!(is_client_meta(&c.found[0]), "{sql}: {:?}", c.found);
+            assert!(c.notes.iter().any(|n| n.contains("psql variable")), "{sql}");
+        }
+        // What the parser reads as it is written is SQL: an array slice, a cast, `:=`.
+        for ok in [
+            "SELECT a[1:n] FROM t",
+            "SELECT x::int FROM t",
+            "SELECT f(a := 1)",
+            "SELECT ':x'",
+        ] {
+            let c = classify(ok, "-c");
+            assert!(c.found.is_empty(), "{ok}: {:?}", c.found);
+        }
     }
 
     #[test]
