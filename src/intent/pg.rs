@@ -2,21 +2,25 @@
 //! grammar of the server itself, so a statement is classified as the server will read it. A
 //! statement the parser cannot read is never passed silently: it is of unknown effect, a
 //! keyword scan says what it may hold, and the result says so. This module reads text and
-//! never runs anything; the one system call it makes puts standard error back (below).
+//! never runs anything.
 //!
-//! libpg_query keeps its parser state per thread, but each parse, scan and split swaps the
-//! process's standard error (fd 2) for a pipe while it runs (to catch the parser's messages):
-//! two calls at once on two threads can leave fd 2 on a closed pipe for good. Every call into
-//! it holds one lock; a long script read on several threads holds it for them all, and fd 2
-//! is put back when they are done.
+//! The text is scanned once by PostgreSQL's lexer and cut into statements where psql cuts it
+//! (a `;` outside parentheses and outside a `BEGIN ATOMIC … END` body); each statement that
+//! may be destructive is then parsed on its own, so one statement the parser cannot read
+//! hides none of the others. One that begins with a keyword whose statements are never among
+//! the destructive kinds (SELECT, INSERT, SET, BEGIN…: most of a long script) is told from its
+//! tokens without parsing it.
+//!
+//! libpg_query keeps its parser state per thread, but a parse swaps the process's standard
+//! error (fd 2) for a pipe while it runs (to catch the parser's messages): two calls at once on
+//! two threads can leave fd 2 on a closed pipe for good. Every call into it holds one lock.
+//! (What another thread writes to standard error during a parse goes to that pipe: lost.)
 
-use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use pg_query::protobuf::{
-    self, AlterTableType, CmdType, DropBehavior, LimitOption, ObjectType, RangeVar, SelectStmt,
-    SetOperation, Token,
+    self, AlterTableType, CmdType, DropBehavior, KeywordKind, LimitOption, ObjectType, RangeVar,
+    ScanToken, SelectStmt, SetOperation, Token,
 };
 use pg_query::{Node, NodeEnum};
 
@@ -25,33 +29,9 @@ use crate::policy::schema::SqlStatement;
 
 static LIBPG_QUERY: Mutex<()> = Mutex::new(());
 
-thread_local! {
-    /// This thread may call libpg_query: it holds the lock, or works for one that does.
-    static HELD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the thread as holding the lock until dropped.
-struct Holding(bool);
-
-impl Holding {
-    fn mark() -> Holding {
-        Holding(HELD.replace(true))
-    }
-}
-
-impl Drop for Holding {
-    fn drop(&mut self) {
-        HELD.set(self.0);
-    }
-}
-
 /// Runs `f`, which calls libpg_query, alone.
 fn alone<T>(f: impl FnOnce() -> T) -> T {
-    if HELD.get() {
-        return f();
-    }
     let _lock = LIBPG_QUERY.lock().unwrap_or_else(PoisonError::into_inner);
-    let _held = Holding::mark();
     f()
 }
 
@@ -59,6 +39,7 @@ fn parse(text: &str) -> Option<protobuf::ParseResult> {
     // The warning is only ever about backslashes in strings, which standard strings (the
     // server's default, and the parser's here) do not have.
     let options = pg_query::ParserOptions::DISABLE_ESCAPE_STRING_WARNING;
+    // A NUL byte cannot be given to the C parser (nor sent by psql): `None`, as unreadable.
     alone(|| pg_query::parse(text, options))
         .ok()
         .map(|r| r.protobuf)
@@ -82,8 +63,8 @@ pub(crate) fn parses(text: &str) -> bool {
 }
 
 /// The tokens of SQL text as PostgreSQL's lexer reads it (comments included), with their byte
-/// offsets; `None` when it cannot (an unterminated string or comment).
-pub(crate) fn tokens(text: &str) -> Option<Vec<protobuf::ScanToken>> {
+/// offsets; `None` when it cannot (an unterminated string or comment, a NUL byte).
+pub(crate) fn tokens(text: &str) -> Option<Vec<ScanToken>> {
     // pg_query 18.1 makes a slice of the C scanner's null pointer when there is no token at
     // all (undefined behaviour): whitespace alone is not given to it.
     if text
@@ -118,155 +99,209 @@ impl Lines {
     }
 }
 
-/// The offset of the first byte at or after `at` that is neither whitespace nor in a comment.
-fn skip_blank(text: &str, mut at: usize) -> usize {
-    let b = text.as_bytes();
-    loop {
-        while b
-            .get(at)
-            .is_some_and(|c| c.is_ascii_whitespace() || *c == 0x0b)
-        {
-            at += 1;
-        }
-        let rest = b.get(at..).unwrap_or_default();
-        if rest.starts_with(b"--") {
-            at = rest
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(b.len(), |n| at + n);
-        } else if rest.starts_with(b"/*") {
-            // PostgreSQL's block comments nest.
-            let mut depth = 0usize;
-            let mut i = at;
-            while i < b.len() {
-                if b[i..].starts_with(b"/*") {
-                    depth += 1;
-                    i += 2;
-                } else if b[i..].starts_with(b"*/") {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
+fn is(t: &ScanToken, token: Token) -> bool {
+    t.token == token as i32
+}
+
+fn start(t: &ScanToken) -> usize {
+    usize::try_from(t.start).unwrap_or(0)
+}
+
+fn end(t: &ScanToken) -> usize {
+    usize::try_from(t.end).unwrap_or(0)
+}
+
+/// The statements of a text's tokens (comments left out) as psql sends them, as ranges of
+/// tokens: each ends at a `;` outside parentheses and, in `CREATE [OR REPLACE]
+/// FUNCTION|PROCEDURE`, outside `BEGIN … END` (psqlscan.l's own rule, CASE … END counted
+/// inside a BEGIN).
+fn split(tokens: &[ScanToken]) -> Vec<std::ops::Range<usize>> {
+    let routine = |st: &[ScanToken]| {
+        let words: Vec<i32> = st
+            .iter()
+            .filter(|t| t.keyword_kind != KeywordKind::NoKeyword as i32 || is(t, Token::Ident))
+            .take(4)
+            .map(|t| t.token)
+            .collect();
+        let kind = |w: Option<&i32>| {
+            w.is_some_and(|&w| w == Token::Function as i32 || w == Token::Procedure as i32)
+        };
+        words.first() == Some(&(Token::Create as i32))
+            && (kind(words.get(1))
+                || (words.get(1) == Some(&(Token::Or as i32))
+                    && words.get(2) == Some(&(Token::Replace as i32))
+                    && kind(words.get(3))))
+    };
+    let mut out = Vec::new();
+    let (mut from, mut parens, mut begins) = (0, 0usize, 0usize);
+    for (i, t) in tokens.iter().enumerate() {
+        if is(t, Token::Ascii40) {
+            parens += 1;
+        } else if is(t, Token::Ascii41) {
+            parens = parens.saturating_sub(1);
+        } else if is(t, Token::Ascii59) && parens == 0 && begins == 0 {
+            if i > from {
+                out.push(from..i);
             }
-            at = i;
-        } else {
-            return at;
+            from = i + 1;
+        } else if parens == 0
+            && (is(t, Token::BeginP) || is(t, Token::Case) || is(t, Token::EndP))
+            && routine(&tokens[from..i])
+        {
+            if is(t, Token::BeginP) || (is(t, Token::Case) && begins > 0) {
+                begins += 1;
+            } else if is(t, Token::EndP) {
+                begins = begins.saturating_sub(1);
+            }
         }
+    }
+    if from < tokens.len() {
+        out.push(from..tokens.len());
+    }
+    out
+}
+
+/// A statement that the classification would find nothing in, told from its first token
+/// without parsing it: one that begins with a keyword whose statements are never among the
+/// destructive kinds. The server refuses a data-modifying WITH anywhere but at the top of a
+/// statement, so none of these holds a DELETE or an UPDATE. Anything else is parsed
+/// (DELETE and UPDATE, whose rows the server may be asked about; WITH, which may hold one;
+/// EXPLAIN, which may run one; CREATE, whose `TABLE … AS` runs a query…).
+fn cannot_be_destructive(st: &[ScanToken]) -> bool {
+    const HARMLESS: &[Token] = &[
+        Token::Select,
+        Token::Insert,
+        Token::Values,
+        Token::Grant,
+        Token::Revoke,
+        Token::Set,
+        Token::Show,
+        Token::BeginP,
+        Token::Start,
+        Token::Commit,
+        Token::Rollback,
+        Token::Savepoint,
+        Token::Release,
+        Token::Comment,
+        Token::Analyze,
+        Token::Analyse,
+        Token::Listen,
+        Token::Notify,
+        Token::Prepare,
+    ];
+    st.first()
+        .is_some_and(|t| HARMLESS.iter().any(|&h| is(t, h)))
+}
+
+/// An identifier as written, as PostgreSQL names it: a quoted one as it is (`""` a quote),
+/// an unquoted one in lowercase (ASCII letters only, as the server folds them in UTF-8).
+fn identifier(written: &str) -> String {
+    match written.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => written.to_ascii_lowercase(),
     }
 }
 
-/// Whether a text holds nothing but whitespace, comments and semicolons.
-fn blank(text: &str) -> bool {
-    let mut at = 0;
-    loop {
-        at = skip_blank(text, at);
-        match text.as_bytes().get(at) {
-            None => return true,
-            Some(b';') => at += 1,
-            Some(_) => return false,
+/// The functions a statement calls (a name, maybe qualified, right before `(`), with their
+/// line, each once; and the function or procedure it creates. A name after INTO, TABLE,
+/// REFERENCES, FUNCTION, PROCEDURE or ROUTINE is an object's, not a call (`INSERT INTO t (a)`,
+/// `DROP FUNCTION f(int)`); the server tells which of the others are functions, and which are
+/// volatile.
+fn calls_and_creations(text: &str, st: &[ScanToken], lines: &Lines, part: &mut Classified) {
+    let name_at = |i: usize| {
+        st.get(i).is_some_and(|t| {
+            is(t, Token::Ident)
+                || t.keyword_kind == KeywordKind::UnreservedKeyword as i32
+                || t.keyword_kind == KeywordKind::TypeFuncNameKeyword as i32
+        })
+    };
+    let written = |t: &ScanToken| text.get(start(t)..end(t)).map(identifier);
+    // The qualified name whose last part is token `last`, and the index of its first part.
+    let qualified = |last: usize| {
+        let mut first = last;
+        while first >= 2 && is(&st[first - 1], Token::Ascii46) && name_at(first - 2) {
+            first -= 2;
+        }
+        let parts: Option<Vec<String>> =
+            (first..=last).step_by(2).map(|i| written(&st[i])).collect();
+        parts.map(|p| (first, p.join(".")))
+    };
+    let object = |t: &ScanToken| {
+        [
+            Token::Into,
+            Token::Table,
+            Token::References,
+            Token::Function,
+            Token::Procedure,
+            Token::Routine,
+        ]
+        .iter()
+        .any(|&k| is(t, k))
+    };
+    for i in 0..st.len().saturating_sub(1) {
+        if !(is(&st[i + 1], Token::Ascii40) && name_at(i)) {
+            continue;
+        }
+        let Some((first, name)) = qualified(i) else {
+            continue;
+        };
+        if first > 0 && object(&st[first - 1]) {
+            continue;
+        }
+        if !part.calls.iter().any(|(_, c)| *c == name) {
+            part.calls.push((lines.of(start(&st[i])), name));
         }
     }
+    let head: Vec<&ScanToken> = st.iter().take(4).collect();
+    if head.first().is_some_and(|t| is(t, Token::Create))
+        && let Some(at) = head
+            .iter()
+            .position(|t| is(t, Token::Function) || is(t, Token::Procedure))
+        && let Some(open) = (at + 1..st.len()).find(|&i| is(&st[i], Token::Ascii40))
+        && open > at + 1
+        && let Some((first, name)) = qualified(open - 1)
+        && first == at + 1
+    {
+        part.created.push(name);
+    }
 }
-
-/// A text up to this long is parsed whole first (a statement on the wire, a `-c`).
-const WHOLE: usize = 16 * 1024;
-/// Statements parsed in one call: libpg_query reads a long text more slowly per statement
-/// than a few hundred statements at a time.
-const PARSE: usize = 128;
-/// Below this many statements, a text is read on the calling thread.
-const THREADED: usize = 1024;
 
 /// Classifies PostgreSQL text (client commands already taken out) whose first line is line
-/// `first_line` of its source, adding to `out`. A short text is parsed whole; a long one, or
-/// one the parser cannot read whole, is split with libpg_query's scanner and parsed a few
-/// hundred statements at a time (on every core for a long script), each part the parser
-/// cannot read statement by statement, so one statement it cannot read hides none of the
-/// others.
+/// `first_line` of its source, adding to `out`.
 pub(crate) fn classify_text(text: &str, origin: &str, first_line: usize, out: &mut Classified) {
     let lines = Lines::new(text, first_line);
     // A panic in the parser's wrapper or in the reading below loses nothing silently: the
     // text is then of unknown effect.
-    let part = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        alone(|| read(text, origin, &lines))
-    }));
+    let part =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(text, origin, &lines)));
     merge(out, part.unwrap_or_else(|_| failed_parser(origin)));
-}
-
-/// What the splitter makes of a text: statements, and what it left between them.
-#[derive(Clone, Copy)]
-enum Span {
-    Statement(usize, usize),
-    Between(usize, usize),
 }
 
 fn read(text: &str, origin: &str, lines: &Lines) -> Classified {
     let mut r = Reader::new(text, origin, lines);
-    if text.len() <= WHOLE
-        && let Some(tree) = parse(text)
-    {
-        r.statements(0, text.len(), &tree);
-        return r.part;
-    }
-    let Ok(pieces) = pg_query::split_with_scanner(text) else {
+    let Some(mut tokens) = tokens(text) else {
         r.part.notes.push(format!(
             "{origin}: the SQL could not be tokenized: checked by keywords only"
         ));
         r.unreadable(0, text.len());
         return r.part;
     };
-    let base = text.as_ptr() as usize;
-    let mut spans = Vec::with_capacity(pieces.len() * 2);
-    let mut covered = 0;
-    for piece in pieces {
-        let at = (piece.as_ptr() as usize).wrapping_sub(base);
-        let end = at.saturating_add(piece.len());
-        if at < covered || end > text.len() {
+    tokens.retain(|t| !(is(t, Token::SqlComment) || is(t, Token::CComment)));
+    for range in split(&tokens) {
+        let st = &tokens[range];
+        let (Some(first), Some(last)) = (st.first(), st.last()) else {
+            continue;
+        };
+        let (from, to) = (start(first), end(last));
+        calls_and_creations(text, st, lines, &mut r.part);
+        if cannot_be_destructive(st) {
+            r.part.statements += 1;
             continue;
         }
-        // The splitter leaves out what holds no keyword (`:name;`, `wipe_all;`): text the
-        // server would be sent all the same.
-        spans.push(Span::Between(covered, at));
-        spans.push(Span::Statement(at, end));
-        covered = end;
-    }
-    spans.push(Span::Between(covered, text.len()));
-    let statements = spans.len() / 2;
-    if statements < THREADED {
-        r.spans(&spans);
-        return r.part;
-    }
-    // Long scripts on every core, in order-preserving shares of whole parses.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let per = spans.len().div_ceil(cores).max(THREADED).next_multiple_of(2 * PARSE);
-    // The threads' swaps of fd 2 may leave it on one of their pipes: it is put back after.
-    let stderr = nix::unistd::dup(std::io::stderr()).ok();
-    let parts: Vec<Classified> = std::thread::scope(|scope| {
-        let handles: Vec<_> = spans
-            .chunks(per)
-            .map(|share| {
-                scope.spawn(move || {
-                    let _held = Holding::mark();
-                    let mut r = Reader::new(text, origin, lines);
-                    r.spans(share);
-                    r.part
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            // A part that panicked read nothing: its statements are of unknown effect.
-            .map(|h| h.join().unwrap_or_else(|_| failed_parser(origin)))
-            .collect()
-    });
-    if let Some(fd) = stderr {
-        let _ = nix::unistd::dup2_stderr(&fd);
-    }
-    for p in parts {
-        merge(&mut r.part, p);
+        match text.get(from..to).and_then(parse) {
+            Some(tree) => r.statements(from, to, &tree),
+            None => r.unreadable(from, to),
+        }
     }
     r.part
 }
@@ -276,7 +311,7 @@ struct Reader<'a> {
     origin: &'a str,
     lines: &'a Lines,
     /// Whether a name needs no quotes (not a keyword that would read otherwise), by name.
-    plain: HashMap<String, bool>,
+    plain: std::collections::HashMap<String, bool>,
     /// The names of the CTEs around the statement being read.
     scope: Vec<String>,
     part: Classified,
@@ -296,106 +331,19 @@ impl<'a> Reader<'a> {
             text,
             origin,
             lines,
-            plain: HashMap::new(),
+            plain: Default::default(),
             scope: Vec::new(),
             part: Classified::default(),
-        }
-    }
-
-    /// The statements of `spans` (in order), `PARSE` at a time.
-    fn spans(&mut self, spans: &[Span]) {
-        for group in spans.chunks(2 * PARSE) {
-            let statements: Vec<(usize, usize)> = group
-                .iter()
-                .filter_map(|s| match s {
-                    Span::Statement(a, b) => Some((*a, *b)),
-                    Span::Between(..) => None,
-                })
-                .collect();
-            let clean = group.iter().all(|s| match s {
-                Span::Between(a, b) => blank(self.text.get(*a..*b).unwrap_or_default()),
-                Span::Statement(..) => true,
-            });
-            if let (true, Some(first), Some(last)) = (clean, statements.first(), statements.last())
-                && let Some(tree) = self.text.get(first.0..last.1).and_then(parse)
-            {
-                self.statements(first.0, last.1, &tree);
-                continue;
-            }
-            self.one_by_one(group);
-        }
-    }
-
-    /// Statements the parser could not read together, read one at a time.
-    fn one_by_one(&mut self, spans: &[Span]) {
-        let mut i = 0;
-        while i < spans.len() {
-            match spans[i] {
-                Span::Between(a, b) => self.gap(a, b),
-                Span::Statement(a, b) => {
-                    if let Some(tree) = self.text.get(a..b).and_then(parse) {
-                        self.statements(a, b, &tree);
-                    } else if let Some((end, tree)) = self.body(&spans[i..]) {
-                        // A function body of several statements, which the splitter cut.
-                        self.statements(a, end.1, &tree);
-                        i += end.0;
-                    } else {
-                        self.unreadable(a, b);
-                    }
-                }
-            }
-            i += 1;
-        }
-    }
-
-    /// `CREATE FUNCTION … BEGIN ATOMIC …; …; END`: the splitter cuts it at each `;`; read
-    /// with the statements after it (a few), up to the first run the parser reads.
-    fn body(&self, spans: &[Span]) -> Option<((usize, usize), protobuf::ParseResult)> {
-        let Some(Span::Statement(a, b)) = spans.first() else {
-            return None;
-        };
-        let head = self.text.get(*a..*b)?;
-        if !head.to_ascii_lowercase().contains("atomic") {
-            return None;
-        }
-        for (n, s) in spans.iter().enumerate().skip(1).take(64) {
-            match s {
-                Span::Statement(_, end) => {
-                    if let Some(tree) = self.text.get(*a..*end).and_then(parse) {
-                        return Some(((n, *end), tree));
-                    }
-                }
-                Span::Between(x, y) if !blank(self.text.get(*x..*y).unwrap_or_default()) => {
-                    return None;
-                }
-                Span::Between(..) => {}
-            }
-        }
-        None
-    }
-
-    /// What lies between statements the splitter found: unreadable unless blank.
-    fn gap(&mut self, from: usize, to: usize) {
-        let between = self.text.get(from..to).unwrap_or_default();
-        if !blank(between) {
-            let mut from = from;
-            // Cut at the semicolons: each part is a statement of its own.
-            for s in between.split(';') {
-                let to = from + s.len();
-                if !blank(s) {
-                    self.unreadable(from, to);
-                }
-                from = to + 1;
-            }
         }
     }
 
     /// A statement the parser cannot read, at `from..to`: of unknown effect, and scanned for
     /// the keywords of destructive statements.
     fn unreadable(&mut self, from: usize, to: usize) {
-        let start = skip_blank(self.text, from).min(to);
-        let line = self.lines.of(start);
-        let fragment = self.text.get(start..to).unwrap_or_default();
+        let fragment = self.text.get(from..to).unwrap_or_default();
+        let line = self
+            .lines
+            .of(from + fragment.len() - fragment.trim_start().len());
         let found = &mut self.part.found;
         found.push(Found::unknown(line, None, true));
         let before = found.len();
@@ -418,7 +366,8 @@ impl<'a> Reader<'a> {
         ));
     }
 
-    /// The statements of `tree`, parsed from the text at `base..end`.
+    /// The statements of `tree`, parsed from the text at `base..end`: each where the parser
+    /// says it is (`stmt_location`, `stmt_len`).
     fn statements(&mut self, base: usize, end: usize, tree: &protobuf::ParseResult) {
         let text = self.text;
         for raw in &tree.stmts {
@@ -431,23 +380,12 @@ impl<'a> Reader<'a> {
                 Ok(len) if len > 0 => from.saturating_add(len).min(end),
                 _ => end,
             };
-            let start = skip_blank(text, from).min(to);
-            let line = self.lines.of(start);
-            let written = text
-                .get(start..to)
-                .map(|s| s.trim_end().trim_end_matches(';').trim_end());
+            let written = text.get(from..to).unwrap_or_default();
+            let line = self
+                .lines
+                .of(from + written.len() - written.trim_start().len());
+            let written = Some(written.trim().trim_end_matches(';').trim_end());
             self.part.statements += 1;
-            let walk = Walk::of(node);
-            for (location, name) in walk.calls {
-                let line = usize::try_from(location)
-                    .map_or(line, |l| self.lines.of(base.saturating_add(l)));
-                if !self.part.calls.iter().any(|(_, c)| *c == name) {
-                    self.part.calls.push((line, name));
-                }
-            }
-            if let NodeEnum::CreateFunctionStmt(f) = node {
-                self.part.created.push(strings(&f.funcname).join("."));
-            }
             self.statement(node, At { line, written });
         }
     }
@@ -681,8 +619,7 @@ impl<'a> Reader<'a> {
         };
         // A count cannot name the CTEs the WHERE reads (without them, the name could be a
         // table's).
-        let reads_cte =
-            filter.is_some_and(|w| Walk::of(w).relations.iter().any(|r| self.scope.contains(r)));
+        let reads_cte = filter.is_some_and(|w| reads_any(w, &self.scope));
         let count_from = relation
             .filter(|_| single && !reads_cte)
             .and_then(|rv| count_from(rv, filter));
@@ -791,275 +728,28 @@ pub(crate) fn is_variable(colon: &protobuf::ScanToken, next: &protobuf::ScanToke
             || next.token == i32::from(b'{'))
 }
 
-/// A walk of a tree through its serde form (every node type, every field): the functions it
-/// calls (with their byte offsets), and the relations it names without a schema.
-#[derive(Default)]
-struct Walk {
-    calls: Vec<(i32, String)>,
-    relations: Vec<String>,
-    frames: Vec<Frame>,
-    want: Want,
-}
-
-enum Frame {
-    /// A FuncCall: its slot in `calls`, and its name's parts so far.
-    Call(usize, Vec<String>),
-    /// A RangeVar: whether it names a schema, and its name.
-    Relation(bool, String),
-    Other,
-}
-
-#[derive(Clone, Copy, Default, PartialEq)]
-enum Want {
-    #[default]
-    Nothing,
-    Name,
-    Location,
-    Schema,
-    Relname,
-}
-
-#[derive(Debug)]
-struct WalkError;
-
-impl std::fmt::Display for WalkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("walk")
-    }
-}
-
-impl std::error::Error for WalkError {}
-
-impl serde::ser::Error for WalkError {
-    fn custom<T: std::fmt::Display>(_: T) -> Self {
-        WalkError
-    }
-}
-
-impl Walk {
-    fn of<T: serde::Serialize + ?Sized>(tree: &T) -> Walk {
-        let mut walk = Walk::default();
-        // The walk itself never fails.
-        let _ = tree.serialize(&mut walk);
-        walk
-    }
-
-    fn call(&mut self) -> Option<&mut Vec<String>> {
-        self.frames.iter_mut().rev().find_map(|f| match f {
-            Frame::Call(_, parts) => Some(parts),
-            _ => None,
-        })
-    }
-}
-
-type Done = Result<(), WalkError>;
-
-macro_rules! ignore {
-    ($($name:ident: $t:ty),*) => {
-        $(fn $name(self, _: $t) -> Done { Ok(()) })*
-    };
-}
-
-impl serde::Serializer for &mut Walk {
-    type Ok = ();
-    type Error = WalkError;
-    type SerializeSeq = Self;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Self;
-    type SerializeMap = Self;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Self;
-
-    ignore!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i64: i64,
-        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
-        serialize_f32: f32, serialize_f64: f64, serialize_char: char, serialize_bytes: &[u8]);
-
-    fn serialize_i32(self, v: i32) -> Done {
-        if self.want == Want::Location
-            && let Some(Frame::Call(slot, _)) = self.frames.last()
-        {
-            let slot = *slot;
-            if let Some(c) = self.calls.get_mut(slot) {
-                c.0 = v;
+/// Whether an expression reads a relation named as one of `names` without a schema (a CTE in
+/// scope). Walked through its serde form, which has every node type and every field; only a
+/// DELETE or UPDATE with a WHERE under a WITH comes here.
+fn reads_any(filter: &Node, names: &[String]) -> bool {
+    fn walk(v: &serde_json::Value, names: &[String]) -> bool {
+        match v {
+            serde_json::Value::Object(m) => {
+                let unqualified = m.get("schemaname").and_then(|s| s.as_str()) == Some("")
+                    && m.get("catalogname").and_then(|s| s.as_str()) == Some("");
+                let named = m
+                    .get("relname")
+                    .and_then(|r| r.as_str())
+                    .is_some_and(|r| names.iter().any(|n| n == r));
+                (unqualified && named) || m.values().any(|x| walk(x, names))
             }
+            serde_json::Value::Array(a) => a.iter().any(|x| walk(x, names)),
+            _ => false,
         }
-        Ok(())
     }
-    fn serialize_str(self, v: &str) -> Done {
-        match (self.want, self.frames.last_mut()) {
-            (Want::Name, _) => {
-                if let Some(parts) = self.call() {
-                    parts.push(v.to_owned());
-                }
-            }
-            (Want::Schema, Some(Frame::Relation(qualified, _))) => *qualified |= !v.is_empty(),
-            (Want::Relname, Some(Frame::Relation(_, name))) => *name = v.to_owned(),
-            _ => {}
-        }
-        Ok(())
+    if names.is_empty() {
+        return false;
     }
-    fn serialize_none(self) -> Done {
-        Ok(())
-    }
-    fn serialize_some<T: ?Sized + serde::Serialize>(self, v: &T) -> Done {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Done {
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Done {
-        Ok(())
-    }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Done {
-        Ok(())
-    }
-    fn serialize_newtype_struct<T: ?Sized + serde::Serialize>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Done {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: ?Sized + serde::Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        v: &T,
-    ) -> Done {
-        v.serialize(self)
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self, WalkError> {
-        Ok(self)
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self, WalkError> {
-        Ok(self)
-    }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, WalkError> {
-        Ok(self)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self, WalkError> {
-        Ok(self)
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self, WalkError> {
-        Ok(self)
-    }
-    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Self, WalkError> {
-        if name == "FuncCall" {
-            // Its slot is taken now, so calls are listed in the order they are written.
-            self.calls.push((-1, String::new()));
-            let slot = self.calls.len() - 1;
-            self.frames.push(Frame::Call(slot, Vec::new()));
-        } else if name == "RangeVar" {
-            self.frames.push(Frame::Relation(false, String::new()));
-        } else {
-            self.frames.push(Frame::Other);
-        }
-        Ok(self)
-    }
-    fn serialize_struct_variant(
-        self,
-        name: &'static str,
-        _: u32,
-        _: &'static str,
-        len: usize,
-    ) -> Result<Self, WalkError> {
-        self.serialize_struct(name, len)
-    }
-}
-
-impl serde::ser::SerializeStruct for &mut Walk {
-    type Ok = ();
-    type Error = WalkError;
-    fn serialize_field<T: ?Sized + serde::Serialize>(&mut self, key: &'static str, v: &T) -> Done {
-        let saved = self.want;
-        // A FuncCall's own fields say what its strings and numbers are; inside any other
-        // node, they are what the nearest field above said (its name's String nodes).
-        match self.frames.last() {
-            Some(Frame::Call(..)) => {
-                self.want = match key {
-                    "funcname" => Want::Name,
-                    "location" => Want::Location,
-                    _ => Want::Nothing,
-                }
-            }
-            Some(Frame::Relation(..)) => {
-                self.want = match key {
-                    "catalogname" | "schemaname" => Want::Schema,
-                    "relname" => Want::Relname,
-                    _ => Want::Nothing,
-                }
-            }
-            _ => {}
-        }
-        let r = v.serialize(&mut **self);
-        self.want = saved;
-        r
-    }
-    fn end(self) -> Done {
-        match self.frames.pop() {
-            Some(Frame::Call(slot, parts)) => {
-                if let Some(c) = self.calls.get_mut(slot) {
-                    c.1 = parts.join(".");
-                }
-            }
-            Some(Frame::Relation(false, name)) => self.relations.push(name),
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-impl serde::ser::SerializeStructVariant for &mut Walk {
-    type Ok = ();
-    type Error = WalkError;
-    fn serialize_field<T: ?Sized + serde::Serialize>(&mut self, key: &'static str, v: &T) -> Done {
-        serde::ser::SerializeStruct::serialize_field(self, key, v)
-    }
-    fn end(self) -> Done {
-        serde::ser::SerializeStruct::end(self)
-    }
-}
-
-macro_rules! elements {
-    ($($trait:ident :: $method:ident),*) => {
-        $(impl serde::ser::$trait for &mut Walk {
-            type Ok = ();
-            type Error = WalkError;
-            fn $method<T: ?Sized + serde::Serialize>(&mut self, v: &T) -> Done {
-                v.serialize(&mut **self)
-            }
-            fn end(self) -> Done {
-                Ok(())
-            }
-        })*
-    };
-}
-
-elements!(
-    SerializeSeq::serialize_element,
-    SerializeTuple::serialize_element,
-    SerializeTupleStruct::serialize_field,
-    SerializeTupleVariant::serialize_field
-);
-
-impl serde::ser::SerializeMap for &mut Walk {
-    type Ok = ();
-    type Error = WalkError;
-    fn serialize_key<T: ?Sized + serde::Serialize>(&mut self, k: &T) -> Done {
-        k.serialize(&mut **self)
-    }
-    fn serialize_value<T: ?Sized + serde::Serialize>(&mut self, v: &T) -> Done {
-        v.serialize(&mut **self)
-    }
-    fn end(self) -> Done {
-        Ok(())
-    }
+    // A tree that cannot be walked may read one.
+    serde_json::to_value(filter).map_or(true, |v| walk(&v, names))
 }

@@ -1118,10 +1118,6 @@ mod tests {
                 DeleteWithoutWhere,
             ),
             (
-                "SELECT 1 UNION ALL (WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d)",
-                DeleteWithoutWhere,
-            ),
-            (
                 "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
                 Delete,
             ),
@@ -1155,6 +1151,9 @@ mod tests {
             "EXPLAIN (ANALYZE false) DELETE FROM t",
             "DELETE FROM t WHERE id IN (SELECT id FROM u)",
             "BEGIN; SET search_path = app; COMMIT",
+            // The server refuses a data-modifying WITH below the top of a statement.
+            "SELECT 1 UNION ALL (WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d)",
+            "INSERT INTO a WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
             "VACUUM ANALYZE",
             "",
             "-- only a comment",
@@ -1235,6 +1234,37 @@ mod tests {
         // Function names in strings and comments are not calls.
         let c = classify("SELECT 'wipe()' -- purge()\n", "-c");
         assert!(c.calls.is_empty(), "{:?}", c.calls);
+        // Objects named before their columns or arguments are not calls; a call in a WHERE
+        // or after a schema is, keywords that name functions too.
+        let c = classify(
+            "INSERT INTO app.t (a) VALUES (1); DROP FUNCTION wipe(int); CREATE TABLE u (id int REFERENCES t (id));\nDELETE FROM t WHERE \"Odd\".left(x, 1) = app.ok(2)",
+            "-c",
+        );
+        assert_eq!(c.calls, [(2, "Odd.left".into()), (2, "app.ok".into())]);
+    }
+
+    #[test]
+    fn statements_end_where_psql_ends_them() {
+        use SqlStatement::*;
+        // A `;` inside a BEGIN ATOMIC body (CASE … END inside it) does not end the CREATE.
+        let c = classify(
+            "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC\n  DELETE FROM t;\n  SELECT CASE WHEN true THEN 1 END;\nEND;\nDROP TABLE x;",
+            "-c",
+        );
+        assert_eq!(
+            c.found.iter().map(|f| (f.kind, f.line)).collect::<Vec<_>>(),
+            [(DropTable, 5)]
+        );
+        assert_eq!(c.statements, 2);
+        // Elsewhere BEGIN starts a transaction, and a `)` too many ends nothing.
+        let k: Vec<_> = kinds("BEGIN; DELETE FROM t; END; SELECT 1); TRUNCATE u")
+            .into_iter()
+            .map(|k| k.0)
+            .collect();
+        assert_eq!(k, [DeleteWithoutWhere, Truncate]);
+        // A NUL byte: the C parser cannot be given it; of unknown effect.
+        let c = classify("DELETE FROM t WHERE id = 1;\0", "-c");
+        assert_eq!(c.found[0].kind, Unknown);
     }
 
     #[test]
