@@ -787,6 +787,12 @@ mod tests {
             found("CREATE OR REPLACE TABLE shop.orders (id INT)"),
             [(DropTable, Some("orders".into()), Some("shop".into()), 1)]
         );
+        // Also when the parser cannot read the rest: found by keywords.
+        assert!(
+            found("CREATE OR REPLACE TABLE orders (id INT) ENGINE = InnoDB garbage garbage")
+                .iter()
+                .any(|f| f.0 == DropTable && f.1.as_deref() == Some("orders"))
+        );
         for ok in [
             "SELECT * FROM t",
             "CREATE TABLE IF NOT EXISTS t (id INT)",

@@ -411,6 +411,7 @@ impl<'a> Reader<'a> {
         };
         match node {
             NodeEnum::DropStmt(d) => {
+                let cascade = d.behavior == DropBehavior::DropCascade as i32;
                 let kind = match ObjectType::try_from(d.remove_type) {
                     Ok(
                         ObjectType::ObjectTable
@@ -419,9 +420,14 @@ impl<'a> Reader<'a> {
                         | ObjectType::ObjectForeignTable,
                     ) => SqlStatement::DropTable,
                     Ok(ObjectType::ObjectSchema) => SqlStatement::DropSchema,
+                    // What else depends on a type, an extension, a function… goes with it:
+                    // columns of the type, tables of the extension's types.
+                    _ if cascade => {
+                        self.push(SqlStatement::Unknown, None, at.line, true);
+                        return;
+                    }
                     _ => return,
                 };
-                let cascade = d.behavior == DropBehavior::DropCascade as i32;
                 for o in &d.objects {
                     let parts = match &o.node {
                         Some(NodeEnum::List(l)) => strings(&l.items),
@@ -432,6 +438,8 @@ impl<'a> Reader<'a> {
                     self.push(kind, name, at.line, cascade);
                 }
             }
+            // Every object the roles own in the database, tables and their rows with them.
+            NodeEnum::DropOwnedStmt(_) => self.push(SqlStatement::Unknown, None, at.line, false),
             // The database's own name, as dropdb and pg_dump take it.
             NodeEnum::DropdbStmt(d) => {
                 self.push(

@@ -709,6 +709,16 @@ pub(super) fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut V
             _ => push(SqlStatement::Unknown, None),
         }
     }
+    // A column's values rewritten by an expression, as dropping it.
+    if first == "ALTER" && has("TYPE") && has("USING") {
+        push(SqlStatement::AlterDropColumn, after("TABLE"));
+    }
+    // MariaDB replaces the table, and its rows go.
+    if flavor == Flavor::Mysql && first == "CREATE" && has("OR") && has("REPLACE") {
+        if let Some(table) = after("TABLE") {
+            push(SqlStatement::DropTable, Some(table));
+        }
+    }
     if has("TRUNCATE") {
         push(SqlStatement::Truncate, after("TRUNCATE"));
     }
@@ -1077,6 +1087,18 @@ mod tests {
             [(AlterDropColumn, Some("users".into()), 1)]
         );
         assert!(kinds("ALTER TABLE users ALTER COLUMN id TYPE bigint").is_empty());
+        assert_eq!(
+            kinds("ALTER TABLE ONLY shop.users ALTER email SET DATA TYPE text USING lower(email)"),
+            [(AlterDropColumn, Some("shop.users".into()), 1)]
+        );
+        // Also when the parser cannot read the rest: found by keywords.
+        assert!(
+            kinds("ALTER TABLE users ALTER COLUMN email TYPE int USING NULL garbage").contains(&(
+                AlterDropColumn,
+                Some("users".into()),
+                1
+            ))
+        );
         // A WHERE inside parentheses is not the statement's.
         assert_eq!(
             kinds("UPDATE t SET x = (SELECT y FROM u WHERE u.id = 1)")[0].0,
@@ -1131,6 +1153,9 @@ mod tests {
             "EXECUTE wipe(1)",
             "EXPLAIN ANALYZE EXECUTE wipe(1)",
             "COPY t FROM PROGRAM 'rm -rf /srv'",
+            "DROP OWNED BY app",
+            "DROP TYPE mood CASCADE",
+            "DROP EXTENSION postgis CASCADE",
         ] {
             let f = first(sql);
             assert_eq!((f.kind, f.by_keywords), (Unknown, false), "{sql}");
@@ -1155,6 +1180,8 @@ mod tests {
             "SELECT 1 UNION ALL (WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d)",
             "INSERT INTO a WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
             "VACUUM ANALYZE",
+            "DROP TYPE mood",
+            "DROP FUNCTION f(int)",
             "",
             "-- only a comment",
         ] {
