@@ -174,6 +174,30 @@ fn delete_without_where_is_caught_and_with_where_runs() {
 }
 
 #[test]
+fn a_new_column_type_that_rewrites_every_value_is_a_dropped_column() {
+    let c = start(
+        "[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\"\nstatements = [\"alter_drop_column\"]\naction = \"deny\"\nreason = \"the shop's columns\"\n",
+    );
+    let sql = "ALTER TABLE t ALTER COLUMN v TYPE int USING NULL";
+    let out = c.shim("psql", &["-d", "shop", "-c", sql], None);
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("drops a column of t"), "{err}");
+    assert_eq!(
+        c.real_psql("shop", "SELECT string_agg(v, ',' ORDER BY id) FROM t"),
+        "a,b,c"
+    );
+    // A new type the values are cast to keeps them.
+    let sql = "ALTER TABLE t ALTER COLUMN id TYPE bigint";
+    let out = c.shim("psql", &["-d", "shop", "-c", sql], None);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(
+        c.real_psql("shop", "SELECT pg_typeof(id) FROM t LIMIT 1"),
+        "bigint"
+    );
+}
+
+#[test]
 fn dropdb_is_caught() {
     let c = start(DENY);
     let out = c.shim("dropdb", &["shop"], None);

@@ -212,15 +212,26 @@ fn drop_table_is_refused_without_a_terminal_and_the_password_stays_out_of_the_lo
     let out = s.shim("mysql", &["-BNe", "TRUNCATE t", "--datab=shop"], None);
     assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
     assert_eq!(s.shop(), before);
+    // MariaDB's CREATE OR REPLACE TABLE drops the table and its rows first.
+    let out = s.shim(
+        "mysql",
+        &["shop", "-e", "CREATE OR REPLACE TABLE t (id int)"],
+        None,
+    );
+    let (_, err) = common::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("drops the table t in database shop"), "{err}");
+    assert_eq!(s.shop(), before);
     // A DELETE that names its rows runs.
     let out = ok(s.shim("mysql", &["shop", "-e", "DELETE FROM t WHERE id = 2"], None));
     assert!(common::text(&out).1.is_empty(), "{:?}", common::text(&out));
     assert_eq!(s.shop(), "1\ta\n3\tc");
     let audit = common::audit_lines(&s.audit);
-    assert_eq!(audit.len(), 3);
+    assert_eq!(audit.len(), 4);
     assert_eq!(audit[0]["decision"], "confirm");
     assert_eq!(audit[0]["outcome"], "refused-no-terminal");
-    assert_eq!(audit[2]["outcome"], "executed");
+    assert_eq!(audit[2]["outcome"], "refused-no-terminal");
+    assert_eq!(audit[3]["outcome"], "executed");
     let log = std::fs::read_to_string(&s.audit).unwrap();
     assert!(!log.contains(PASSWORD), "{log}");
     assert!(log.contains("-p***"), "{log}");
