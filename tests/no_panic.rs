@@ -336,6 +336,49 @@ const SQL: &[&str] = &[
     "\t",
 ];
 
+/// Texts at the parser's limits: nesting past the tree decoder's depth and past the parser's
+/// stack, NUL bytes (libpg_query takes a C string), whitespace alone (no token at all), many
+/// statements. Each is classified without a panic; a DELETE is found, as a DELETE or as a
+/// statement of unknown effect, never as nothing.
+#[test]
+fn sql_at_the_parsers_limits_is_classified_without_a_panic() {
+    use gardefou::policy::schema::SqlStatement::{self, *};
+    let deep = |n: usize| {
+        format!(
+            "DELETE FROM t WHERE {}1{} = 1",
+            "1 + (".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    let cases: [(String, &[SqlStatement]); 9] = [
+        (deep(20), &[Delete]),
+        (deep(500), &[Delete, Unknown]),
+        (deep(100_000), &[Delete, Unknown]),
+        (format!("SELECT {}", "(".repeat(100_000)), &[]),
+        (
+            "DELETE FROM t;\0DROP TABLE u".to_owned(),
+            &[Unknown, DeleteWithoutWhere, DropTable],
+        ),
+        ("\0".to_owned(), &[Unknown]),
+        (" \t\n\r\x0b\x0c".to_owned(), &[]),
+        ("SELECT 1;".repeat(50_000), &[]),
+        (";".repeat(10_000), &[]),
+    ];
+    for (sql, kinds) in cases {
+        let c = catch_unwind(|| gardefou::intent::sql::classify(&sql, "-c"));
+        let shown: String = sql.chars().take(40).collect();
+        let c = c.unwrap_or_else(|_| panic!("classify panicked on {shown:?}…"));
+        let found: Vec<SqlStatement> = c.found.iter().map(|f| f.kind).collect();
+        match kinds {
+            [] => assert!(found.is_empty(), "{shown:?}…: {found:?}"),
+            _ => assert!(
+                !found.is_empty() && found.iter().all(|k| kinds.contains(k)),
+                "{shown:?}…: {found:?}"
+            ),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config(4096))]
 
