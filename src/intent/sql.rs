@@ -714,10 +714,13 @@ pub(super) fn scan_keywords(flavor: Flavor, text: &str, line: usize, out: &mut V
         push(SqlStatement::AlterDropColumn, after("TABLE"));
     }
     // MariaDB replaces the table, and its rows go.
-    if flavor == Flavor::Mysql && first == "CREATE" && has("OR") && has("REPLACE") {
-        if let Some(table) = after("TABLE") {
-            push(SqlStatement::DropTable, Some(table));
-        }
+    if flavor == Flavor::Mysql
+        && first == "CREATE"
+        && has("OR")
+        && has("REPLACE")
+        && let Some(table) = after("TABLE")
+    {
+        push(SqlStatement::DropTable, Some(table));
     }
     if has("TRUNCATE") {
         push(SqlStatement::Truncate, after("TRUNCATE"));
