@@ -40,6 +40,10 @@ pub enum Error {
     Snapshot(String),
     #[error("cluster: {0}")]
     Cluster(String),
+    /// The cluster daemon certainly did not act on the request: it could not be reached, or it
+    /// answered no (HTTP 4xx). Any other failure may have moved roles.
+    #[error("cluster: {0}")]
+    ClusterRefused(String),
     #[error("maintenance lock: {0}")]
     Lock(String),
 }

@@ -192,7 +192,8 @@ pub fn verdict_here(
 /// group holds the last maintenance slot, is refused; a lock that cannot be read asks.
 fn lock_check(v: &mut Verdict, policy: &Policy, host: &str) {
     use crate::cluster::lock;
-    let Some(l) = lock::of_policy(policy, host) else {
+    let recorded = crate::act::maintenance::recorded_group(policy);
+    let Some(l) = lock::of_policy(policy, host, recorded.as_deref()) else {
         return;
     };
     let me = policy.host_name();

@@ -77,7 +77,8 @@ fn net_item(cx: &Context) -> Item {
 /// The maintenance lock's slots: a stop when another host of the group holds the last one
 /// (or etcd cannot tell), since `maintenance start` would be refused.
 fn lock_item(cx: &Context) -> Option<Item> {
-    let lock = match crate::cluster::lock::of_policy(cx.policy, cx.host)? {
+    let recorded = crate::act::maintenance::recorded_group(cx.policy);
+    let lock = match crate::cluster::lock::of_policy(cx.policy, cx.host, recorded.as_deref())? {
         Ok(l) => l,
         Err(e) => return Some(Item::new("maintenance lock", Mark::Fail, e.to_string())),
     };

@@ -1143,3 +1143,74 @@ fn a_fleetlock_server_holds_the_slot_from_start_to_finish() {
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     assert_eq!(db1.ran(), "reboot \n");
 }
+
+/// A package's maintainer script, run by the real dpkg, may restart the service it ships
+/// (the apt and dpkg hooks judged the package operation), but a reboot from it is judged like
+/// any other; and `DPKG_MAINTSCRIPT_PACKAGE` exported by hand, with no dpkg above, exempts
+/// nothing.
+#[test]
+fn a_maintainer_script_may_restart_its_service_but_never_reboot() {
+    let etcd = Etcd::start();
+    let db = fleet_host("db1", &etcd.lock(), "secondary");
+    let path = format!(
+        "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        db.root.join("bin").display(),
+        db.root.join("real").display()
+    );
+    // By hand: refused (production, no terminal), nothing reaches the stand-ins.
+    for line in [&["systemctl", "restart", "postgresql"][..], &["reboot"]] {
+        let out = Command::new(line[0])
+            .args(&line[1..])
+            .env("PATH", &path)
+            .env("GARDEFOU_POLICY", &db.policy)
+            .env("DPKG_MAINTSCRIPT_PACKAGE", "postgresql-15")
+            .env("DPKG_MAINTSCRIPT_NAME", "postinst")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{line:?}: {:?}",
+            common::text(&out)
+        );
+    }
+    assert_eq!(db.ran(), "");
+
+    // Under dpkg: the restart runs, the reboot is refused.
+    let pkg = db.root.join("pkg");
+    std::fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    std::fs::write(
+        pkg.join("DEBIAN/control"),
+        "Package: gftest-maintscript\nVersion: 1.0\nArchitecture: all\nMaintainer: gardefou tests <tests@example.org>\nDescription: gardefou test package\n",
+    )
+    .unwrap();
+    script(
+        &pkg.join("DEBIAN/postinst"),
+        &format!(
+            "export PATH={path} GARDEFOU_POLICY={}\n\
+             systemctl restart postgresql || echo restart-refused >> {r}/ran\n\
+             reboot || echo reboot-refused >> {r}/ran\nexit 0\n",
+            db.policy.display(),
+            r = db.root.display()
+        ),
+    );
+    let deb = db.root.join("gftest-maintscript.deb");
+    let out = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&pkg)
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    let out = Command::new("dpkg").arg("-i").arg(&deb).output().unwrap();
+    let _ = Command::new("dpkg")
+        .args(["--purge", "gftest-maintscript"])
+        .output();
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(
+        db.ran(),
+        "systemctl restart postgresql\nreboot-refused\n",
+        "{:?}",
+        common::text(&out)
+    );
+}

@@ -60,6 +60,12 @@ fn parent_of(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Whether this process runs in a package's maintainer script: `DPKG_MAINTSCRIPT_PACKAGE` is
+/// set *and* dpkg is an ancestor (the variable alone is an `export` away in any shell).
+pub(crate) fn in_maintainer_script() -> bool {
+    std::env::var_os("DPKG_MAINTSCRIPT_PACKAGE").is_some() && ancestor_named("dpkg").is_some()
+}
+
 /// The nearest ancestor (up to 8 levels) whose executable is named `name`.
 fn ancestor_named(name: &str) -> Option<u32> {
     let mut pid = std::process::id();

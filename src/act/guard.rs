@@ -164,7 +164,7 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
     let mut probed = probe_all(&intents, &loaded.policy, None);
-    if std::env::var_os("DPKG_MAINTSCRIPT_PACKAGE").is_some() {
+    if super::apt::in_maintainer_script() {
         // A package's maintainer script removes the files the package ships, in protected
         // trees too (/etc/ssh on an upgrade), with no terminal: the apt and dpkg hooks have
         // judged the package operation, so only what deletes a protected path itself counts.

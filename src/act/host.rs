@@ -4,8 +4,9 @@
 //! service rules, `[cluster] on_primary` on a primary not in maintenance, and the maintenance
 //! lock when another host of the group is down — then run or refused.
 //!
-//! A maintainer script (`DPKG_MAINTSCRIPT_PACKAGE`) restarting its own service is let through:
-//! the apt and dpkg hooks judged the package operation that runs it.
+//! A maintainer script (`DPKG_MAINTSCRIPT_PACKAGE`, under dpkg) restarting its own service is
+//! let through: the apt and dpkg hooks judged the package operation that runs it. A power
+//! command from one is judged like any other.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -35,7 +36,7 @@ pub fn shim(name: &str, argv: &[OsString]) -> i32 {
     let text = format!("{name} {}", args_text(args)).trim_end().to_owned();
     let intent = host::parse(name, &words, text.clone());
     let intent = match intent {
-        Some(i) if std::env::var_os("DPKG_MAINTSCRIPT_PACKAGE").is_none() => i,
+        Some(i) if i.power.is_some() || !super::apt::in_maintainer_script() => i,
         _ => {
             eprintln!("gardefou: {}", exec::exec(&real, &argv0, args));
             return exit::CANNOT_EXEC;

@@ -43,6 +43,15 @@ pub struct State {
 }
 
 impl State {
+    /// The group of the maintenance-lock slot this host holds (`lock` is "group G, slot N").
+    pub fn lock_group(&self) -> Option<&str> {
+        self.lock
+            .as_deref()?
+            .strip_prefix("group ")?
+            .rsplit_once(", slot ")
+            .map(|(g, _)| g)
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "in maintenance since {} by {}{}",
@@ -54,6 +63,16 @@ impl State {
                 .unwrap_or_default()
         )
     }
+}
+
+/// The group of the maintenance-lock slot the policy's host holds, from its maintenance state
+/// (None: not in maintenance, no slot, or the state cannot be read).
+pub fn recorded_group(policy: &Policy) -> Option<String> {
+    let settings = Settings::of(policy.cluster.as_ref());
+    current(&settings.state_file)
+        .ok()
+        .flatten()
+        .and_then(|s| s.lock_group().map(str::to_owned))
 }
 
 /// The maintenance mark, if the host carries one.
@@ -112,11 +131,21 @@ impl Run {
         })
     }
 
-    /// The maintenance lock, when the policy configures one.
-    fn lock(&self) -> std::result::Result<Option<Lock>, i32> {
-        match lock::of_policy(&self.policy, &self.host) {
+    /// The maintenance lock, when the policy configures one; in the group of the slot this
+    /// host holds when its state says (`recorded`).
+    fn lock(&self, recorded: Option<&str>) -> std::result::Result<Option<Lock>, i32> {
+        match lock::of_policy(&self.policy, &self.host, recorded) {
             None => Ok(None),
-            Some(Ok(l)) => Ok(Some(l)),
+            Some(Ok(l)) => Ok(Some(match recorded {
+                Some(g) if g != l.group() => {
+                    eprintln!(
+                        "gardefou: this host's slot is in group {g} (its maintenance state), not {}: using {g}",
+                        l.group()
+                    );
+                    l.in_group(g)
+                }
+                _ => l,
+            })),
             Some(Err(e)) => {
                 eprintln!("gardefou: {e}");
                 Err(1)
@@ -299,7 +328,7 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
         Ok(a) => a,
         Err(code) => return code,
     };
-    let lock = match run.lock() {
+    let lock = match run.lock(None) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -412,7 +441,16 @@ pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes
                 eprintln!(
                     "gardefou: the switchover request failed: {e}\ngardefou: maintenance not started."
                 );
-                run.give_back(lock.as_ref(), &taken);
+                // The slot goes back only when the daemon certainly did nothing: a request that
+                // failed half-way may still be moving roles.
+                if matches!(e, Error::ClusterRefused(_) | Error::Usage(_)) {
+                    run.give_back(lock.as_ref(), &taken);
+                } else if taken.is_some() {
+                    eprintln!(
+                        "gardefou: the cluster may be moving roles: this host keeps its maintenance slot; `gardefou preflight` shows the cluster, `gardefou maintenance release --host {}` frees the slot once it is healthy.",
+                        run.host
+                    );
+                }
                 run.audit(
                     &["maintenance", "start"],
                     Outcome::MaintenanceSwitchoverFailed,
@@ -505,7 +543,7 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
         }
     };
     let mut reasons = vec![format!("was {}", state.describe())];
-    let lock = match run.lock() {
+    let lock = match run.lock(state.lock_group()) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -644,7 +682,8 @@ pub fn status(policy: Option<&Path>, env: Option<&str>, json: bool) -> i32 {
         Ok(None) => None,
         Err(_) => return 2,
     };
-    let slots = match run.lock() {
+    let recorded = state.as_ref().and_then(State::lock_group);
+    let slots = match run.lock(recorded) {
         Ok(Some(l)) => Some(l.read().map_err(|e| e.to_string())),
         Ok(None) => None,
         Err(_) => return 2,
@@ -688,7 +727,11 @@ pub fn release(policy: Option<&Path>, env: Option<&str>, host: &str, yes: bool) 
         Ok(r) => r,
         Err(code) => return code,
     };
-    let lock = match run.lock() {
+    // Our own slot is in the group our state names; another host's, in the policy's.
+    let recorded = (host == run.host)
+        .then(|| recorded_group(&run.policy))
+        .flatten();
+    let lock = match run.lock(recorded.as_deref()) {
         Ok(Some(l)) => l,
         Ok(None) => {
             eprintln!(

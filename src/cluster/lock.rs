@@ -446,18 +446,41 @@ impl Lock {
     }
 }
 
-/// The lock the policy configures, if any; its group defaults to the cluster's name.
-pub fn of_policy(policy: &crate::policy::Policy, host: &str) -> Option<Result<Lock>> {
+/// The lock the policy configures, if any. Its group is `group`, else the cluster's name
+/// (Patroni's scope), else "default" for a cluster daemon that has no name. A daemon that has
+/// a name but does not answer leaves the group unknown: then `recorded` (the group of the slot
+/// this host holds, from its maintenance state) or an error — never a guess, which would read
+/// or give back another group's slots.
+pub fn of_policy(
+    policy: &crate::policy::Policy,
+    host: &str,
+    recorded: Option<&str>,
+) -> Option<Result<Lock>> {
     let spec = policy.lock.as_ref()?;
-    let cluster_name = if spec.group.is_none() {
-        super::from_policy(policy.cluster.as_ref(), host)
-            .ok()
-            .flatten()
-            .and_then(|a| a.name())
-    } else {
-        None
+    if spec.group.is_some() {
+        return Some(Lock::new(spec, None));
+    }
+    let name = match super::from_policy(policy.cluster.as_ref(), host) {
+        Ok(Some(adapter)) => adapter.name(),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
     };
-    Some(Lock::new(spec, cluster_name.as_deref()))
+    Some(match (name, recorded) {
+        (Ok(Some(name)), _) => Lock::new(spec, Some(&name)),
+        (Ok(None), recorded) => Lock::new(spec, Some(recorded.unwrap_or(DEFAULT_GROUP))),
+        (Err(_), Some(recorded)) => Lock::new(spec, Some(recorded)),
+        (Err(e), None) => Err(Error::Lock(format!(
+            "the lock's group is the cluster's name, which cannot be read ({e}): set group = \"…\" in [maintenance.lock] to name it without the cluster daemon"
+        ))),
+    })
+}
+
+impl Lock {
+    /// The same lock in `group` (the one a slot was taken in).
+    pub fn in_group(mut self, group: &str) -> Lock {
+        self.group = group.to_owned();
+        self
+    }
 }
 
 /// What the lock means for a command that takes this host (or a protected service) down:

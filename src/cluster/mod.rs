@@ -140,8 +140,27 @@ pub trait Cluster {
         Vec::new()
     }
     /// The cluster's own name (Patroni's scope), the maintenance lock's default group.
-    fn name(&self) -> Option<String> {
-        None
+    /// Ok(None): this daemon has no name to give; Err: it has one but did not answer.
+    fn name(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// Whether an HTTP request certainly never reached the server: no address, no connection.
+/// A timeout after connecting, or a broken answer, may have followed a request that was acted on.
+pub fn never_sent(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::BadUri(_) => true,
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::NotFound
+                | std::io::ErrorKind::AddrNotAvailable
+                | std::io::ErrorKind::NetworkUnreachable
+                | std::io::ErrorKind::HostUnreachable
+        ),
+        _ => false,
     }
 }
 

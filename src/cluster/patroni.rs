@@ -88,20 +88,31 @@ impl Patroni {
         if let Some(auth) = self.authorization()? {
             request = request.header("Authorization", auth);
         }
-        let mut r = request
-            .send(body.to_string())
-            .map_err(|e| Error::Cluster(format!("POST {url}: {e}")))?;
+        let mut r = request.send(body.to_string()).map_err(|e| {
+            let said = format!("POST {url}: {e}");
+            if crate::cluster::never_sent(&e) {
+                Error::ClusterRefused(said)
+            } else {
+                Error::Cluster(said)
+            }
+        })?;
         let code = r.status().as_u16();
         let text = r.body_mut().read_to_string().unwrap_or_default();
         match code {
             200 => Ok(text.trim().to_owned()),
-            401 => Err(Error::Cluster(format!(
+            401 => Err(Error::ClusterRefused(format!(
                 "POST {url}: HTTP 401: Patroni wants credentials for its unsafe endpoints{}",
                 if self.spec.username.is_some() {
                     ": [cluster.patroni] username and password_file were refused"
                 } else {
                     " (restapi.authentication): set [cluster.patroni] username and password_file"
                 }
+            ))),
+            // 412 and the other 4xx: Patroni refused before doing anything; a 5xx ("switchover
+            // failed", "status unknown") may have moved roles.
+            400..=499 => Err(Error::ClusterRefused(format!(
+                "POST {url} {body}: HTTP {code}: {}",
+                text.trim()
             ))),
             _ => Err(Error::Cluster(format!(
                 "POST {url} {body}: HTTP {code}: {}",
@@ -489,9 +500,15 @@ impl Cluster for Patroni {
         items
     }
 
-    fn name(&self) -> Option<String> {
-        let me = self.get_json("/patroni").ok()?;
-        me["patroni"]["scope"].as_str().map(str::to_owned)
+    fn name(&self) -> Result<Option<String>> {
+        let me = self.get_json("/patroni")?;
+        match me["patroni"]["scope"].as_str() {
+            Some(scope) => Ok(Some(scope.to_owned())),
+            None => Err(Error::Cluster(format!(
+                "GET {}/patroni does not give the cluster's scope",
+                self.url
+            ))),
+        }
     }
 
     fn drill(&self, status: Option<&Status>) -> Vec<Item> {

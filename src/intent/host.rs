@@ -144,60 +144,125 @@ pub fn parse(name: &str, args: &[Arg], text: String) -> Option<HostIntent> {
     (!intent.is_empty()).then_some(intent)
 }
 
-/// `reboot`, `poweroff`, `halt` (systemd's and sysvinit's options).
+/// A long option as getopt_long reads it: the whole name, or a prefix only one of `names`
+/// starts with (`--reb` is `--reboot`). None: unknown or ambiguous (the tool refuses it).
+fn long_option<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+    let name = word.strip_prefix("--")?.split('=').next()?;
+    if let Some(exact) = names.iter().find(|n| **n == name) {
+        return Some(exact);
+    }
+    let mut found = names
+        .iter()
+        .filter(|n| !name.is_empty() && n.starts_with(name));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
+/// `reboot`, `poweroff`, `halt` (systemd's and sysvinit's options; the last mode wins).
 fn power_command(name: &str, args: &[Arg], out: &mut HostIntent) {
+    const LONG: &[&str] = &[
+        "help",
+        "halt",
+        "poweroff",
+        "reboot",
+        "force",
+        "wtmp-only",
+        "no-wtmp",
+        "no-sync",
+        "no-wall",
+    ];
     let mut op = match name {
         "reboot" => PowerOp::Reboot,
         "poweroff" => PowerOp::Poweroff,
         _ => PowerOp::Halt,
     };
     for a in args {
-        match known(a) {
-            Some("--help" | "-w" | "--wtmp-only") => return,
-            Some("-p" | "--poweroff") => op = PowerOp::Poweroff,
-            Some("--reboot") => op = PowerOp::Reboot,
-            Some("--halt") => op = PowerOp::Halt,
-            Some(s) if s.starts_with('-') && !s.starts_with("--") => {
-                // Bundled short flags; -w only writes the wtmp record.
-                if s.contains('w') {
-                    return;
-                }
-                if s.contains('p') {
-                    op = PowerOp::Poweroff;
+        let Some(s) = known(a) else { continue };
+        if s == "--" {
+            break;
+        }
+        if s.starts_with("--") {
+            match long_option(s, LONG) {
+                Some("help" | "wtmp-only") => return,
+                Some("poweroff") => op = PowerOp::Poweroff,
+                Some("reboot") => op = PowerOp::Reboot,
+                Some("halt") => op = PowerOp::Halt,
+                _ => {}
+            }
+        } else if let Some(flags) = s.strip_prefix('-') {
+            // Bundled short flags; -w only writes the wtmp record.
+            for f in flags.chars() {
+                match f {
+                    'w' => return,
+                    'p' => op = PowerOp::Poweroff,
+                    _ => {}
                 }
             }
-            _ => {}
         }
     }
     out.power = Some(op);
 }
 
-/// `shutdown [OPTIONS] [TIME] [WALL…]`: poweroff unless told otherwise; `-c` cancels, `-k`
-/// only warns.
+/// `shutdown [OPTIONS] [TIME] [WALL…]` as systemd reads it (getopt `HPrhkKat:fFc`, options
+/// anywhere before `--`, the last mode wins): poweroff unless told otherwise; `-c` cancels
+/// (unless a later mode replaces it: `shutdown -c -r now` reboots), `-k` only warns.
 fn shutdown(args: &[Arg], out: &mut HostIntent) {
-    let mut op = PowerOp::Poweroff;
-    for a in args {
+    const LONG: &[&str] = &["help", "halt", "poweroff", "reboot", "no-wall", "show"];
+    #[derive(PartialEq)]
+    enum Mode {
+        Power(PowerOp),
+        Cancel,
+        Show,
+    }
+    let mut mode = Mode::Power(PowerOp::Poweroff);
+    let mut warn_only = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
         let Some(s) = known(a) else { continue };
-        match s {
-            "--help" | "-c" | "-k" | "--show" => return,
-            "-r" | "--reboot" => op = PowerOp::Reboot,
-            "-H" | "--halt" => op = PowerOp::Halt,
-            "-h" | "-P" | "--poweroff" => op = PowerOp::Poweroff,
-            s if s.starts_with('-') && !s.starts_with("--") && s.len() > 2 => {
-                let flags = &s[1..];
-                if flags.contains('c') || flags.contains('k') {
-                    return;
-                }
-                if flags.contains('r') {
-                    op = PowerOp::Reboot;
-                } else if flags.contains('H') {
-                    op = PowerOp::Halt;
-                }
+        if s == "--" {
+            break;
+        }
+        if !s.starts_with('-') || s == "-" {
+            continue;
+        }
+        if s.starts_with("--") {
+            match long_option(s, LONG) {
+                Some("help") => return,
+                Some("halt") => mode = Mode::Power(PowerOp::Halt),
+                Some("poweroff") => mode = Mode::Power(PowerOp::Poweroff),
+                Some("reboot") => mode = Mode::Power(PowerOp::Reboot),
+                Some("show") => mode = Mode::Show,
+                _ => {}
             }
-            _ => {}
+            continue;
+        }
+        let flags = &s[1..];
+        for (k, f) in flags.char_indices() {
+            match f {
+                'H' => mode = Mode::Power(PowerOp::Halt),
+                'P' => mode = Mode::Power(PowerOp::Poweroff),
+                'r' => mode = Mode::Power(PowerOp::Reboot),
+                'h' if mode != Mode::Power(PowerOp::Halt) => mode = Mode::Power(PowerOp::Poweroff),
+                'k' => warn_only = true,
+                'c' => mode = Mode::Cancel,
+                't' => {
+                    // -t SECONDS (sysvinit's): the rest of the word or the next one.
+                    if k + 1 == flags.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+                _ => {}
+            }
         }
     }
-    out.power = Some(op);
+    if let (Mode::Power(op), false) = (mode, warn_only) {
+        out.power = Some(op);
+    }
 }
 
 /// `init N`, `telinit N`: 0 powers off, 6 reboots, 1/S single user.
@@ -217,8 +282,15 @@ fn runlevel(args: &[Arg], out: &mut HostIntent) {
 
 /// The power operation a target stands for, when `systemctl isolate|start` reaches it.
 fn power_target(unit: &str) -> Option<PowerOp> {
-    let base = unit.strip_suffix(".target").unwrap_or(unit);
+    let base = unit
+        .strip_suffix(".target")
+        .or_else(|| {
+            unit.strip_prefix("systemd-")
+                .and_then(|u| u.strip_suffix(".service"))
+        })
+        .unwrap_or(unit);
     match base {
+        "exit" => Some(PowerOp::Poweroff),
         "reboot" | "runlevel6" | "ctrl-alt-del" | "soft-reboot" => Some(PowerOp::Reboot),
         "poweroff" | "runlevel0" => Some(PowerOp::Poweroff),
         "halt" => Some(PowerOp::Halt),
@@ -229,47 +301,117 @@ fn power_target(unit: &str) -> Option<PowerOp> {
     }
 }
 
-/// systemctl's options that take a value as the next word when not given `=VALUE`.
-const SYSTEMCTL_VALUED: &[&str] = &[
-    "-t",
-    "--type",
-    "--state",
-    "-p",
-    "--property",
-    "--job-mode",
-    "-s",
-    "--signal",
-    "--kill-whom",
-    "--kill-value",
-    "--what",
-    "--root",
-    "--image",
-    "--image-policy",
-    "-n",
-    "--lines",
-    "-o",
-    "--output",
-    "--preset-mode",
-    "--message",
-    "--timestamp",
-    "--boot-loader-entry",
-    "--boot-loader-menu",
-    "--reboot-argument",
-    "--when",
-    "--check-inhibitors",
-    "-H",
-    "--host",
-    "-M",
-    "--machine",
-    "--drop-in",
-    "--marked",
+/// systemctl's long options (systemd 252 to 257), for getopt_long's abbreviations.
+const SYSTEMCTL_LONG: &[&str] = &[
+    "help",
+    "version",
+    "type",
+    "property",
+    "value",
+    "all",
+    "reverse",
+    "after",
+    "before",
+    "show-types",
+    "failed",
+    "full",
+    "job-mode",
+    "fail",
+    "irreversible",
+    "ignore-dependencies",
+    "ignore-inhibitors",
+    "user",
+    "system",
+    "global",
+    "capsule",
+    "wait",
+    "no-block",
+    "legend",
+    "no-legend",
+    "no-pager",
+    "no-wall",
+    "dry-run",
+    "quiet",
+    "no-warn",
+    "root",
+    "image",
+    "image-policy",
+    "force",
+    "no-reload",
+    "kill-whom",
+    "kill-value",
+    "signal",
+    "no-ask-password",
+    "host",
+    "machine",
+    "runtime",
+    "lines",
+    "output",
+    "plain",
+    "state",
+    "recursive",
+    "with-dependencies",
+    "preset-mode",
+    "firmware-setup",
+    "boot-loader-menu",
+    "boot-loader-entry",
+    "reboot-argument",
+    "kernel-cmdline",
+    "now",
+    "message",
+    "show-transaction",
+    "timestamp",
+    "mkdir",
+    "marked",
+    "read-only",
+    "check-inhibitors",
+    "what",
+    "when",
+    "drop-in",
 ];
+
+/// Those of systemctl's long options that take a value (as the next word without `=VALUE`).
+const SYSTEMCTL_VALUED: &[&str] = &[
+    "type",
+    "property",
+    "state",
+    "job-mode",
+    "signal",
+    "kill-whom",
+    "kill-value",
+    "what",
+    "root",
+    "image",
+    "image-policy",
+    "lines",
+    "output",
+    "preset-mode",
+    "message",
+    "timestamp",
+    "boot-loader-entry",
+    "boot-loader-menu",
+    "reboot-argument",
+    "kernel-cmdline",
+    "when",
+    "check-inhibitors",
+    "host",
+    "machine",
+    "capsule",
+    "drop-in",
+    "legend",
+];
+
+/// systemctl's short options that take a value (getopt `ht:p:P:alqfs:H:M:n:o:iTrC:`).
+const SYSTEMCTL_SHORT_VALUED: &[u8] = b"tpPsHMnoC";
 
 /// `systemctl [OPTIONS] VERB [UNIT…]`.
 fn systemctl(args: &[Arg], out: &mut HostIntent) {
     let mut words: Vec<&Arg> = Vec::new();
     let mut now = false;
     let mut user = false;
+    // --dry-run only holds for the power verbs (systemctl(1)); a stop still stops.
+    let mut dry_run = false;
+    let mut marked = false;
     let mut i = 0;
     let mut options_end = false;
     while i < args.len() {
@@ -283,43 +425,54 @@ fn systemctl(args: &[Arg], out: &mut HostIntent) {
             words.push(a);
             continue;
         }
-        match s {
-            "--" => options_end = true,
-            "--help" | "-h" | "--version" | "--dry-run" => return,
-            "--now" => now = true,
-            "--user" | "--global" => user = true,
-            "--system" => user = false,
-            s if s.starts_with("--host=") || s.starts_with("--machine=") => out.remote = true,
-            s if SYSTEMCTL_VALUED.contains(&s) => {
-                if matches!(s, "-H" | "--host" | "-M" | "--machine") {
-                    out.remote = true;
-                }
+        if s == "--" {
+            options_end = true;
+            continue;
+        }
+        if s.starts_with("--") {
+            let Some(name) = long_option(s, SYSTEMCTL_LONG) else {
+                // Unknown or ambiguous: systemctl refuses the whole command.
+                continue;
+            };
+            match name {
+                "help" | "version" => return,
+                "dry-run" => dry_run = true,
+                "now" => now = true,
+                "marked" => marked = true,
+                "user" | "global" | "capsule" => user = true,
+                "system" => user = false,
+                "host" | "machine" => out.remote = true,
+                _ => {}
+            }
+            if SYSTEMCTL_VALUED.contains(&name) && !s.contains('=') {
                 i += 1;
             }
-            s if !s.starts_with("--") => {
-                // Bundled short flags; a valued one takes the rest or the next word.
-                let flags = &s.as_bytes()[1..];
-                for (k, f) in flags.iter().enumerate() {
-                    if b"tpsnoHM".contains(f) {
-                        if matches!(f, b'H' | b'M') {
-                            out.remote = true;
-                        }
-                        if k + 1 == flags.len() {
-                            i += 1;
-                        }
-                        break;
-                    }
-                    if *f == b'h' {
-                        return;
-                    }
+            continue;
+        }
+        // Bundled short flags; a valued one takes the rest or the next word.
+        let flags = &s.as_bytes()[1..];
+        for (k, f) in flags.iter().enumerate() {
+            if SYSTEMCTL_SHORT_VALUED.contains(f) {
+                match f {
+                    b'H' | b'M' => out.remote = true,
+                    b'C' => user = true,
+                    _ => {}
                 }
+                if k + 1 == flags.len() {
+                    i += 1;
+                }
+                break;
             }
-            _ => {}
+            if *f == b'h' {
+                return;
+            }
         }
     }
     let Some(verb) = words.first() else { return };
     let units = || {
         words[1..].iter().map(|a| match known(a) {
+            // Stopping a slice stops every unit in it (`system.slice`: all services).
+            Some(s) if s.ends_with(".slice") => Unit::Unknown(format!("every unit in {s}")),
             Some(s) => Unit::Named(s.to_owned()),
             None => Unit::Unknown(
                 a.display()
@@ -334,14 +487,20 @@ fn systemctl(args: &[Arg], out: &mut HostIntent) {
         out.power = Some(PowerOp::Reboot);
         return;
     };
+    let starts = matches!(
+        verb,
+        "isolate" | "start" | "restart" | "try-restart" | "reload-or-restart" | "condrestart"
+    ) || (now && matches!(verb, "enable" | "reenable"));
     let power = match verb {
         "reboot" | "soft-reboot" => Some(PowerOp::Reboot),
-        "poweroff" => Some(PowerOp::Poweroff),
+        // On the system manager, `exit` is a poweroff outside a container (systemctl(1)).
+        "poweroff" | "exit" => Some(PowerOp::Poweroff),
         "halt" => Some(PowerOp::Halt),
         "kexec" => Some(PowerOp::Kexec),
         "rescue" => Some(PowerOp::Rescue),
         "emergency" => Some(PowerOp::Emergency),
-        "isolate" | "start" | "restart" => words[1..].iter().find_map(|a| match known(a) {
+        "default" => None,
+        _ if starts => words[1..].iter().find_map(|a| match known(a) {
             Some(u) => power_target(u),
             // `systemctl isolate "$T"`: it may be a power target.
             None if verb == "isolate" => Some(PowerOp::Reboot),
@@ -350,7 +509,11 @@ fn systemctl(args: &[Arg], out: &mut HostIntent) {
         _ => None,
     };
     if power.is_some() {
-        // The user manager's `reboot` is the system's too (systemd forwards it).
+        // The user manager's `reboot` is the system's too (systemd forwards it), except
+        // `exit`, which only ends the user's manager.
+        if dry_run || (user && verb == "exit") {
+            return;
+        }
         out.power = power;
         return;
     }
@@ -359,11 +522,12 @@ fn systemctl(args: &[Arg], out: &mut HostIntent) {
         return;
     }
     let ops: &[ServiceOp] = match verb {
-        "stop" => &[ServiceOp::Stop],
+        "stop" | "condstop" => &[ServiceOp::Stop],
         "restart"
         | "try-restart"
         | "reload-or-restart"
         | "try-reload-or-restart"
+        | "reload-or-try-restart"
         | "condrestart"
         | "force-reload" => &[ServiceOp::Restart],
         "kill" => &[ServiceOp::Kill],
@@ -373,7 +537,11 @@ fn systemctl(args: &[Arg], out: &mut HostIntent) {
         "mask" => &[ServiceOp::Mask],
         _ => &[],
     };
-    for u in units() {
+    let mut units: Vec<Unit> = units().collect();
+    if marked && matches!(verb, "restart" | "reload-or-restart") {
+        units.push(Unit::Unknown("the units marked for restart".into()));
+    }
+    for u in units {
         for op in ops {
             out.services.push((u.clone(), *op));
         }
@@ -394,20 +562,24 @@ fn service(args: &[Arg], out: &mut HostIntent) {
     }) {
         return;
     }
-    let (Some(unit), Some(verb)) = (words.first(), words.get(1)) else {
+    // `service UNIT --full-restart`: a stop and a start.
+    let full_restart = args.iter().any(|a| known(a) == Some("--full-restart"));
+    let Some(unit) = words.first() else {
         return;
     };
     let unit = match known(unit) {
         Some(u) => Unit::Named(u.to_owned()),
         None => Unit::Unknown("a unit computed when it runs".into()),
     };
-    let op = match known(verb) {
-        Some("stop") => Some(ServiceOp::Stop),
-        Some("restart" | "try-restart" | "force-reload" | "condrestart") => {
+    let op = match words.get(1).map(|v| known(v)) {
+        _ if full_restart => Some(ServiceOp::Restart),
+        None => None,
+        Some(Some("stop" | "force-stop")) => Some(ServiceOp::Stop),
+        Some(Some("restart" | "try-restart" | "force-reload" | "condrestart")) => {
             Some(ServiceOp::Restart)
         }
-        Some(_) => None,
-        None => Some(ServiceOp::Stop),
+        Some(Some(_)) => None,
+        Some(None) => Some(ServiceOp::Stop),
     };
     if let Some(op) = op {
         out.services.push((unit, op));
@@ -424,10 +596,15 @@ pub fn unit_matches(rule: &globset::GlobMatcher, rule_text: &str, unit: &Unit) -
     };
     let is_pattern = |s: &str| s.contains(['*', '?', '[']);
     if is_pattern(name) {
+        // Two globs could name the same unit when one's literal start begins the other's;
+        // a rule's `{a,b}` is each of its alternatives.
         let prefix =
             |s: &str| -> String { s.chars().take_while(|c| !"*?[{".contains(*c)).collect() };
-        let (a, b) = (prefix(name), prefix(rule_text));
-        return a.starts_with(&b) || b.starts_with(&a);
+        let a = prefix(name);
+        return alternatives(rule_text, 0).iter().any(|alt| {
+            let b = prefix(alt);
+            a.starts_with(&b) || b.starts_with(&a)
+        });
     }
     if rule.is_match(name) {
         return true;
@@ -441,6 +618,47 @@ pub fn unit_matches(rule: &globset::GlobMatcher, rule_text: &str, unit: &Unit) -
     // `postgresql.service` for a rule written `postgresql`.
     name.strip_suffix(".service")
         .is_some_and(|base| rule.is_match(base))
+}
+
+/// A glob with its first `{a,b,…}` group expanded, recursively (at most 64 results; past that
+/// the glob stands for itself, which makes its literal start shorter: matches more, not less).
+fn alternatives(glob: &str, depth: usize) -> Vec<String> {
+    let Some(open) = glob.find('{') else {
+        return vec![glob.to_owned()];
+    };
+    let mut level = 0;
+    let mut close = None;
+    let mut commas = vec![];
+    for (k, c) in glob[open..].char_indices() {
+        match c {
+            '{' => level += 1,
+            '}' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(open + k);
+                    break;
+                }
+            }
+            ',' if level == 1 => commas.push(open + k),
+            _ => {}
+        }
+    }
+    let Some(close) = close.filter(|_| depth < 8) else {
+        return vec![glob.to_owned()];
+    };
+    let mut cuts = vec![open];
+    cuts.extend(commas);
+    cuts.push(close);
+    let (head, tail) = (&glob[..open], &glob[close + 1..]);
+    let mut out = Vec::new();
+    for w in cuts.windows(2) {
+        let alt = &glob[w[0] + 1..w[1]];
+        out.extend(alternatives(&format!("{head}{alt}{tail}"), depth + 1));
+        if out.len() > 64 {
+            return vec![glob.to_owned()];
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -510,6 +728,33 @@ mod tests {
             ("systemctl --dry-run reboot", None),
             ("systemctl status reboot.target", None),
             ("systemctl -t service list-units", None),
+            // shutdown as getopt reads it: the last mode wins, -t takes a value, `--` ends.
+            ("shutdown -c -r now", Some(Reboot)),
+            ("shutdown -r -c", None),
+            ("shutdown -rtc now", Some(Reboot)),
+            ("shutdown -t 5 -r now", Some(Reboot)),
+            ("shutdown now -r", Some(Reboot)),
+            ("shutdown -- -c", Some(Poweroff)),
+            ("shutdown -H -h now", Some(Halt)),
+            ("shutdown -h -H now", Some(Halt)),
+            ("shutdown -r -k now", None),
+            ("shutdown --reb now", Some(Reboot)),
+            ("shutdown --show", None),
+            ("shutdown --show -r", Some(Reboot)),
+            ("reboot -p", Some(Poweroff)),
+            ("poweroff --reb", Some(Reboot)),
+            ("halt --pow", Some(Poweroff)),
+            ("reboot -fw", None),
+            // systemctl: abbreviations, valued -P and --legend, --dry-run for power only.
+            ("systemctl --dry reboot", None),
+            ("systemctl --legend no reboot", Some(Reboot)),
+            ("systemctl -P Id show reboot", None),
+            ("systemctl exit", Some(Poweroff)),
+            ("systemctl --user exit", None),
+            ("systemctl start systemd-reboot.service", Some(Reboot)),
+            ("systemctl start exit.target", Some(Poweroff)),
+            ("systemctl enable --now reboot.target", Some(Reboot)),
+            ("systemctl enable reboot.target", None),
         ] {
             assert_eq!(power(line), want, "{line}");
         }
@@ -555,6 +800,43 @@ mod tests {
         );
         assert_eq!(
             services("service postgresql restart"),
+            [("postgresql".into(), Restart)]
+        );
+        assert_eq!(
+            services("systemctl --dry-run stop postgresql"),
+            [("postgresql".into(), Stop)]
+        );
+        assert_eq!(
+            services("systemctl --dry kill -s 9 patroni"),
+            [("patroni".into(), Kill)]
+        );
+        assert_eq!(services("systemctl condstop etcd"), [("etcd".into(), Stop)]);
+        assert_eq!(
+            services("systemctl reload-or-try-restart patroni"),
+            [("patroni".into(), Restart)]
+        );
+        assert_eq!(
+            services("systemctl --legend no stop postgresql"),
+            [("postgresql".into(), Stop)]
+        );
+        assert_eq!(
+            services("systemctl --no-bl stop postgresql"),
+            [("postgresql".into(), Stop)]
+        );
+        assert_eq!(
+            services("systemctl stop system.slice"),
+            [("<every unit in system.slice>".into(), Stop)]
+        );
+        assert_eq!(
+            services("systemctl restart --marked"),
+            [("<the units marked for restart>".into(), Restart)]
+        );
+        assert_eq!(
+            services("service postgresql force-stop"),
+            [("postgresql".into(), Stop)]
+        );
+        assert_eq!(
+            services("service postgresql --full-restart"),
             [("postgresql".into(), Restart)]
         );
         for harmless in [
@@ -609,5 +891,14 @@ mod tests {
         assert!(!m("postgresql*", "nginx"));
         assert!(!m("patroni", "patroni.socket"));
         assert!(!m("postgresql*", "nginx*"));
+        // A rule's braces are its alternatives, not a literal start of "".
+        assert!(!m("{pacemaker,corosync}*", "nginx*"));
+        assert!(!m("{pacemaker,corosync}*", "php*-fpm"));
+        assert!(m("{pacemaker,corosync}*", "corosync*"));
+        assert!(m("{pacemaker,corosync}*", "pace*"));
+        assert!(m("{pacemaker,corosync}*", "*"));
+        assert!(m("{pacemaker,corosync}", "pacemaker"));
+        assert_eq!(alternatives("a{b,c{d,e}}f", 0), ["abf", "acdf", "acef"]);
+        assert_eq!(alternatives("a{b", 0), ["a{b"]);
     }
 }

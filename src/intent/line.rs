@@ -33,6 +33,10 @@ pub struct Shell {
     piped: bool,
     /// How deep functions, sourced files and nested lines go.
     depth: usize,
+    /// A variable this shell does not know is taken as known only when the line runs, not as
+    /// empty: for the host commands, where an empty word is the harmless case
+    /// (`systemctl stop $SVC` from a shell that set SVC without exporting it).
+    unset_unknown: bool,
 }
 
 impl Shell {
@@ -451,8 +455,23 @@ fn run_command(
         &mut inner
     };
     let mut args = Vec::new();
+    let host_command = rest.iter().any(|w| {
+        w.literal().is_some_and(|l| {
+            let name = l.rsplit(|&b| b == b'/').next().unwrap_or(&l);
+            std::str::from_utf8(name).is_ok_and(super::host::is_host_command)
+        })
+    });
+    let strict;
+    let expanding: &Shell = if host_command && !shell.unset_unknown {
+        let mut s = shell.clone();
+        s.unset_unknown = true;
+        strict = s;
+        &strict
+    } else {
+        shell
+    };
     for w in rest {
-        args.extend(expand_word(shell, w, &mut subs));
+        args.extend(expand_word(expanding, w, &mut subs));
     }
     for sub in subs {
         nested_line(&sub, &mut shell.clone(), out, "a command substitution");
@@ -1346,6 +1365,9 @@ pub fn expand_word(shell: &Shell, w: &Word, subs: &mut Vec<Vec<u8>>) -> Vec<Arg>
             {
                 unknown_var(&mut cur, name);
             }
+            Part::Var { name, .. } if shell.unset_unknown && shell.var(name).is_none() => {
+                unknown_var(&mut cur, name);
+            }
             Part::Var { name, quoted } if name == "@" && *quoted => {
                 // "$@": each positional parameter its own field.
                 let v = shell
@@ -1755,6 +1777,31 @@ mod tests {
         let r = rms("cd; rm x; cd -; rm y", &mut shell("/etc"));
         assert_eq!(r[0].cwd.as_deref(), Some(Path::new("/home/op")));
         assert_eq!(r[1].cwd.as_deref(), Some(Path::new("/etc")));
+    }
+
+    #[test]
+    fn a_host_command_takes_an_unset_variable_as_unknown_not_empty() {
+        let host = |line: &str| -> Vec<crate::intent::host::HostIntent> {
+            parse_line(line.as_bytes(), &mut shell("/"))
+                .unwrap()
+                .into_iter()
+                .filter_map(|i| match i {
+                    Intent::Host(h) => Some(h),
+                    _ => None,
+                })
+                .collect()
+        };
+        use crate::intent::host::{PowerOp, Unit};
+        let h = host("systemctl stop $SVC");
+        assert!(matches!(h[0].services[0].0, Unit::Unknown(_)), "{h:?}");
+        let h = host("sudo systemctl stop postgresql$SUFFIX");
+        assert!(matches!(h[0].services[0].0, Unit::Unknown(_)), "{h:?}");
+        assert_eq!(host("systemctl $VERB")[0].power, Some(PowerOp::Reboot));
+        let h = host("SVC=nginx; systemctl stop $SVC");
+        assert_eq!(h[0].services[0].0, Unit::Named("nginx".into()));
+        // rm keeps the empty expansion, its worst case.
+        let r = rms("rm -rf $DIR/", &mut shell("/"));
+        assert_eq!(operands(&r[0]), vec!["/"]);
     }
 
     #[test]
