@@ -1088,6 +1088,9 @@ fn run(w: &Worker, template: &Path, line: &str, shims: Option<&Path>) -> Run {
         .env("TZ", "UTC")
         .env("XDG_STATE_HOME", w.dir.join("state"))
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        // The same reflog bytes in both runs, whatever second each ran in.
+        .env("GIT_AUTHOR_DATE", "2020-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).unwrap())
