@@ -37,6 +37,18 @@ pub struct Entry {
     /// A coding agent's tool call, judged by its hook (`gardefou hook`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub agent: Option<AgentCall>,
+    /// The one-time approval issued, used or revoked (`gardefou approve`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub approval: Option<ApprovalRef>,
+}
+
+/// A one-time approval, as the audit names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRef {
+    pub id: String,
+    pub line: String,
+    pub approved_by: String,
+    pub expires: String,
 }
 
 /// The agent whose tool call was judged, and what it was told.
@@ -84,6 +96,7 @@ impl Entry {
             override_reason: None,
             snapshot_id: None,
             agent: None,
+            approval: None,
         }
     }
 }

@@ -39,6 +39,14 @@ pub enum Command {
     /// Run a command that the policy refuses, deliberately: typed confirmation and a reason,
     /// both written to the audit log
     Override(OverrideArgs),
+    /// Approve one exact shell line once, for what cannot ask (an agent, cron, ansible): the
+    /// line is judged here, the typed confirmation asked on this terminal, and the first guard
+    /// that meets that line (its text, in this directory, as this user) before the approval
+    /// expires lets it through once (`gardefou approve -- 'rm -rf /srv/old'`)
+    ///
+    /// Exit status: 0 approved (or nothing to approve), 1 refused, 4 the policy denies the line
+    /// (an approval cannot lift a deny), 2 usage.
+    Approve(ApproveArgs),
     /// Run a command under the read-only safety net, for scripts and cron jobs: checked as the
     /// guarded shell checks a line, run with the shims first on PATH, and the protected trees
     /// read-only for whatever it starts
@@ -212,6 +220,25 @@ pub struct OverrideArgs {
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// How long the approval waits to be used, in minutes (1 to 60)
+    #[arg(long, value_name = "N")]
+    pub minutes: Option<u64>,
+    /// List this user's approvals (waiting, used, expired)
+    #[arg(long, conflicts_with_all = ["revoke", "line", "minutes"])]
+    pub list: bool,
+    /// With --list: as JSON
+    #[arg(long, requires = "list")]
+    pub json: bool,
+    /// Take an approval back by its id
+    #[arg(long, value_name = "ID", conflicts_with_all = ["line", "minutes"])]
+    pub revoke: Option<String>,
+    /// The shell line, after `--` (several words are joined with spaces)
+    #[arg(last = true, value_name = "LINE")]
+    pub line: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,8 @@ pub enum Error {
     ClusterRefused(String),
     #[error("maintenance lock: {0}")]
     Lock(String),
+    #[error("approval: {0}")]
+    Approval(String),
 }
 
 impl Error {

@@ -455,6 +455,23 @@ pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&
             None,
         ),
     };
+    // What the operator approved for this line with `gardefou approve` goes through once.
+    let mut a = a;
+    if a.decision == Decision::Confirm
+        && let (Call::Line(line), Some(v)) = (&payload.call, v.as_ref())
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        let by = match &payload.session {
+            Some(s) => format!("agent {} (session {s})", agent.name()),
+            None => format!("agent {}", agent.name()),
+        };
+        if let Some(approval) = crate::approve::for_line(v, line, &cwd, &by) {
+            a = Answer {
+                decision: Decision::Allow,
+                reason: format!("gardefou: let through once by {}", approval.describe()),
+            };
+        }
+    }
     let what: Vec<OsString> = match &payload.call {
         Call::Line(l) => vec![payload.tool.clone().into(), redacted_line(l).into()],
         Call::Files(files) => std::iter::once(payload.tool.clone().into())
@@ -645,6 +662,7 @@ fn audited(
         Decision::Confirm => Outcome::AgentAsked,
         Decision::Deny => Outcome::AgentDenied,
     };
+    e.approval = crate::approve::used_here();
     e.agent = Some(audit::AgentCall {
         name: agent.name().to_owned(),
         session: payload.and_then(|p| p.session.clone()),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod act;
+pub mod approve;
 pub mod apt_hook;
 pub mod audit;
 pub mod cli;

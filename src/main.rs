@@ -122,6 +122,7 @@ fn run() {
         Command::Log(l) => commands::log(l, policy),
         Command::Snapshot(s) => gardefou::snapshot::commands::run(s, policy, env),
         Command::Override(o) => act::guard::override_command(policy, env, &o.reason, &o.command),
+        Command::Approve(a) => gardefou::approve::command(a, policy, env),
         Command::Run(r) => act::run::run(policy, env, &r.command),
         Command::Wire(r) => act::sql::wire(policy, env, &r.command),
         Command::Hook { agent } => gardefou::hook::hook(*agent, policy, env),

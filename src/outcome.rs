@@ -39,6 +39,12 @@ pub enum Outcome {
     AgentAllowed,
     AgentAsked,
     AgentDenied,
+    /// Let through once by a one-time approval (`gardefou approve`).
+    Approved,
+    /// `gardefou approve`: issued after the typed confirmation, refused, or revoked.
+    ApprovalIssued,
+    ApprovalRefused,
+    ApprovalRevoked,
     /// An outcome this version does not know (an older or newer audit log).
     #[serde(other)]
     Other,
@@ -54,6 +60,7 @@ impl Outcome {
                 | Outcome::ConfirmedWithoutSnapshot
                 | Outcome::AllowedWithoutTerminal
                 | Outcome::Override
+                | Outcome::Approved
         )
     }
 
@@ -108,6 +115,10 @@ impl Outcome {
             Outcome::AgentAllowed => "agent-allowed",
             Outcome::AgentAsked => "agent-asked",
             Outcome::AgentDenied => "agent-denied",
+            Outcome::Approved => "approved",
+            Outcome::ApprovalIssued => "approval-issued",
+            Outcome::ApprovalRefused => "approval-refused",
+            Outcome::ApprovalRevoked => "approval-revoked",
             Outcome::Other => "other",
         }
     }
@@ -141,6 +152,7 @@ mod tests {
             Outcome::MaintenanceSwitchBackFailed,
             Outcome::OverrideRefusedNoTerminal,
             Outcome::AgentAsked,
+            Outcome::ApprovalIssued,
         ] {
             let json = serde_json::to_string(&o).unwrap();
             assert_eq!(json, format!("\"{}\"", o.as_str()));

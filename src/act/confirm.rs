@@ -28,6 +28,15 @@ pub fn say(text: &str) {
     eprint!("{text}");
 }
 
+/// Whether there is a terminal to ask on.
+pub fn terminal() -> bool {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
 /// Asks on /dev/tty (not stdin: stdin may be a pipe feeding the command itself).
 pub fn ask(prompt: &str, expected: &str) -> Answer {
     let Ok(tty) = OpenOptions::new().read(true).write(true).open("/dev/tty") else {

@@ -65,6 +65,10 @@ pub(crate) fn carry_out(
                     eprintln!("gardefou: that is not the expected answer: refused. {nothing}");
                     (false, Outcome::RefusedWrongAnswer)
                 }
+                Answer::NoTerminal if let Some(a) = crate::approve::for_shim(v, text) => {
+                    eprintln!("gardefou: let through once by {}", a.describe());
+                    (true, Outcome::Approved)
+                }
                 Answer::NoTerminal if env.non_interactive == NonInteractive::Allow => {
                     eprintln!(
                         "gardefou: no terminal to confirm on; allowed by non_interactive = \"allow\" in environment {}",
@@ -113,6 +117,7 @@ pub(crate) fn record(
     e.outcome = outcome;
     e.override_reason = out.override_reason.map(str::to_owned);
     e.snapshot_id = out.snapshot_id.map(str::to_owned);
+    e.approval = crate::approve::used_here();
     if let Err(err) = audit::append(policy, &e) {
         eprintln!("gardefou: warning: {err}");
     }

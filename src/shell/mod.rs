@@ -230,6 +230,17 @@ impl Session {
             // given by its path (`/bin/rm`) does not reach its shim, and nothing stands behind
             // a redirection, mv or find -delete: the shell asks here (no terminal: refused).
             // The shims lift the net for what they confirm.
+            // No one to ask (`ssh host 'LINE'`, ansible): the line's one-time approval, used up
+            // here, lets it through, and the shims it starts redeem the same reasons.
+            Decision::Confirm
+                if !crate::act::confirm::terminal()
+                    && let Some(a) =
+                        crate::approve::for_line(&v, line, &self.cwd, "the guarded shell") =>
+            {
+                eprintln!("gardefou: let through once by {}", a.describe());
+                record(crate::outcome::Outcome::Approved);
+                Ok(touched)
+            }
             Decision::Confirm
                 if self.shims.is_some() && v.all_deferred() && !names_guarded_by_path(line) =>
             {
