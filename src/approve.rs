@@ -267,7 +267,8 @@ impl Store {
             // The shims the line starts meet the same reasons again, each once.
             a.remaining = Vec::new();
             for r in a.reasons.iter().chain(want.iter()) {
-                if !a.remaining.contains(r) && !(own && want.contains(r)) {
+                let carried = own && want.contains(r);
+                if !carried && !a.remaining.contains(r) {
                     a.remaining.push(r.clone());
                 }
             }
