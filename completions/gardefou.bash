@@ -16,6 +16,9 @@ _gardefou() {
             ",$1")
                 cmd="gardefou"
                 ;;
+            gardefou,approve)
+                cmd="gardefou__subcmd__approve"
+                ;;
             gardefou,apt-hook)
                 cmd="gardefou__subcmd__apt__subcmd__hook"
                 ;;
@@ -66,6 +69,9 @@ _gardefou() {
                 ;;
             gardefou,wire)
                 cmd="gardefou__subcmd__wire"
+                ;;
+            gardefou__subcmd__help,approve)
+                cmd="gardefou__subcmd__help__subcmd__approve"
                 ;;
             gardefou__subcmd__help,apt-hook)
                 cmd="gardefou__subcmd__help__subcmd__apt__subcmd__hook"
@@ -269,12 +275,42 @@ _gardefou() {
 
     case "${cmd}" in
         gardefou)
-            opts="-h -V --policy --env --help --version check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
+            opts="-h -V --policy --env --help --version check policy override approve run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__approve)
+            opts="-h --minutes --list --json --revoke --policy --env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --minutes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --revoke)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -365,8 +401,22 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__help)
-            opts="check policy override run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
+            opts="check policy override approve run wire log snapshot apt-hook dpkg-hook install uninstall shell preflight maintenance hook init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gardefou__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -835,7 +885,7 @@ _gardefou() {
             return 0
             ;;
         gardefou__subcmd__init)
-            opts="-h --install --policy --env --help bash zsh fish claude-code"
+            opts="-h --install --policy --env --help bash zsh fish claude-code gemini codex copilot"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

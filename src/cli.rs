@@ -114,13 +114,14 @@ pub enum Command {
         agent: crate::hook::Agent,
     },
     /// Print the snippet that gives bash, zsh or fish the environment's prompt badge and a check
-    /// of each line before it runs: eval "$(gardefou init bash)"; for claude-code, the settings
-    /// that register `gardefou hook claude-code` (with --install, merged into
-    /// ~/.claude/settings.json, the user's other settings and hooks kept)
+    /// of each line before it runs: eval "$(gardefou init bash)"; for an agent, the settings
+    /// that register `gardefou hook AGENT` (with --install, merged into its user-level file:
+    /// ~/.claude/settings.json, ~/.gemini/settings.json, ~/.codex/hooks.json,
+    /// ~/.copilot/hooks/gardefou.json; the user's other settings and hooks kept)
     Init {
-        #[arg(value_parser = ["bash", "zsh", "fish", "claude-code"])]
+        #[arg(value_parser = ["bash", "zsh", "fish", "claude-code", "gemini", "codex", "copilot"])]
         shell: String,
-        /// claude-code: merge the hook into ~/.claude/settings.json instead of printing it
+        /// An agent: merge the hook into its settings file instead of printing it
         #[arg(long)]
         install: bool,
     },

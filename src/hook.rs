@@ -33,6 +33,18 @@ pub enum Agent {
 }
 
 impl Agent {
+    /// The agent `gardefou init NAME` names.
+    pub fn named(name: &str) -> Option<Agent> {
+        [
+            Agent::ClaudeCode,
+            Agent::Gemini,
+            Agent::Codex,
+            Agent::Copilot,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Agent::ClaudeCode => "claude-code",
@@ -523,6 +535,12 @@ fn redacted_line(line: &str) -> String {
 
 /// The tools whose calls Claude Code sends to the hook.
 const CLAUDE_TOOLS: &str = "Bash|Write|Edit|MultiEdit|NotebookEdit";
+/// Gemini CLI's: its shell tool and its file tools (a regular expression).
+const GEMINI_TOOLS: &str = "run_shell_command|write_file|replace";
+/// Codex CLI's.
+const CODEX_TOOLS: &str = "^(Bash|apply_patch)$";
+/// Copilot CLI's.
+const COPILOT_TOOLS: &str = "bash|write_bash|create|edit|str_replace_editor|apply_patch";
 
 /// The command that runs the hook: this binary, by its path.
 fn hook_command(agent: Agent) -> String {
@@ -532,59 +550,105 @@ fn hook_command(agent: Agent) -> String {
     format!("{bin} hook {}", agent.name())
 }
 
-/// Claude Code's settings with gardefou's hook merged in: the other settings and hooks kept,
+/// Where an agent's user-level hook configuration lives, under `home`.
+fn settings_file(agent: Agent, home: &std::path::Path) -> PathBuf {
+    match agent {
+        Agent::ClaudeCode => home.join(".claude/settings.json"),
+        Agent::Gemini => home.join(".gemini/settings.json"),
+        Agent::Codex => home.join(".codex/hooks.json"),
+        // A directory of hook files: gardefou's is its own.
+        Agent::Copilot => std::env::var_os("COPILOT_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| home.join(".copilot"))
+            .join("hooks/gardefou.json"),
+    }
+}
+
+/// An agent's settings with gardefou's hook merged in: the other settings and hooks kept,
 /// gardefou's entry added once.
-fn merged_claude_settings(
+fn merged_settings(
+    agent: Agent,
     mut settings: serde_json::Value,
     command: &str,
 ) -> Result<serde_json::Value, String> {
     use serde_json::{Value, json};
-    let ours = json!({
-        "matcher": CLAUDE_TOOLS,
-        "hooks": [{"type": "command", "command": command, "timeout": 30}]
-    });
+    let (event, ours, key) = match agent {
+        Agent::ClaudeCode => (
+            "PreToolUse",
+            json!({"matcher": CLAUDE_TOOLS,
+                   "hooks": [{"type": "command", "command": command, "timeout": 30}]}),
+            "command",
+        ),
+        // Gemini's timeout is in milliseconds.
+        Agent::Gemini => (
+            "BeforeTool",
+            json!({"matcher": GEMINI_TOOLS,
+                   "hooks": [{"name": "gardefou", "type": "command", "command": command, "timeout": 30000}]}),
+            "command",
+        ),
+        Agent::Codex => (
+            "PreToolUse",
+            json!({"matcher": CODEX_TOOLS,
+                   "hooks": [{"type": "command", "command": command, "timeout": 30}]}),
+            "command",
+        ),
+        Agent::Copilot => (
+            "preToolUse",
+            json!({"type": "command", "matcher": COPILOT_TOOLS, "bash": command, "timeoutSec": 30}),
+            "bash",
+        ),
+    };
     let root = settings
         .as_object_mut()
         .ok_or("the settings are not a JSON object")?;
+    if agent == Agent::Copilot {
+        root.entry("version").or_insert(json!(1));
+    }
     let hooks = root
         .entry("hooks")
         .or_insert_with(|| json!({}))
         .as_object_mut()
         .ok_or("\"hooks\" is not an object")?;
-    let pre = hooks
-        .entry("PreToolUse")
+    let list = hooks
+        .entry(event)
         .or_insert_with(|| json!([]))
         .as_array_mut()
-        .ok_or("\"hooks.PreToolUse\" is not an array")?;
-    let already = pre.iter().any(|m| {
-        m.get("hooks").and_then(Value::as_array).is_some_and(|hs| {
-            hs.iter()
-                .any(|h| h.get("command").and_then(Value::as_str) == Some(command))
-        })
+        .ok_or(format!("\"hooks.{event}\" is not an array"))?;
+    let runs_ours = |h: &Value| h.get(key).and_then(Value::as_str) == Some(command);
+    let already = list.iter().any(|m| {
+        runs_ours(m)
+            || m.get("hooks")
+                .and_then(Value::as_array)
+                .is_some_and(|hs| hs.iter().any(runs_ours))
     });
     if !already {
-        pre.push(ours);
+        list.push(ours);
     }
     Ok(settings)
 }
 
-/// `gardefou init claude-code [--install]`.
-pub fn init_claude_code(install: bool) -> i32 {
-    let command = hook_command(Agent::ClaudeCode);
+/// `gardefou init claude-code|gemini|codex|copilot [--install]`: prints the configuration
+/// that registers the hook, or merges it into the agent's user-level file.
+pub fn init_agent(agent: Agent, install: bool) -> i32 {
+    use crate::outcome::exit;
+    let command = hook_command(agent);
     if !install {
-        let settings = merged_claude_settings(serde_json::json!({}), &command).unwrap_or_default();
+        let settings = merged_settings(agent, serde_json::json!({}), &command).unwrap_or_default();
         println!(
             "{}",
             serde_json::to_string_pretty(&settings).unwrap_or_default()
         );
         return 0;
     }
-    let Some(home) = std::env::var_os("HOME") else {
-        eprintln!("gardefou: HOME is not set: cannot find ~/.claude/settings.json");
-        return crate::outcome::exit::USAGE;
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        eprintln!("gardefou: HOME is not set: cannot find the agent's settings");
+        return exit::USAGE;
     };
-    let dir = PathBuf::from(home).join(".claude");
-    let file = dir.join("settings.json");
+    let file = settings_file(agent, std::path::Path::new(&home));
+    let Some(dir) = file.parent().map(std::path::Path::to_path_buf) else {
+        return exit::USAGE;
+    };
     let current = match std::fs::read(&file) {
         Ok(b) => match serde_json::from_slice(&b) {
             Ok(v) => v,
@@ -593,20 +657,20 @@ pub fn init_claude_code(install: bool) -> i32 {
                     "gardefou: {} is not JSON ({e}): left as it is",
                     file.display()
                 );
-                return crate::outcome::exit::USAGE;
+                return exit::USAGE;
             }
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
         Err(e) => {
             eprintln!("gardefou: cannot read {}: {e}", file.display());
-            return crate::outcome::exit::USAGE;
+            return exit::USAGE;
         }
     };
-    let merged = match merged_claude_settings(current, &command) {
+    let merged = match merged_settings(agent, current, &command) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("gardefou: {}: {e}: left as it is", file.display());
-            return crate::outcome::exit::USAGE;
+            return exit::USAGE;
         }
     };
     let text = serde_json::to_string_pretty(&merged).unwrap_or_default() + "\n";
@@ -625,9 +689,14 @@ pub fn init_claude_code(install: bool) -> i32 {
     match written {
         Ok(()) => {
             eprintln!(
-                "gardefou: {} now runs `{command}` before each {CLAUDE_TOOLS} call",
+                "gardefou: {} now runs `{command}` before each tool call it judges",
                 file.display()
             );
+            if agent == Agent::Codex {
+                eprintln!(
+                    "gardefou: Codex before 0.124 runs hooks only with `[features] codex_hooks = true` in ~/.codex/config.toml"
+                );
+            }
             0
         }
         Err(e) => {
@@ -688,9 +757,18 @@ mod tests {
             "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine.sh"}]}],
                       "Stop": [{"hooks": [{"type": "command", "command": "bye.sh"}]}]}
         });
-        let once = merged_claude_settings(mine, "/usr/bin/gardefou hook claude-code").unwrap();
-        let twice =
-            merged_claude_settings(once.clone(), "/usr/bin/gardefou hook claude-code").unwrap();
+        let once = merged_settings(
+            Agent::ClaudeCode,
+            mine,
+            "/usr/bin/gardefou hook claude-code",
+        )
+        .unwrap();
+        let twice = merged_settings(
+            Agent::ClaudeCode,
+            once.clone(),
+            "/usr/bin/gardefou hook claude-code",
+        )
+        .unwrap();
         assert_eq!(once, twice);
         assert_eq!(once["model"], "x");
         assert_eq!(once["hooks"]["Stop"][0]["hooks"][0]["command"], "bye.sh");
@@ -698,8 +776,8 @@ mod tests {
         assert_eq!(pre.len(), 2);
         assert_eq!(pre[0]["hooks"][0]["command"], "mine.sh");
         assert_eq!(pre[1]["matcher"], CLAUDE_TOOLS);
-        assert!(merged_claude_settings(serde_json::json!([]), "x").is_err());
-        assert!(merged_claude_settings(serde_json::json!({"hooks": []}), "x").is_err());
+        assert!(merged_settings(Agent::ClaudeCode, serde_json::json!([]), "x").is_err());
+        assert!(merged_settings(Agent::Gemini, serde_json::json!({"hooks": []}), "x").is_err());
     }
 
     #[test]

@@ -128,8 +128,9 @@ fn run() {
         Command::Hook { agent } => gardefou::hook::hook(*agent, policy, env),
         Command::AptHook => act::apt::apt_hook(policy, env),
         Command::Shell(s) => shell(s, false),
-        Command::Init { shell, install } if shell == "claude-code" => {
-            gardefou::hook::init_claude_code(*install)
+        Command::Init { shell, install } if gardefou::hook::Agent::named(shell).is_some() => {
+            gardefou::hook::Agent::named(shell)
+                .map_or(2, |a| gardefou::hook::init_agent(a, *install))
         }
         Command::Init { shell, .. } => {
             let loaded = gardefou::pipeline::load_failsafe(policy);

@@ -312,3 +312,91 @@ fn init_claude_code_merges_the_hook_into_the_users_settings() {
         pre[1]["matcher"]
     );
 }
+
+#[test]
+fn init_gemini_codex_copilot_install_a_hook_that_runs_and_keep_the_users_own() {
+    let t = tree();
+    let home = t.root.join("home");
+    std::fs::create_dir_all(home.join(".gemini")).unwrap();
+    std::fs::create_dir_all(home.join(".codex")).unwrap();
+    std::fs::write(
+        home.join(".gemini/settings.json"),
+        r#"{"theme": "dark", "hooks": {"BeforeTool": [{"matcher": "write_file", "hooks": [{"type": "command", "command": "mine"}]}]}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".codex/hooks.json"),
+        r#"{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "hello"}]}]}}"#,
+    )
+    .unwrap();
+    for agent in ["gemini", "codex", "copilot"] {
+        for _ in 0..2 {
+            common::ok(
+                Command::new(common::bin())
+                    .args(["init", agent, "--install"])
+                    .env("HOME", &home)
+                    .env_remove("COPILOT_HOME")
+                    .output()
+                    .unwrap(),
+            );
+        }
+    }
+    let read = |rel: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(home.join(rel)).unwrap()).unwrap()
+    };
+    let gemini = read(".gemini/settings.json");
+    assert_eq!(gemini["theme"], "dark");
+    let before = gemini["hooks"]["BeforeTool"].as_array().unwrap();
+    assert_eq!(before.len(), 2, "{gemini}");
+    assert_eq!(before[0]["hooks"][0]["command"], "mine");
+    let codex = read(".codex/hooks.json");
+    assert_eq!(
+        codex["hooks"]["SessionStart"][0]["hooks"][0]["command"],
+        "hello"
+    );
+    let pre = codex["hooks"]["PreToolUse"].as_array().unwrap();
+    assert_eq!(pre.len(), 1, "{codex}");
+    let copilot = read(".copilot/hooks/gardefou.json");
+    assert_eq!(copilot["version"], 1);
+    let cp = copilot["hooks"]["preToolUse"].as_array().unwrap();
+    assert_eq!(cp.len(), 1, "{copilot}");
+    // Each registered command, run as the agent runs it (through a shell, the payload on
+    // stdin), refuses a deletion of the forbidden tree in that agent's own words.
+    let work = t.root.join("work");
+    let line = "rm -rf ../d/f";
+    let registered = [
+        (
+            before[1]["hooks"][0]["command"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            serde_json::json!({"session_id": "g", "cwd": work, "hook_event_name": "BeforeTool",
+                "tool_name": "run_shell_command", "tool_input": {"command": line}}),
+        ),
+        (
+            pre[0]["hooks"][0]["command"].as_str().unwrap().to_owned(),
+            serde_json::json!({"session_id": "c", "cwd": work, "hook_event_name": "PreToolUse",
+                "tool_name": "Bash", "tool_input": {"command": line}}),
+        ),
+        (
+            cp[0]["bash"].as_str().unwrap().to_owned(),
+            serde_json::json!({"sessionId": "p", "cwd": work, "toolName": "bash",
+                "toolArgs": serde_json::json!({"command": line}).to_string()}),
+        ),
+    ];
+    for (command, payload) in registered {
+        let cmd = &mut Command::new("sh");
+        cmd.args(["-c", &command])
+            .env("GARDEFOU_POLICY", &t.policy)
+            .current_dir("/");
+        let out = common::output_with_stdin(cmd, Some(&payload.to_string()));
+        let (o, e) = common::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{command}: {o}{e}");
+        let v: serde_json::Value = serde_json::from_str(&o).unwrap();
+        let decision = v["hookSpecificOutput"]["permissionDecision"]
+            .as_str()
+            .or(v["decision"].as_str())
+            .or(v["permissionDecision"].as_str());
+        assert_eq!(decision, Some("deny"), "{command}: {o}");
+    }
+}
