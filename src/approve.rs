@@ -317,6 +317,15 @@ impl Store {
     }
 }
 
+/// Set by the entry points that judge whole lines and start shims below them.
+static LINES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This process judges whole lines (the guarded shell, `gardefou run`), not a shim's command:
+/// it never redeems what an approval left for the shims.
+pub fn guarding_lines() {
+    LINES.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The approval this process used, for its audit entry.
 static USED: std::sync::Mutex<Option<crate::audit::ApprovalRef>> = std::sync::Mutex::new(None);
 
@@ -367,6 +376,14 @@ fn ancestor_lines() -> Vec<(String, PathBuf)> {
 /// those, a line that used its approval a moment ago redeems the same reasons once.
 pub fn for_shim(v: &Verdict, text: &str) -> Option<Approval> {
     let store = Store::for_caller().ok()?;
+    if LINES.load(std::sync::atomic::Ordering::Relaxed) {
+        // A whole line (the guarded shell, `gardefou run`): only its own approval, and the
+        // shims it starts redeem the reasons.
+        let cwd = std::env::current_dir().ok()?;
+        let found = store.consume_line(text, &cwd, v, "gardefou run", false)?;
+        note_used(&found);
+        return Some(found);
+    }
     let by = format!("shim {}", text.split_whitespace().next().unwrap_or(""));
     let found = std::env::current_dir()
         .ok()
@@ -756,6 +773,33 @@ mod tests {
         assert!(store.redeem(&other).is_none());
         assert!(store.redeem(&v).is_some());
         assert!(store.redeem(&v).is_none());
+    }
+
+    #[test]
+    fn of_guards_racing_for_one_approval_exactly_one_gets_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a");
+        let r = [("R", "m")];
+        for _ in 0..20 {
+            let store = Store::at(dir.clone());
+            store
+                .issue(&approval(tmp.path(), "rm x", &r, now() + 60))
+                .unwrap();
+            let won: usize = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            Store::at(dir.clone())
+                                .consume_line("rm x", tmp.path(), &verdict(&r), "t", true)
+                                .is_some() as usize
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(won, 1);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]

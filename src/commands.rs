@@ -116,6 +116,7 @@ fn ask_for_shell(
 ) -> i32 {
     use crate::policy::Decision;
     const NOT_RUN: &str = "Nothing was run.";
+    crate::approve::guarding_lines();
     let deferred = v.all_deferred() && !crate::shell::names_guarded_by_path(text);
     if v.decision == Decision::Allow || (v.decision == Decision::Confirm && deferred) {
         return 0;

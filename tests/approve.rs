@@ -294,3 +294,35 @@ fn an_expired_or_revoked_approval_lets_nothing_through_and_a_denied_line_cannot_
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lets others write"));
 }
+
+#[test]
+fn the_guarded_shell_with_no_terminal_uses_the_approval_of_its_line_once() {
+    // `ssh host 'LINE'` runs the login shell as `gardefou shell -c LINE`, with no terminal. A
+    // truncation reaches no shim: the shell itself must use the approval.
+    let h = host();
+    let target = h.root.join("d/c/conf");
+    std::fs::write(&target, "settings").unwrap();
+    let line = format!(": > {}", target.display());
+    let shell = |line: &str| {
+        let mut c = Command::new("setsid");
+        c.arg("-w")
+            .arg(common::bin())
+            .args(["shell", "-c", line])
+            .current_dir(&h.root)
+            .envs(h.env())
+            .env_remove("SUDO_USER")
+            .stdin(std::process::Stdio::null());
+        c.output().unwrap()
+    };
+    let out = shell(&line);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read(&target).unwrap(), b"settings");
+    common::ok(h.approve(&h.root, &line, &common::hostname()));
+    let out = shell(&line);
+    assert!(out.status.success(), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read(&target).unwrap(), b"");
+    std::fs::write(&target, "settings").unwrap();
+    let out = shell(&line);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read(&target).unwrap(), b"settings");
+}

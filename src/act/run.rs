@@ -17,6 +17,7 @@ use crate::policy::Decision;
 const RAN_NOTHING: &str = "Nothing was run.";
 
 pub fn run(policy: Option<&Path>, forced_env: Option<&str>, cmd: &[OsString]) -> i32 {
+    crate::approve::guarding_lines();
     let Some(program) = cmd.first() else {
         eprintln!("gardefou: run needs a command after --");
         return exit::USAGE;

@@ -87,6 +87,7 @@ impl Session {
     /// A session in this process's directory and environment. `login`: read the environment a
     /// login bash would have (`/etc/profile` and the user's profile).
     pub fn new(login: bool) -> Session {
+        crate::approve::guarding_lines();
         let loaded = load_failsafe(None);
         let host = hostname();
         let (env, env_error) = environment(&loaded.policy, &host, None);
