@@ -292,10 +292,45 @@ impl Run {
 }
 
 /// `gardefou maintenance start`.
+/// Held by a `maintenance start` or `finish` on this host for as long as it runs: two on the
+/// same host at once would both find the slot "already held" and both move the cluster.
+fn host_lock(state_file: &Path) -> std::result::Result<nix::fcntl::Flock<std::fs::File>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = state_file.with_extension("lock");
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        if e == nix::errno::Errno::EWOULDBLOCK {
+            format!(
+                "another `gardefou maintenance start` or `finish` is running on this host ({} is locked): wait for it",
+                path.display()
+            )
+        } else {
+            format!("cannot lock {}: {e}", path.display())
+        }
+    })
+}
+
 pub fn start(policy: Option<&Path>, env: Option<&str>, reason: Option<&str>, yes: bool) -> i32 {
     let run = match Run::new(policy, env) {
         Ok(r) => r,
         Err(code) => return code,
+    };
+    let _running = match host_lock(&run.settings.state_file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gardefou: {e}: maintenance not started, nothing was changed.");
+            return 1;
+        }
     };
     match current(&run.settings.state_file) {
         Ok(Some(state)) => {
@@ -530,6 +565,13 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
     let run = match Run::new(policy, env) {
         Ok(r) => r,
         Err(code) => return code,
+    };
+    let _running = match host_lock(&run.settings.state_file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gardefou: {e}");
+            return 1;
+        }
     };
     let state = match current(&run.settings.state_file) {
         Ok(Some(s)) => s,

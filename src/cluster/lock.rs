@@ -260,6 +260,12 @@ impl Lock {
             };
             let code = r.status().as_u16();
             let text = r.body_mut().read_to_string().unwrap_or_default();
+            // A member that cannot serve (5xx: no leader, a proxy in front of a dead one): the
+            // next endpoint. A transaction sent twice cannot take two slots: its compare fails.
+            if code >= 500 {
+                last = format!("{url}: HTTP {code}: {}", text.trim());
+                continue;
+            }
             if code != 200 {
                 return Err(Error::Lock(format!("{url}: HTTP {code}: {}", text.trim())));
             }
@@ -290,9 +296,9 @@ impl Lock {
         )?;
         let mut holders = Vec::new();
         for kv in answer["kvs"].as_array().into_iter().flatten() {
-            let Some(text) = unb64(&kv["value"]) else {
-                continue;
-            };
+            // An empty value (the gateway leaves it out) or one that is not text still holds
+            // the slot: the key exists, no transaction can take it.
+            let text = unb64(&kv["value"]).unwrap_or_default();
             let key = unb64(&kv["key"]).unwrap_or_default();
             let mut h: Holder = serde_json::from_str(&text).unwrap_or_else(|_| Holder {
                 // Written by something else: held, by whom it does not say.
@@ -332,6 +338,14 @@ impl Lock {
         let now = self.read()?;
         if let Some(h) = now.held_by(&me.host) {
             return Ok(Taken::Already(h.clone()));
+        }
+        // Every holder is a host down, whatever its slot's number (a slot past `slots` was
+        // written under a larger setting): none is free when they are as many as the slots.
+        if now.holders.len() as u32 >= self.slots {
+            return Err(Error::Lock(format!(
+                "no free maintenance slot: {}",
+                now.describe()
+            )));
         }
         for n in 0..self.slots {
             if now.holders.iter().any(|h| h.slot == n) {

@@ -115,7 +115,21 @@ impl HostIntent {
 pub fn is_host_command(name: &str) -> bool {
     matches!(
         name,
-        "reboot" | "poweroff" | "halt" | "shutdown" | "systemctl" | "init" | "telinit" | "service"
+        "reboot"
+            | "poweroff"
+            | "halt"
+            | "shutdown"
+            | "systemctl"
+            | "init"
+            | "telinit"
+            | "service"
+            | "invoke-rc.d"
+            | "kexec"
+            | "kill"
+            | "killall"
+            | "pkill"
+            | "pg_ctlcluster"
+            | "pg_ctl"
     )
 }
 
@@ -138,10 +152,313 @@ pub fn parse(name: &str, args: &[Arg], text: String) -> Option<HostIntent> {
         "shutdown" => shutdown(rest, &mut intent),
         "init" | "telinit" => runlevel(rest, &mut intent),
         "systemctl" => systemctl(rest, &mut intent),
-        "service" => service(rest, &mut intent),
+        "service" | "invoke-rc.d" => service(rest, &mut intent),
+        "kexec" => kexec(rest, &mut intent),
+        "kill" => kill(rest, &mut intent),
+        "killall" | "pkill" => killall(name, rest, &mut intent),
+        "pg_ctlcluster" => pg_ctlcluster(rest, &mut intent),
+        "pg_ctl" => pg_ctl(rest, &mut intent),
         _ => {}
     }
     (!intent.is_empty()).then_some(intent)
+}
+
+/// `kexec`: `-e` (and `-f`, without shutdown) boots the loaded kernel; a kernel given without
+/// `-l`/`-p` is loaded and booted (kexec then runs `shutdown -r now`). Loading, unloading and
+/// the status change nothing yet.
+fn kexec(args: &[Arg], out: &mut HostIntent) {
+    let mut exec = false;
+    let mut only_load = false;
+    let mut operand = false;
+    for a in args {
+        match known(a) {
+            Some("-e" | "--exec" | "-f" | "--force") => exec = true,
+            Some(
+                "-l" | "--load" | "-p" | "--load-panic" | "-u" | "--unload" | "-S" | "--status",
+            ) => only_load = true,
+            Some("-h" | "--help" | "-v" | "--version") => return,
+            Some(w) if w.starts_with('-') => {}
+            _ => operand = true,
+        }
+    }
+    if exec || (operand && !only_load) {
+        out.power = Some(PowerOp::Kexec);
+    }
+}
+
+/// The signal a `kill`/`killall`/`pkill` word names (`-INT`, `-2`, `-SIGINT`, `RTMIN+5`),
+/// upper-cased without `SIG`.
+fn signal_name(word: &str) -> String {
+    let w = word.trim_start_matches('-').to_ascii_uppercase();
+    let w = w.strip_prefix("SIG").unwrap_or(&w).to_owned();
+    match w.as_str() {
+        "1" => "HUP".into(),
+        "2" => "INT".into(),
+        "9" => "KILL".into(),
+        "15" => "TERM".into(),
+        "0" => "0".into(),
+        _ => w,
+    }
+}
+
+/// Signals a server takes without stopping: a configuration reload (HUP), log reopening
+/// (USR1, USR2), a check that it exists (0), a continue.
+fn harmless_signal(sig: &str) -> bool {
+    matches!(
+        sig,
+        "0" | "HUP" | "USR1" | "USR2" | "WINCH" | "CONT" | "10" | "12" | "18" | "28"
+    )
+}
+
+/// What a signal to PID 1 (systemd) does to the host: SIGINT starts ctrl-alt-del.target,
+/// SIGRTMIN+3/4/5/6 halt, power off, reboot, kexec.
+fn signal_to_init(sig: &str) -> Option<PowerOp> {
+    match sig {
+        "INT" | "RTMIN+5" | "35" => Some(PowerOp::Reboot),
+        "RTMIN+3" | "37" => Some(PowerOp::Halt),
+        "RTMIN+4" | "38" => Some(PowerOp::Poweroff),
+        "RTMIN+6" | "40" => Some(PowerOp::Kexec),
+        _ => None,
+    }
+}
+
+/// `kill [-SIG | -s SIG | -n N] PID…`: a power signal to PID 1, or any signal to every process
+/// (`-1`).
+fn kill(args: &[Arg], out: &mut HostIntent) {
+    let mut sig = "TERM".to_owned();
+    let mut pids: Vec<&str> = Vec::new();
+    let mut i = 0;
+    let mut options = true;
+    while i < args.len() {
+        let Some(w) = known(&args[i]) else {
+            i += 1;
+            continue;
+        };
+        if options && w == "--" {
+            options = false;
+        } else if options && matches!(w, "-l" | "-L" | "--list" | "--table" | "--help") {
+            return;
+        } else if options && matches!(w, "-s" | "-n" | "--signal") {
+            i += 1;
+            if let Some(v) = args.get(i).and_then(known) {
+                sig = signal_name(v);
+            }
+        } else if options && w.starts_with('-') && w != "-1" {
+            sig = signal_name(w);
+        } else {
+            pids.push(w);
+        }
+        i += 1;
+    }
+    if sig == "0" {
+        return;
+    }
+    if pids.contains(&"1") {
+        out.power = signal_to_init(&sig);
+    }
+    if pids.contains(&"-1") && !harmless_signal(&sig) {
+        out.services.push((
+            Unit::Unknown("every process on the host (kill -1)".into()),
+            ServiceOp::Kill,
+        ));
+    }
+}
+
+/// The service whose server a process name is, for `killall`/`pkill` (the name itself when it
+/// is none gardefou knows).
+fn unit_of_process(name: &str) -> String {
+    let n = name.trim_start_matches('^').trim_end_matches('$');
+    let unit = match n {
+        "postgres" | "postmaster" | "postgresql" => "postgresql",
+        "mysqld" | "mysqld_safe" => "mysql",
+        "mariadbd" | "mariadbd-safe" | "mariadb" => "mariadb",
+        "redis-server" => "redis-server",
+        "patroni" => "patroni",
+        "etcd" => "etcd",
+        "pacemakerd" | "pacemaker-controld" | "pacemaker-execd" => "pacemaker",
+        "corosync" => "corosync",
+        "keepalived" => "keepalived",
+        other => other,
+    };
+    unit.to_owned()
+}
+
+/// `killall [-s SIG | -SIG] NAME…` and `pkill [-SIG] PATTERN`: kills of the servers they name.
+/// A pattern matched against the whole command line (`pkill -f`, `killall -r`) names the
+/// servers it mentions.
+fn killall(name: &str, args: &[Arg], out: &mut HostIntent) {
+    let valued: &[&str] = if name == "pkill" {
+        &[
+            "-s",
+            "-u",
+            "-U",
+            "-g",
+            "-G",
+            "-P",
+            "-t",
+            "-F",
+            "--signal",
+            "--session",
+            "--euid",
+            "--uid",
+            "--pgroup",
+            "--group",
+            "--parent",
+            "--terminal",
+            "--pidfile",
+            "--ns",
+            "--nslist",
+        ]
+    } else {
+        &[
+            "-s",
+            "-u",
+            "-o",
+            "-y",
+            "-n",
+            "--signal",
+            "--user",
+            "--older-than",
+            "--younger-than",
+            "--ns",
+        ]
+    };
+    let mut sig = "TERM".to_owned();
+    let mut pattern = false;
+    let mut names: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let Some(w) = known(&args[i]) else {
+            names.push(String::new());
+            i += 1;
+            continue;
+        };
+        if matches!(w, "-l" | "--list" | "-V" | "--version" | "--help") {
+            return;
+        }
+        if valued.contains(&w) {
+            if matches!(w, "-s" | "--signal")
+                && let Some(v) = args.get(i + 1).and_then(known)
+            {
+                sig = signal_name(v);
+            }
+            i += 2;
+            continue;
+        }
+        if let Some(v) = w.strip_prefix("--signal=") {
+            sig = signal_name(v);
+        } else if matches!(w, "-f" | "--full" | "-r" | "--regexp") {
+            pattern = true;
+        } else if w.starts_with("--") {
+        } else if let Some(flags) = w.strip_prefix('-') {
+            let upper = flags
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if upper && !matches!(flags, "I" | "U" | "G" | "P" | "F" | "V") {
+                sig = signal_name(w);
+            } else if flags.contains('f') && name == "pkill"
+                || flags.contains('r') && name == "killall"
+            {
+                pattern = true;
+            }
+        } else {
+            names.push(w.to_owned());
+        }
+        i += 1;
+    }
+    if harmless_signal(&sig) {
+        return;
+    }
+    const SERVERS: &[&str] = &[
+        "postgres",
+        "postmaster",
+        "patroni",
+        "mysqld",
+        "mariadbd",
+        "redis-server",
+        "etcd",
+        "pacemakerd",
+        "corosync",
+        "keepalived",
+    ];
+    for n in names {
+        if n.is_empty() {
+            out.services.push((
+                Unit::Unknown("processes named when it runs".into()),
+                ServiceOp::Kill,
+            ));
+        } else if pattern || name == "pkill" {
+            // A pattern kills whatever it matches: the servers it mentions.
+            for s in SERVERS.iter().filter(|s| {
+                n.contains(*s) || (n.len() >= 4 && s.starts_with(n.trim_start_matches('^')))
+            }) {
+                out.services
+                    .push((Unit::Named(unit_of_process(s)), ServiceOp::Kill));
+            }
+        } else {
+            out.services
+                .push((Unit::Named(unit_of_process(&n)), ServiceOp::Kill));
+        }
+    }
+}
+
+/// `pg_ctlcluster VERSION CLUSTER stop|restart`: that cluster's unit, `postgresql@V-C`.
+fn pg_ctlcluster(args: &[Arg], out: &mut HostIntent) {
+    let words: Vec<&Arg> = args
+        .iter()
+        .take_while(|a| known(a) != Some("--"))
+        .filter(|a| known(a).is_none_or(|s| !s.starts_with('-')))
+        .collect();
+    let op = match words.get(2).map(|a| known(a)) {
+        Some(Some("stop")) => ServiceOp::Stop,
+        Some(Some("restart")) => ServiceOp::Restart,
+        Some(None) => ServiceOp::Stop,
+        _ => return,
+    };
+    let unit = match (
+        words.first().and_then(|a| known(a)),
+        words.get(1).and_then(|a| known(a)),
+    ) {
+        (Some(v), Some(c)) => Unit::Named(format!("postgresql@{v}-{c}")),
+        _ => Unit::Unknown("a cluster named when it runs".into()),
+    };
+    out.services.push((unit, op));
+}
+
+/// `pg_ctl stop|restart|kill -D DIR`: a PostgreSQL server stopped or signalled.
+fn pg_ctl(args: &[Arg], out: &mut HostIntent) {
+    let mut skip_next = false;
+    for a in args {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        match known(a) {
+            Some(
+                "-D" | "-m" | "-t" | "-l" | "-o" | "-p" | "-s" | "-c" | "-e" | "-N" | "-P" | "-U",
+            ) => skip_next = true,
+            Some("stop") => {
+                out.services
+                    .push((Unit::Named("postgresql".into()), ServiceOp::Stop));
+                return;
+            }
+            Some("restart") => {
+                out.services
+                    .push((Unit::Named("postgresql".into()), ServiceOp::Restart));
+                return;
+            }
+            Some("kill") => {
+                out.services
+                    .push((Unit::Named("postgresql".into()), ServiceOp::Kill));
+                return;
+            }
+            Some("start" | "reload" | "status" | "promote" | "logrotate" | "init" | "initdb") => {
+                return;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A long option as getopt_long reads it: the whole name, or a prefix only one of `names`
@@ -684,6 +1001,82 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn kexec_kill_killall_pkill_and_pg_ctl_are_read_for_what_they_take_down() {
+        use PowerOp::*;
+        for (line, want) in [
+            ("kexec -e", Some(Kexec)),
+            ("kexec -f", Some(Kexec)),
+            (
+                "kexec /boot/vmlinuz --initrd=/boot/initrd.img --reuse-cmdline",
+                Some(Kexec),
+            ),
+            ("kexec -l /boot/vmlinuz --initrd=/boot/initrd.img", None),
+            ("kexec -u", None),
+            ("kexec --help", None),
+            ("kill -INT 1", Some(Reboot)),
+            ("kill -s SIGINT 1", Some(Reboot)),
+            ("kill -SIGRTMIN+4 1", Some(Poweroff)),
+            ("kill -RTMIN+3 1", Some(Halt)),
+            ("kill -HUP 1", None),
+            ("kill -TERM 1", None),
+            ("kill 1234", None),
+            ("kill -0 1", None),
+            ("kill -l", None),
+        ] {
+            assert_eq!(power(line), want, "{line}");
+        }
+        let kill = ServiceOp::Kill;
+        for (line, want) in [
+            ("killall postgres", vec![("postgresql".to_owned(), kill)]),
+            ("killall -9 mysqld", vec![("mysql".to_owned(), kill)]),
+            (
+                "killall -s KILL patroni",
+                vec![("patroni".to_owned(), kill)],
+            ),
+            ("killall -HUP postgres", vec![]),
+            ("killall -0 postgres", vec![]),
+            ("killall firefox", vec![("firefox".to_owned(), kill)]),
+            ("pkill postgres", vec![("postgresql".to_owned(), kill)]),
+            (
+                "pkill -9 -f redis-server",
+                vec![("redis-server".to_owned(), kill)],
+            ),
+            ("pkill -f /opt/etl/run.py", vec![]),
+            ("pkill -u postgres psql", vec![]),
+            ("pkill -USR1 postgres", vec![]),
+            (
+                "pg_ctlcluster 15 main stop",
+                vec![("postgresql@15-main".to_owned(), ServiceOp::Stop)],
+            ),
+            (
+                "pg_ctlcluster 15 main restart -- -m fast",
+                vec![("postgresql@15-main".to_owned(), ServiceOp::Restart)],
+            ),
+            ("pg_ctlcluster 15 main reload", vec![]),
+            (
+                "pg_ctl -D /var/lib/postgresql/15/main stop -m immediate",
+                vec![("postgresql".to_owned(), ServiceOp::Stop)],
+            ),
+            ("pg_ctl -D /srv/pg status", vec![]),
+            (
+                "invoke-rc.d postgresql stop",
+                vec![("postgresql".to_owned(), ServiceOp::Stop)],
+            ),
+            (
+                "invoke-rc.d --quiet redis-server restart",
+                vec![("redis-server".to_owned(), ServiceOp::Restart)],
+            ),
+        ] {
+            assert_eq!(services(line), want, "{line}");
+        }
+        // Every process: whatever runs here.
+        assert_eq!(
+            p("kill -9 -1").unwrap().services[0].0,
+            Unit::Unknown("every process on the host (kill -1)".into())
+        );
     }
 
     #[test]

@@ -87,6 +87,27 @@ pub fn parse_line(line: &[u8], shell: &mut Shell) -> Result<Vec<Intent>, LexErro
     let tokens = lex::lex(line)?;
     let mut out = Vec::new();
     run_tokens(&tokens, shell, &mut out);
+    // A write to /proc/sysrq-trigger can reboot (`b`), power off (`o`) or crash (`c`) the
+    // host at once, with no shutdown: judged as a reboot.
+    let sysrq = out.iter().find_map(|i| match i {
+        Intent::Files(f)
+            if f.effects.iter().any(|e| {
+                matches!(e.op, FileOp::Overwrite | FileOp::Append)
+                    && e.target.known().is_some_and(|t| t == "/proc/sysrq-trigger")
+            }) =>
+        {
+            Some(f.text.clone())
+        }
+        _ => None,
+    });
+    if let Some(text) = sysrq {
+        out.push(Intent::Host(super::host::HostIntent {
+            power: Some(super::host::PowerOp::Reboot),
+            services: Vec::new(),
+            remote: false,
+            text,
+        }));
+    }
     Ok(out)
 }
 
@@ -693,8 +714,116 @@ fn classify(
         }
         return None;
     }
+    // A SysV init script: `service NAME ACTION` by another name.
+    if program.as_bytes().starts_with(b"/etc/init.d/") && !name.is_empty() {
+        let mut words = vec![
+            Arg::Known("service".into()),
+            Arg::Known(name.clone().into()),
+        ];
+        words.extend_from_slice(rest(1));
+        if let Some(h) = super::host::parse("service", &words, text_of(args)) {
+            out.push(Intent::Host(h));
+            return None;
+        }
+    }
     match name.as_str() {
         "rm" => out.push(Intent::Rm(rm_intent(shell, args, Via::Rm))),
+        // Wrappers that run their command on this host (as a transient unit, in the host's
+        // namespaces, as another user): the command is judged.
+        "systemd-run" | "nsenter" | "runuser" => {
+            let i = match name.as_str() {
+                "systemd-run" => skip_options(
+                    args,
+                    1,
+                    b"pEuHM",
+                    &[
+                        "property",
+                        "unit",
+                        "description",
+                        "slice",
+                        "setenv",
+                        "uid",
+                        "gid",
+                        "nice",
+                        "working-directory",
+                        "on-active",
+                        "on-boot",
+                        "on-startup",
+                        "on-unit-active",
+                        "on-unit-inactive",
+                        "on-calendar",
+                        "on-clock-change",
+                        "on-timezone-change",
+                        "timer-property",
+                        "path-property",
+                        "socket-property",
+                        "service-type",
+                        "host",
+                        "machine",
+                        "expand-environment",
+                    ],
+                ),
+                "nsenter" => skip_options(
+                    args,
+                    1,
+                    b"tSGw",
+                    &["target", "setuid", "setgid", "wd", "wdns", "env"],
+                ),
+                _ => skip_options(
+                    args,
+                    1,
+                    b"ugGcsw",
+                    &[
+                        "user",
+                        "group",
+                        "supp-group",
+                        "command",
+                        "shell",
+                        "whitelist-environment",
+                    ],
+                ),
+            };
+            if name == "runuser"
+                && let Some(c) = option_value(&args[1..], b"-c", b"--command")
+            {
+                nested_line(c.as_bytes(), &mut shell.clone(), out, "runuser's command");
+                return None;
+            }
+            // runuser -l USER: the user is its first operand.
+            let from = if name == "runuser"
+                && args[1..i.min(args.len())]
+                    .iter()
+                    .any(|a| matches!(bytes_of(a), b"-l" | b"--login" | b"-"))
+            {
+                i + 1
+            } else {
+                i
+            };
+            if from < args.len() {
+                return classify(shell, rest(from), stdin_roots, out);
+            }
+            out.push(Intent::Other { program: name });
+        }
+        // `at`/`batch` run what they read later: from a here-document, judged now; from a pipe
+        // or a file, unknown.
+        "at" | "batch" => {
+            let lists = args[1..].iter().any(|a| {
+                matches!(
+                    bytes_of(a),
+                    b"-l" | b"-d" | b"-r" | b"-c" | b"-V" | b"--help"
+                )
+            });
+            if lists {
+                out.push(Intent::Other { program: name });
+            } else if let Some(text) = shell.stdin.clone() {
+                nested_line(&text, &mut shell.clone(), out, "at's commands");
+            } else {
+                out.push(Intent::Opaque {
+                    text: text_of(args),
+                    why: "at runs the commands it reads later".into(),
+                });
+            }
+        }
         "psql" | "dropdb" | "pg_dropcluster" | "mysql" | "mariadb" | "mysqladmin"
         | "mariadb-admin" => {
             let known: Option<Vec<OsString>> = rest(1).iter().map(|a| a.known().cloned()).collect();
@@ -1754,12 +1883,57 @@ mod tests {
             "ls | rm -rf /var/lib",
             "(cd /tmp; rm -rf /var/lib)",
             "if true; then rm -rf /var/lib; fi",
+            "systemd-run --unit=wipe -p Nice=5 rm -rf /var/lib",
+            "nsenter -t 1 -m -u -n -- rm -rf /var/lib",
+            "runuser -u postgres -- rm -rf /var/lib",
+            "runuser -l postgres -c 'rm -rf /var/lib'",
+            "at now <<< 'rm -rf /var/lib'",
         ] {
             let r = rms(line, &mut shell("/"));
             assert_eq!(r.len(), 1, "{line}");
             assert!(r[0].options.recursive, "{line}");
             assert_eq!(operands(&r[0]), vec!["/var/lib"], "{line}");
         }
+    }
+
+    #[test]
+    fn init_scripts_sysrq_and_at_from_a_pipe_are_host_commands_or_unknown() {
+        let host = |line: &str| -> Vec<super::super::host::HostIntent> {
+            parse_line(line.as_bytes(), &mut shell("/"))
+                .unwrap()
+                .into_iter()
+                .filter_map(|i| match i {
+                    Intent::Host(h) => Some(h),
+                    _ => None,
+                })
+                .collect()
+        };
+        let h = host("/etc/init.d/postgresql stop");
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].services[0].0.display(), "postgresql");
+        assert!(host("/etc/init.d/postgresql status").is_empty());
+        for line in [
+            "echo b > /proc/sysrq-trigger",
+            "echo o | tee /proc/sysrq-trigger",
+        ] {
+            let h = host(line);
+            assert_eq!(
+                h.first().and_then(|h| h.power),
+                Some(super::super::host::PowerOp::Reboot),
+                "{line}"
+            );
+        }
+        assert!(host("cat /proc/sys/kernel/sysrq").is_empty());
+        let i = parse_line(b"echo reboot | at now", &mut shell("/")).unwrap();
+        assert!(
+            i.iter().any(|i| matches!(i, Intent::Opaque { .. })),
+            "{i:?}"
+        );
+        let i = parse_line(b"at -l; atq", &mut shell("/")).unwrap();
+        assert!(
+            !i.iter().any(|i| matches!(i, Intent::Opaque { .. })),
+            "{i:?}"
+        );
     }
 
     #[test]
