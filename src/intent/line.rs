@@ -1896,18 +1896,20 @@ mod tests {
         }
     }
 
+    /// The host commands of a line run in /.
+    fn host(line: &str) -> Vec<crate::intent::host::HostIntent> {
+        parse_line(line.as_bytes(), &mut shell("/"))
+            .unwrap()
+            .into_iter()
+            .filter_map(|i| match i {
+                Intent::Host(h) => Some(h),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn init_scripts_sysrq_and_at_from_a_pipe_are_host_commands_or_unknown() {
-        let host = |line: &str| -> Vec<super::super::host::HostIntent> {
-            parse_line(line.as_bytes(), &mut shell("/"))
-                .unwrap()
-                .into_iter()
-                .filter_map(|i| match i {
-                    Intent::Host(h) => Some(h),
-                    _ => None,
-                })
-                .collect()
-        };
         let h = host("/etc/init.d/postgresql stop");
         assert_eq!(h.len(), 1);
         assert_eq!(h[0].services[0].0.display(), "postgresql");
@@ -1955,16 +1957,6 @@ mod tests {
 
     #[test]
     fn a_host_command_takes_an_unset_variable_as_unknown_not_empty() {
-        let host = |line: &str| -> Vec<crate::intent::host::HostIntent> {
-            parse_line(line.as_bytes(), &mut shell("/"))
-                .unwrap()
-                .into_iter()
-                .filter_map(|i| match i {
-                    Intent::Host(h) => Some(h),
-                    _ => None,
-                })
-                .collect()
-        };
         use crate::intent::host::{PowerOp, Unit};
         let h = host("systemctl stop $SVC");
         assert!(matches!(h[0].services[0].0, Unit::Unknown(_)), "{h:?}");
