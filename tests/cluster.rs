@@ -1009,6 +1009,74 @@ fn the_maintenance_lock_in_etcd_keeps_two_hosts_from_going_down_together() {
     assert_eq!(db1.name, "db1");
 }
 
+impl Etcd {
+    /// Writes `value` at `key` through the v3 gateway (`""` deletes it).
+    fn put(&self, key: &str, value: Option<&str>) {
+        use base64::Engine;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let (path, body) = match value {
+            Some(v) => ("put", serde_json::json!({"key": b(key), "value": b(v)})),
+            None => ("deleterange", serde_json::json!({"key": b(key)})),
+        };
+        let out = Command::new("curl")
+            .args(["-sf", "-X", "POST", "-d", &body.to_string()])
+            .arg(format!("{}/v3/kv/{path}", self.url))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", common::text(&out));
+    }
+}
+
+#[test]
+fn a_slot_someone_else_wrote_still_holds_and_one_host_never_starts_twice_at_once() {
+    let etcd = Etcd::start();
+    let db1 = fleet_host("db1", &etcd.lock(), "primary");
+    let slot = |n: u32| format!("/gardefou/maintenance/pg-main/slot/{n}");
+    // An empty value (written by hand, or by a tool that only marks the key) holds the slot.
+    etcd.put(&slot(0), Some(""));
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 of 1 slot(s) held: (unreadable value at"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(db1.root.join("role")).unwrap(),
+        "primary\n"
+    );
+    assert_eq!(db1.check("reboot")["decision"], "deny");
+    etcd.put(&slot(0), None);
+    // A holder past the slot count (written under `slots = 4`) is a host down all the same.
+    etcd.put(
+        &slot(3),
+        Some(r#"{"host":"db9","since":"2026-12-01T00:00:00Z","user":"root","reason":"old"}"#),
+    );
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("db9 since"), "{err}");
+    etcd.put(&slot(3), None);
+    // A start already running on this host (its lock held): the second refuses, nothing moves.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(db1.state.with_extension("lock"))
+        .unwrap();
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is running on this host"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(db1.root.join("role")).unwrap(),
+        "primary\n"
+    );
+    drop(held);
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+}
+
 #[test]
 fn of_two_hosts_starting_maintenance_at_the_same_moment_exactly_one_wins() {
     let etcd = Etcd::start();
