@@ -178,6 +178,34 @@ impl Patroni {
         p
     }
 
+    /// `PATCH /config` with `body` (the dynamic configuration, basic auth), then waits until
+    /// `GET /cluster` shows a member with `role` (up to 60 s).
+    fn configure(&self, body: &str, role: &str) {
+        let password = std::fs::read_to_string(&self.password_file).unwrap();
+        let out = Command::new("curl")
+            .args(["-sf", "-X", "PATCH", "-d", body])
+            .args(["-u", &format!("{}:{}", self.user, password.trim())])
+            .arg(format!("{}/config", self.api0))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", common::text(&out));
+        for _ in 0..120 {
+            let out = Command::new("curl")
+                .args(["-s", &format!("{}/cluster", self.api0)])
+                .output()
+                .unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if v["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["role"] == role))
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("no member became {role} after PATCH /config {body}");
+    }
+
     /// `GET URL/patroni`'s role.
     fn role(api: &str) -> String {
         let out = Command::new("curl")
@@ -258,6 +286,19 @@ fn maintenance_on_a_patroni_leader_switches_over_and_back() {
         "{detail}"
     );
     assert_eq!(item(&report, "drill: candidate").0, "pass", "{report}");
+    // Synchronous mode on (the real Patroni's dynamic configuration): pg1 becomes the
+    // synchronous standby, and the check names it; off again, any healthy replica.
+    p.configure(r#"{"synchronous_mode": true}"#, "sync_standby");
+    let (_, report) = h.preflight(&[]);
+    let (mark, detail) = item(&report, "synchronous standby");
+    assert_eq!(
+        (mark.as_str(), detail.as_str()),
+        ("pass", "pg1 is the synchronous standby"),
+        "{report}"
+    );
+    p.configure(r#"{"synchronous_mode": false}"#, "replica");
+    let (_, report) = h.preflight(&[]);
+    assert_eq!(item(&report, "synchronous standby").0, "pass", "{report}");
 
     // On the leader, a risky command is refused: move the primary away first.
     let (decision, rules) = h.check_rm_data(&[]);
@@ -1037,7 +1078,10 @@ fn a_slot_someone_else_wrote_still_holds_and_one_host_never_starts_twice_at_once
     let out = db1.gardefou(&["maintenance", "start", "--yes"]);
     let err = common::text(&out).1;
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("1 of 1 slot(s) held: (unreadable value at"), "{err}");
+    assert!(
+        err.contains("1 of 1 slot(s) held: (unreadable value at"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(db1.root.join("role")).unwrap(),
         "primary\n"
