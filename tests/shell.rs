@@ -579,3 +579,92 @@ fn a_confirmation_no_shim_will_ask_for_is_asked_by_the_shell() {
         common::text(&out)
     );
 }
+
+/// Power and service commands typed in the guarded shell reach their shims, with the real
+/// tools replaced by stand-ins behind them (never the test machine's): refused with no
+/// terminal, run once the hostname is typed on a pty.
+#[test]
+fn reboot_and_a_database_stop_in_the_guarded_shell_ask_for_the_hostname() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let installed = common::install_production(
+        &root,
+        "[[protect.power]]\naction = \"confirm\"\n[[protect.service]]\nunit = \"postgresql*\"\naction = \"confirm\"\nreason = \"the database server\"\n",
+    );
+    let real = root.join("real");
+    std::fs::create_dir(&real).unwrap();
+    let ran = root.join("ran");
+    for tool in ["reboot", "shutdown", "systemctl"] {
+        let p = real.join(tool);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{tool} $*\" >> {}\n", ran.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}:/usr/bin:/bin",
+        installed.bin.display(),
+        real.display()
+    );
+    let no_tty = |line: &str| {
+        Command::new("setsid")
+            .arg("-w")
+            .arg(installed.bin.join("gardefou"))
+            .args(["shell", "-c", line])
+            .env("PATH", &path)
+            .env("GARDEFOU_POLICY", &installed.policy)
+            .env_remove("SUDO_USER")
+            .current_dir(&root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for line in [
+        "reboot",
+        "shutdown -r now",
+        "systemctl reboot",
+        "systemctl stop postgresql@15-main",
+        "true && reboot",
+    ] {
+        let out = no_tty(line);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{line}: {:?}",
+            common::text(&out)
+        );
+        assert!(!ran.exists(), "{line} reached the stand-in");
+    }
+    // What takes nothing down runs.
+    let out = no_tty("systemctl status postgresql");
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&ran).unwrap(),
+        "systemctl status postgresql\n"
+    );
+    std::fs::remove_file(&ran).unwrap();
+    // On a pty: a wrong answer runs nothing; the hostname runs the stand-in.
+    let on_tty = |answer: &str| {
+        common::on_tty(
+            &root,
+            &[
+                ("PATH", path.clone().into()),
+                ("GARDEFOU_POLICY", installed.policy.clone().into()),
+            ],
+            &format!(
+                "{} shell -c reboot",
+                installed.bin.join("gardefou").display()
+            ),
+            answer,
+        )
+    };
+    let out = on_tty("not-this-host");
+    assert_ne!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(!ran.exists());
+    let out = on_tty(&common::hostname());
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "reboot \n");
+}
