@@ -1122,6 +1122,50 @@ fn a_slot_someone_else_wrote_still_holds_and_one_host_never_starts_twice_at_once
 }
 
 #[test]
+fn finish_keeps_the_slot_when_the_cluster_is_unhealthy_after_the_node_is_given_back() {
+    let etcd = Etcd::start();
+    let db1 = fleet_host("db1", &etcd.lock(), "primary");
+    // Giving the node back (the adapter's release) makes it unhealthy for a while: the first
+    // time, the standby it brings back is not in sync yet.
+    let r = db1.root.display().to_string();
+    script(
+        &db1.root.join("release.sh"),
+        &format!(
+            "test -e {r}/released || {{ touch {r}/released; rm -f {r}/healthy; }}; echo node back\n"
+        ),
+    );
+    let text = std::fs::read_to_string(&db1.policy).unwrap();
+    std::fs::write(
+        &db1.policy,
+        text.replace(
+            "[cluster.command]\n",
+            &format!("[cluster.command]\nrelease = \"{r}/release.sh\"\n"),
+        ),
+    )
+    .unwrap();
+    let db2 = fleet_host("db2", &etcd.lock(), "secondary");
+    let out = db1.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("after this node was given back"), "{err}");
+    assert!(db1.state.exists());
+    // The slot is still db1's: db2 waits.
+    let out = db2.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("db1 since"));
+    // Healthy again: finish gives it back.
+    std::fs::write(db1.root.join("healthy"), "").unwrap();
+    let out = db1.gardefou(&["maintenance", "finish"]);
+    let err = common::text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("given back"), "{err}");
+    let out = db2.gardefou(&["maintenance", "start", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+}
+
+#[test]
 fn of_two_hosts_starting_maintenance_at_the_same_moment_exactly_one_wins() {
     let etcd = Etcd::start();
     let a = fleet_host("race-a", &etcd.lock(), "secondary");

@@ -665,6 +665,17 @@ pub fn finish(policy: Option<&Path>, env: Option<&str>, switch_back: bool, yes: 
                 }
             }
         }
+        // Giving the node back (standby off, a switch back) moves the cluster again: the slot
+        // is given back only once it is healthy after that too.
+        if strict
+            && let Err(why) =
+                cluster::wait_until(adapter.as_ref(), &run.settings, healthy, |_, _| {})
+        {
+            eprintln!(
+                "gardefou: the cluster is not healthy after this node was given back ({why}): still in maintenance, the maintenance slot is kept (run finish again once it is healthy)."
+            );
+            return 1;
+        }
     }
     if let Some(lock) = &lock {
         match lock.release(&run.host) {
