@@ -1,0 +1,6 @@
+//! Link the gardefou executable as a position-dependent (non-PIE) binary: every guarded `rm`
+//! starts it, and a PIE pays at each start for ~42,000 relative relocations and the
+//! copy-on-write faults of the ~700 KB of tables they rewrite (BENCHMARKS.md, shim start-up).
+fn main() {
+    println!("cargo:rustc-link-arg-bin=gardefou=-no-pie");
+}
