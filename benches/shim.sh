@@ -23,6 +23,10 @@ sleep 2.2
 touch "$tmp/f" && "$tmp/p/bin/rm" "$tmp/f"
 [ -f "$tmp/cache/policy.cache" ] || { echo "the policy cache was not written" >&2; exit 1; }
 runs=${RUNS:-500}
+# The real rm the shim finds is the first on PATH after itself: a PATH with safe-rm's directory
+# in front (Debian's /etc/profile.d/safe-rm.sh puts it there) would make the shim exec safe-rm,
+# which forks /bin/rm. The commands run with a plain PATH.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # The design's floor: a static C program that does nothing but exec /bin/rm (what any argv[0]
 # shim pays for the extra process, before checking anything). Needs gcc.
 floor=()
