@@ -42,6 +42,10 @@ pub struct Approved {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Use {
     pub at: i64,
+    /// The process whose descendants may redeem what is left for the shims: the agent that
+    /// ran the hook, the guarded shell; with its start time (a reused pid is not it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<(u32, u64)>,
     /// `agent claude-code (session …)`, `shim`, `shell`.
     pub by: String,
     pub pid: u32,
@@ -90,6 +94,7 @@ impl Approval {
             id: self.id.clone(),
             line: self.line.clone(),
             approved_by: self.approved_by.clone(),
+            matched: None,
             expires: chrono::DateTime::from_timestamp(self.expires, 0)
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),
@@ -121,7 +126,9 @@ pub struct Store {
 impl Store {
     /// The calling (effective) user's store.
     pub fn for_caller() -> Result<Store> {
-        if let Some(d) = std::env::var_os(DIR_ENV).map(PathBuf::from)
+        // Not under sudo or set-id: a caller's environment does not choose root's store.
+        if !crate::policy::load::environment_untrusted()
+            && let Some(d) = std::env::var_os(DIR_ENV).map(PathBuf::from)
             && d.is_absolute()
         {
             return Ok(Store { dir: d });
@@ -201,15 +208,17 @@ impl Store {
         if !valid_id(id) {
             return Err(Error::Approval(format!("{id:?} is not an approval id")));
         }
+        // Both names: a guard may be renaming it while it is revoked.
+        let mut found = None;
         for used in [false, true] {
             let p = self.path(id, used);
-            if let Ok(a) = read(&p) {
-                std::fs::remove_file(&p)
-                    .map_err(|e| Error::io(format!("cannot remove {}", p.display()), e))?;
-                return Ok(a);
+            if let Ok(a) = read(&p)
+                && std::fs::remove_file(&p).is_ok()
+            {
+                found = Some(a);
             }
         }
-        Err(Error::Approval(format!("no approval {id}")))
+        found.ok_or_else(|| Error::Approval(format!("no approval {id}")))
     }
 
     /// Deletes what expired more than a day ago.
@@ -218,24 +227,28 @@ impl Store {
         let cutoff = now() - 86_400;
         for a in all {
             let used = a.used.is_some();
-            let end = a.used.as_ref().map_or(a.expires, |u| u.at + PASS_SECS);
+            let end = a
+                .used
+                .as_ref()
+                .map_or(a.expires, |u| u.at.saturating_add(PASS_SECS));
             if end < cutoff {
                 let _ = std::fs::remove_file(self.path(&a.id, used));
             }
         }
     }
 
-    /// Uses up the approval of `line` run in `cwd` by this user, if there is one, unexpired and
-    /// unused, given for every reason `v` asks about. The winner of a race takes it.
-    /// `own`: the consumer carries out what `v` asks about itself (a shim); the hook and the
-    /// guarded shell leave it to the shims the line starts, which then redeem those reasons.
-    pub fn consume_line(
+    /// Uses up the approval of what `m` names run in `cwd` by this user, if there is one,
+    /// unexpired and unused, given for every reason `v` asks about (the same rule, the same
+    /// message: the same target). The winner of a race takes it. `anchor`: the process whose
+    /// descendants (the shims the line starts) may then redeem the approval's reasons, each
+    /// once; none for a shim, which carries its own command out and leaves nothing.
+    pub fn consume(
         &self,
-        line: &str,
+        m: &Match,
         cwd: &Path,
         v: &Verdict,
         by: &str,
-        own: bool,
+        anchor: Option<(u32, u64)>,
     ) -> Option<Approval> {
         let want = asked(v);
         let uid = nix::unistd::geteuid().as_raw();
@@ -246,10 +259,9 @@ impl Store {
             if a.used.is_some()
                 || a.uid != uid
                 || a.expires < t
-                || !same_line(&a.line, line)
+                || !m.matches(&a.line)
                 || canonical(&a.cwd) != cwd
-                // The same rules: the figures in their messages (rows, files) may have moved.
-                || !want.iter().all(|w| a.reasons.iter().any(|r| r.rule == w.rule))
+                || !want.iter().all(|w| a.reasons.contains(w))
             {
                 continue;
             }
@@ -261,17 +273,15 @@ impl Store {
             }
             a.used = Some(Use {
                 at: t,
+                anchor,
                 by: by.to_owned(),
                 pid: std::process::id(),
             });
-            // The shims the line starts meet the same reasons again, each once.
-            a.remaining = Vec::new();
-            for r in a.reasons.iter().chain(want.iter()) {
-                let carried = own && want.contains(r);
-                if !carried && !a.remaining.contains(r) {
-                    a.remaining.push(r.clone());
-                }
-            }
+            a.remaining = if anchor.is_some() {
+                a.reasons.clone()
+            } else {
+                Vec::new()
+            };
             if let Err(e) = write(&to, &a) {
                 eprintln!("gardefou: warning: {e}");
             }
@@ -289,9 +299,18 @@ impl Store {
         }
         let uid = nix::unistd::geteuid().as_raw();
         let t = now();
+        let above = ancestors();
         for a in self.all().ok()? {
             let Some(u) = &a.used else { continue };
-            if a.uid != uid || u.at + PASS_SECS < t {
+            if a.uid != uid || u.at.saturating_add(PASS_SECS) < t {
+                continue;
+            }
+            // Only below the process that used it: not any other process of this user.
+            if !u.anchor.is_some_and(|anchor| {
+                above
+                    .iter()
+                    .any(|p| p.pid == anchor.0 && p.start == anchor.1)
+            }) {
                 continue;
             }
             if !want.iter().all(|w| a.remaining.contains(w)) {
@@ -334,82 +353,218 @@ pub fn used_here() -> Option<crate::audit::ApprovalRef> {
     USED.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-fn note_used(a: &Approval) {
-    *USED.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.audit_ref());
+fn note_used(a: &Approval, how: String) {
+    let mut r = a.audit_ref();
+    r.matched = Some(how);
+    *USED.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
 }
 
-/// The lines of the shells above this process (`sh -c LINE`: cron, ssh, sudo -s), nearest
-/// first, with the directory each runs in.
-fn ancestor_lines() -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut pid = std::os::unix::process::parent_id();
-    for _ in 0..8 {
-        if pid <= 1 {
-            break;
-        }
-        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            if let Some(i) = args.iter().position(|a| *a == b"-c")
-                && let Some(line) = args.get(i + 1)
-                && let Ok(line) = std::str::from_utf8(line)
-                && let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd"))
-            {
-                out.push((line.to_owned(), cwd));
+/// What a guard compares with an approval's line.
+pub enum Match<'a> {
+    /// A whole line (the hook's command, the guarded shell's line, a `sh -c` above a shim):
+    /// the same text, trailing blanks aside.
+    Line(&'a str),
+    /// A shim's own command: the approved line, read as the shell reads it, is exactly these
+    /// words (a line that is not one plain command matches no shim).
+    Argv(&'a [std::ffi::OsString]),
+}
+
+impl Match<'_> {
+    fn matches(&self, approved: &str) -> bool {
+        match self {
+            Match::Line(l) => l.trim_end() == approved.trim_end(),
+            Match::Argv(argv) => {
+                let Some(words) = plain_words(approved) else {
+                    return false;
+                };
+                let base =
+                    |w: &[u8]| -> Vec<u8> { w.rsplit(|&b| b == b'/').next().unwrap_or(w).to_vec() };
+                use std::os::unix::ffi::OsStrExt;
+                words.len() == argv.len()
+                    && words
+                        .iter()
+                        .zip(argv.iter())
+                        .enumerate()
+                        .all(|(i, (w, a))| {
+                            if i == 0 {
+                                base(w) == base(a.as_bytes())
+                            } else {
+                                w.as_slice() == a.as_bytes()
+                            }
+                        })
             }
         }
-        let Some(parent) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let after = s[s.rfind(')')? + 1..].to_owned();
-                after.split_whitespace().nth(1)?.parse::<u32>().ok()
-            })
-        else {
+    }
+}
+
+/// The words of a line that is one plain command of literal words (quotes removed), else
+/// None: no operators, redirections, variables or globs.
+fn plain_words(line: &str) -> Option<Vec<Vec<u8>>> {
+    use crate::intent::lex::{Token, lex};
+    let tokens = lex(line.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    for t in tokens {
+        match t {
+            Token::Word(w) => {
+                let lit = w.literal()?;
+                if lit.iter().any(|b| b"*?[".contains(b)) {
+                    return None;
+                }
+                out.push(lit.to_vec());
+            }
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A process above this one.
+struct Ancestor {
+    pid: u32,
+    start: u64,
+    argv: Vec<Vec<u8>>,
+    cwd: Option<PathBuf>,
+}
+
+/// A process's parent and start time (clock ticks since boot), from /proc (the command name
+/// may hold spaces and parentheses).
+fn stat_of(pid: u32) -> Option<(u32, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = s[s.rfind(')')? + 1..].split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+/// Whether every uid of `pid` (real, effective, saved, filesystem) is this process's
+/// effective uid.
+fn same_user(pid: u32) -> bool {
+    let me = nix::unistd::geteuid().as_raw().to_string();
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|u| u.split_whitespace().all(|x| x == me))
+        })
+        .unwrap_or(false)
+}
+
+/// The processes above this one, nearest first, up to the first that runs as another user
+/// (what another user's process asked cannot speak for this one).
+fn ancestors() -> Vec<Ancestor> {
+    let mut out = Vec::new();
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..16 {
+        if pid <= 1 || !same_user(pid) {
+            break;
+        }
+        let Some((parent, start)) = stat_of(pid) else {
             break;
         };
+        let argv = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                c.split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Ancestor {
+            pid,
+            start,
+            argv,
+            cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+        });
         pid = parent;
     }
     out
 }
 
-/// A shim with no one to ask, about to refuse `text` for what `v` asks: the approval of this
-/// very command (in this directory), or of the `sh -c` line above it, is used up; failing
-/// those, a line that used its approval a moment ago redeems the same reasons once.
+/// The line a shell runs when it is `SHELL -c LINE` (the flag word may carry others: `-ec`).
+fn shell_line(argv: &[Vec<u8>]) -> Option<&str> {
+    let name = argv.first()?;
+    let base = name.rsplit(|&b| b == b'/').next()?;
+    let base = base.strip_prefix(b"-").unwrap_or(base);
+    if !matches!(
+        base,
+        b"sh" | b"bash" | b"dash" | b"zsh" | b"ksh" | b"mksh" | b"busybox"
+    ) {
+        return None;
+    }
+    let flags = argv.get(1)?;
+    if !(flags.starts_with(b"-")
+        && flags.contains(&b'c')
+        && flags[1..].iter().all(u8::is_ascii_alphabetic))
+    {
+        return None;
+    }
+    std::str::from_utf8(argv.get(2)?).ok()
+}
+
+/// This process as an anchor: its pid and start time.
+fn me_as_anchor() -> Option<(u32, u64)> {
+    let pid = std::process::id();
+    stat_of(pid).map(|(_, start)| (pid, start))
+}
+
+/// A shim with no one to ask, about to refuse its command for what `v` asks: the approval of
+/// this very command (in this directory), or of the `sh -c` line of a shell above it run by
+/// the same user, is used up; failing those, a line whose hook or guarded shell above this
+/// shim used its approval a moment ago redeems the same reasons once. `text`: the command
+/// line (`gardefou run`'s, the guarded shell's).
 pub fn for_shim(v: &Verdict, text: &str) -> Option<Approval> {
     let store = Store::for_caller().ok()?;
+    let cwd = std::env::current_dir().ok()?;
     if LINES.load(std::sync::atomic::Ordering::Relaxed) {
         // A whole line (the guarded shell, `gardefou run`): only its own approval, and the
         // shims it starts redeem the reasons.
-        let cwd = std::env::current_dir().ok()?;
-        let found = store.consume_line(text, &cwd, v, "gardefou run", false)?;
-        note_used(&found);
+        let found = store.consume(&Match::Line(text), &cwd, v, "gardefou run", me_as_anchor())?;
+        note_used(&found, "the line".into());
         return Some(found);
     }
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let by = format!("shim {}", text.split_whitespace().next().unwrap_or(""));
-    let found = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| store.consume_line(text, &cwd, v, &by, true))
-        .or_else(|| {
-            ancestor_lines()
-                .into_iter()
-                .find_map(|(line, cwd)| store.consume_line(&line, &cwd, v, &by, true))
-        })
-        .or_else(|| store.redeem(v))?;
-    note_used(&found);
+    if let Some(found) = store.consume(&Match::Argv(&argv), &cwd, v, &by, None) {
+        note_used(&found, "its command".into());
+        return Some(found);
+    }
+    let above = ancestors();
+    for a in &above {
+        if let (Some(line), Some(dir)) = (shell_line(&a.argv), &a.cwd)
+            && let Some(found) = store.consume(&Match::Line(line), dir, v, &by, None)
+        {
+            note_used(&found, format!("the sh -c line of pid {}", a.pid));
+            return Some(found);
+        }
+    }
+    let found = store.redeem(v)?;
+    let anchor = found
+        .used
+        .as_ref()
+        .and_then(|u| u.anchor)
+        .map_or(0, |a| a.0);
+    note_used(
+        &found,
+        format!("a reason left for the shims below pid {anchor}"),
+    );
     Some(found)
 }
 
-/// The hook or the guarded shell meeting `line` in `cwd`, with no one to ask: its approval,
-/// used up.
-pub fn for_line(v: &Verdict, line: &str, cwd: &Path, by: &str) -> Option<Approval> {
+/// The hook (for the agent that runs it: `anchor`, its parent) or the guarded shell meeting
+/// `line` in `cwd`, with no one to ask: its approval, used up.
+pub fn for_line(v: &Verdict, line: &str, cwd: &Path, by: &str, hook: bool) -> Option<Approval> {
     let store = Store::for_caller().ok()?;
-    let found = store.consume_line(line, cwd, v, by, false)?;
-    note_used(&found);
+    let anchor = if hook {
+        // The agent: the first process above that is not the shell it ran the hook with.
+        ancestors()
+            .into_iter()
+            .find(|a| shell_line(&a.argv).is_none_or(|l| !l.contains(" hook ")))
+            .map(|a| (a.pid, a.start))
+    } else {
+        me_as_anchor()
+    };
+    let found = store.consume(&Match::Line(line), cwd, v, by, anchor)?;
+    note_used(&found, "the line".into());
     Some(found)
-}
-
-/// Two lines the same: the same words (spacing aside).
-fn same_line(a: &str, b: &str) -> bool {
-    a.split_ascii_whitespace().eq(b.split_ascii_whitespace())
 }
 
 fn canonical(p: &Path) -> PathBuf {
@@ -433,7 +588,7 @@ pub fn new_id() -> Result<String> {
 /// Refuses a file or directory another user owns or may write.
 fn private(p: &Path, meta: &std::fs::Metadata, dir: bool) -> Result<()> {
     let uid = nix::unistd::geteuid().as_raw();
-    if meta.is_dir() != dir || meta.file_type().is_symlink() {
+    if (dir && !meta.is_dir()) || (!dir && !meta.is_file()) || meta.file_type().is_symlink() {
         return Err(Error::Approval(format!(
             "{}: not a {}",
             p.display(),
@@ -461,16 +616,32 @@ fn read(p: &Path) -> Result<Approval> {
     let meta = std::fs::symlink_metadata(p)
         .map_err(|e| Error::io(format!("cannot stat {}", p.display()), e))?;
     private(p, &meta, false)?;
-    let text =
-        std::fs::read(p).map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
-    let a: Approval = serde_json::from_slice(&text)
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(p)
+        .map_err(|e| Error::io(format!("cannot open {}", p.display()), e))?;
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, 1 << 20), &mut text)
+        .map_err(|e| Error::io(format!("cannot read {}", p.display()), e))?;
+    let mut a: Approval = serde_json::from_slice(&text)
         .map_err(|e| Error::Approval(format!("{}: {e}", p.display())))?;
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if !name.starts_with(&a.id) || !valid_id(&a.id) {
+    let used_name = format!("{}.used.json", a.id);
+    if !valid_id(&a.id) || (name != format!("{}.json", a.id) && name != used_name) {
         return Err(Error::Approval(format!(
             "{}: its id is not its name",
             p.display()
         )));
+    }
+    // Renamed by a guard that could not write its use: used all the same.
+    if name == used_name && a.used.is_none() {
+        a.used = Some(Use {
+            at: a.issued,
+            anchor: None,
+            by: "a guard that could not record its use".into(),
+            pid: 0,
+        });
     }
     Ok(a)
 }
@@ -609,6 +780,13 @@ pub fn command(
             return exit::USAGE;
         }
     };
+    if cwd.to_str().is_none() {
+        eprintln!(
+            "gardefou: {} is not UTF-8: an approval cannot name it, nothing approved",
+            cwd.display()
+        );
+        return exit::USAGE;
+    }
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let ctx = crate::pipeline::Context {
         policy: &loaded.policy,
@@ -735,6 +913,12 @@ mod tests {
         }
     }
 
+    /// The test process's parent, as the anchor a hook would record for its agent.
+    fn parent() -> Option<(u32, u64)> {
+        let p = std::os::unix::process::parent_id();
+        stat_of(p).map(|(_, start)| (p, start))
+    }
+
     #[test]
     fn an_approval_lets_its_line_through_once_and_its_reasons_once_more() {
         let tmp = tempfile::tempdir().unwrap();
@@ -743,36 +927,70 @@ mod tests {
         let a = approval(tmp.path(), "rm -rf /srv/x", &r, now() + 600);
         store.issue(&a).unwrap();
         let v = verdict(&r);
-        // Another line, another directory, another reason: not this approval.
-        assert!(
-            store
-                .consume_line("rm -rf /srv/y", tmp.path(), &v, "t", false)
-                .is_none()
-        );
-        assert!(
-            store
-                .consume_line("rm -rf /srv/x", Path::new("/"), &v, "t", false)
-                .is_none()
-        );
-        let other = verdict(&[("protect.path#2", "rm `/srv/y` would delete /srv/y")]);
-        assert!(
-            store
-                .consume_line("rm -rf /srv/x", tmp.path(), &other, "t", false)
-                .is_none()
-        );
-        let used = store
-            .consume_line("rm  -rf /srv/x", tmp.path(), &v, "t", false)
-            .unwrap();
+        let take = |l: &str, dir: &Path, v: &Verdict| {
+            store.consume(&Match::Line(l), dir, v, "t", parent())
+        };
+        // Another line, another directory, another reason, another spacing: not this one.
+        assert!(take("rm -rf /srv/y", tmp.path(), &v).is_none());
+        assert!(take("rm -rf /srv/x", Path::new("/"), &v).is_none());
+        let other = verdict(&[("protect.path#1", "rm `/srv/y` would delete /srv/y")]);
+        assert!(take("rm -rf /srv/x", tmp.path(), &other).is_none());
+        assert!(take("rm  -rf /srv/x", tmp.path(), &v).is_none());
+        let used = take("rm -rf /srv/x", tmp.path(), &v).unwrap();
         assert_eq!(used.id, a.id);
-        assert!(
-            store
-                .consume_line("rm -rf /srv/x", tmp.path(), &v, "t", false)
-                .is_none()
-        );
-        // The shim the line starts redeems the same reason once.
+        assert!(take("rm -rf /srv/x", tmp.path(), &v).is_none());
+        // The shim below the anchor redeems the same reason once, nothing else.
         assert!(store.redeem(&other).is_none());
         assert!(store.redeem(&v).is_some());
         assert!(store.redeem(&v).is_none());
+    }
+
+    #[test]
+    fn a_pass_is_redeemed_only_below_the_process_that_used_the_approval() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::at(tmp.path().join("a"));
+        let r = [("R", "m")];
+        store
+            .issue(&approval(tmp.path(), "rm x", &r, now() + 60))
+            .unwrap();
+        // Used by a process that is not above this one (pid 1's start time is not ours).
+        let elsewhere = Some((1u32, 0u64));
+        let v = verdict(&r);
+        assert!(
+            store
+                .consume(&Match::Line("rm x"), tmp.path(), &v, "t", elsewhere)
+                .is_some()
+        );
+        assert!(store.redeem(&v).is_none());
+        // A shim's own use leaves nothing.
+        store
+            .issue(&approval(tmp.path(), "rm y", &r, now() + 60))
+            .unwrap();
+        assert!(
+            store
+                .consume(&Match::Line("rm y"), tmp.path(), &v, "t", None)
+                .is_some()
+        );
+        assert!(store.redeem(&v).is_none());
+    }
+
+    #[test]
+    fn a_shim_matches_the_approved_line_word_for_word_as_the_shell_reads_it() {
+        let argv = |w: &[&str]| -> Vec<std::ffi::OsString> { w.iter().map(|x| x.into()).collect() };
+        let m = |w: &[&str], line: &str| Match::Argv(&argv(w)).matches(line);
+        assert!(m(&["rm", "-rf", "/srv/a b"], "rm -rf '/srv/a b'"));
+        assert!(m(&["/usr/local/bin/rm", "-rf", "/srv/x"], "rm -rf /srv/x"));
+        assert!(!m(&["rm", "-rf", "/srv/a  b"], "rm -rf '/srv/a b'"));
+        assert!(!m(&["rm", "-rf", "/srv/p /srv/q"], "rm -rf /srv/p /srv/q"));
+        assert!(!m(
+            &["rm", "-rf", "/srv/p", "/srv/q"],
+            "rm -rf '/srv/p /srv/q'"
+        ));
+        assert!(!m(&["rm", "-rf", "/srv/x"], "rm -rf /srv/$T"));
+        assert!(!m(&["rm", "-rf", "/srv/x"], "rm -rf /srv/x; true"));
+        assert!(!m(&["rm", "-rf", "/srv/x"], "rm -rf /srv/*"));
+        assert!(!Match::Line("A\nB").matches("A B"));
+        assert!(Match::Line("rm x\n").matches("rm x"));
     }
 
     #[test]
@@ -790,7 +1008,7 @@ mod tests {
                     .map(|_| {
                         s.spawn(|| {
                             Store::at(dir.clone())
-                                .consume_line("rm x", tmp.path(), &verdict(&r), "t", true)
+                                .consume(&Match::Line("rm x"), tmp.path(), &verdict(&r), "t", None)
                                 .is_some() as usize
                         })
                     })
@@ -815,33 +1033,63 @@ mod tests {
         let v = verdict(&r);
         assert!(
             store
-                .consume_line("rm x", tmp.path(), &v, "t", false)
+                .consume(&Match::Line("rm x"), tmp.path(), &v, "t", None)
                 .is_none()
         );
         store.revoke(&live.id).unwrap();
         assert!(
             store
-                .consume_line("rm y", tmp.path(), &v, "t", false)
+                .consume(&Match::Line("rm y"), tmp.path(), &v, "t", None)
                 .is_none()
         );
         assert!(store.revoke(&live.id).is_err());
     }
 
     #[test]
-    fn a_store_others_may_write_is_refused() {
+    fn odd_store_contents_are_refused_or_skipped_without_a_hang_or_a_panic() {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a");
         let store = Store::at(dir.clone());
         let r = [("R", "m")];
-        store
-            .issue(&approval(tmp.path(), "rm x", &r, now() + 60))
-            .unwrap();
+        let a = approval(tmp.path(), "rm x", &r, now() + 60);
+        store.issue(&a).unwrap();
+        // A FIFO under an approval's name, a file whose name only begins with an id, a use at
+        // the end of time.
+        nix::unistd::mkfifo(
+            &dir.join("cccccccccccccccc.json"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let mut other = approval(tmp.path(), "rm z", &r, now() + 60);
+        std::fs::write(
+            dir.join(format!("{}X.json", other.id)),
+            serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
+        other.id = new_id().unwrap();
+        other.remaining = other.reasons.clone();
+        other.used = Some(Use {
+            at: i64::MAX,
+            anchor: parent(),
+            by: "t".into(),
+            pid: 1,
+        });
+        std::fs::write(
+            dir.join(format!("{}.used.json", other.id)),
+            serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
+        let all = store.all().unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(store.redeem(&verdict(&r)).is_some());
+        store.prune();
+        // Others may write the store: refused.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(store.all().is_err());
         assert!(
             store
-                .consume_line("rm x", tmp.path(), &verdict(&r), "t", false)
+                .consume(&Match::Line("rm x"), tmp.path(), &verdict(&r), "t", None)
                 .is_none()
         );
     }

@@ -48,6 +48,10 @@ pub struct ApprovalRef {
     pub id: String,
     pub line: String,
     pub approved_by: String,
+    /// How the guard met it: `the line`, `its command`, `the sh -c line of pid N`, `a reason
+    /// left for the shims below pid N`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub matched: Option<String>,
     pub expires: String,
 }
 

@@ -477,7 +477,7 @@ pub fn hook(agent: Agent, policy: Option<&std::path::Path>, forced_env: Option<&
             Some(s) => format!("agent {} (session {s})", agent.name()),
             None => format!("agent {}", agent.name()),
         };
-        if let Some(approval) = crate::approve::for_line(v, line, &cwd, &by) {
+        if let Some(approval) = crate::approve::for_line(v, line, &cwd, &by, true) {
             a = Answer {
                 decision: Decision::Allow,
                 reason: format!("gardefou: let through once by {}", approval.describe()),

@@ -215,16 +215,44 @@ fn an_agent_meets_its_approval_once_and_the_shim_its_shell_starts_lets_that_one_
     // Another agent line, or the same in another directory: not this approval.
     let (_, out) = h.hook("codex", &codex(&line, &h.root.join("work")));
     assert_eq!(decision(&out), "deny", "{out}");
-    // The approved one: no objection, once.
-    let (code, out) = h.hook("codex", &codex(&line, &h.root));
-    assert_eq!((code, decision(&out).as_str()), (0, "none"), "{out}");
-    let (_, out) = h.hook("codex", &codex(&line, &h.root));
-    assert_eq!(decision(&out), "deny", "{out}");
-    // The agent's shell runs it (no terminal): the shim lets that command through once.
-    let out = h.no_tty(&h.root, &format!("bash -c {}", shell_quote(&line)));
-    assert!(out.status.success(), "{:?}", common::text(&out));
+    // The approved one, as an agent runs it (a stand-in agent with no terminal: it runs the
+    // hook, then the command in bash when there is no objection): through, once.
+    let agent = |payload: &str, line: &str| {
+        let script = "import subprocess, sys\n\
+             out = subprocess.run([sys.argv[1], 'hook', 'codex'], input=sys.argv[2], capture_output=True, text=True).stdout.strip()\n\
+             print('decision', 'none' if not out else out)\n\
+             if not out:\n    print('rc', subprocess.run(['bash', '-c', sys.argv[3]]).returncode)\n";
+        let out = Command::new("setsid")
+            .args(["-w", "python3", "-c", script])
+            .arg(common::bin())
+            .arg(payload)
+            .arg(line)
+            .current_dir(&h.root)
+            .envs(h.env())
+            .env_remove("SUDO_USER")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = agent(&codex(&line, &h.root), &line);
+    assert!(
+        said.contains("decision none") && said.contains("rc 0"),
+        "{said}"
+    );
     assert!(!z.exists());
+    // Not a second time, for the agent or anyone else.
     let z = h.fresh("z");
+    let said = agent(&codex(&line, &h.root), &line);
+    assert!(said.contains("\"deny\""), "{said}");
+    let out = h.no_tty(&h.root, &line);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(z.join("f").exists());
+    // What the hook let through leaves nothing for a process that is not below the agent.
+    // (An agent whose human then declined: the hook said no objection, the line never ran.)
+    common::ok(h.approve(&h.root, &line, &common::hostname()));
+    let said = agent(&codex(&line, &h.root), "true");
+    assert!(said.contains("decision none"), "{said}");
     let out = h.no_tty(&h.root, &line);
     assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
     assert!(z.join("f").exists());
@@ -234,9 +262,39 @@ fn an_agent_meets_its_approval_once_and_the_shim_its_shell_starts_lets_that_one_
         .iter()
         .filter(|e| e["outcome"] == "agent-allowed" && e["approval"].is_object())
         .collect();
-    assert_eq!(allowed.len(), 1, "{audit:?}");
+    assert_eq!(allowed.len(), 2, "{audit:?}");
     assert_eq!(allowed[0]["agent"]["name"], "codex");
     assert_eq!(allowed[0]["agent"]["session"], "cx-1");
+}
+
+#[test]
+fn an_approval_never_covers_another_target_however_the_line_is_dressed() {
+    let h = host();
+    let x = h.fresh("x");
+    let y = h.fresh("y");
+    let line = format!("rm -rf {}", x.display());
+    common::ok(h.approve(&h.root, &line, &common::hostname()));
+    let y_line = format!("rm -rf {}", y.display());
+    for dressed in [
+        // A `-c` word that is not a shell's.
+        format!(
+            "perl -e 'system(\"{y_line}\")' -- -c {}",
+            shell_quote(&line)
+        ),
+        // The approved text as a shell's line, running another deletion first.
+        format!("sh -c {}", shell_quote(&format!("{y_line}; {line}"))),
+        // A variable the approval did not see.
+        format!(
+            "T=y sh -c {}",
+            shell_quote(&format!("rm -rf {}/$T", h.root.join("d/c").display()))
+        ),
+    ] {
+        let out = h.no_tty(&h.root, &dressed);
+        assert!(y.join("f").exists(), "{dressed}: {:?}", common::text(&out));
+    }
+    // The approved command itself may have run in one of them (`rm -rf x` word for word):
+    // never the other target.
+    assert!(y.join("f").exists());
 }
 
 #[test]

@@ -235,8 +235,13 @@ impl Session {
             // here, lets it through, and the shims it starts redeem the same reasons.
             Decision::Confirm
                 if !crate::act::confirm::terminal()
-                    && let Some(a) =
-                        crate::approve::for_line(&v, line, &self.cwd, "the guarded shell") =>
+                    && let Some(a) = crate::approve::for_line(
+                        &v,
+                        line,
+                        &self.cwd,
+                        "the guarded shell",
+                        false,
+                    ) =>
             {
                 eprintln!("gardefou: let through once by {}", a.describe());
                 record(crate::outcome::Outcome::Approved);
