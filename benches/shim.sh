@@ -56,3 +56,16 @@ if "floor" in med:
     print(f"floor (static C exec-only shim): {f:.3f} ms, adds {f - b:.3f} ms; gardefou's own work above it: {g - f:.3f} ms")
 PY
 echo "audit entries written during the run: $(wc -l < "$tmp/audit.jsonl")"
+# The systemctl shim (issue 17): a command that takes nothing down, through the shim and
+# straight, side by side (`--version` needs no running systemd).
+if [ -x /usr/bin/systemctl ] && [ -e "$tmp/p/bin/systemctl" ]; then
+  hyperfine -N --warmup 50 --runs "$runs" --export-json "$tmp/s.json" \
+    -n "systemctl shim" "$tmp/p/bin/systemctl --version" \
+    -n systemctl "/usr/bin/systemctl --version" >/dev/null
+  python3 - "$tmp/s.json" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+s, d = r["systemctl shim"], r["systemctl"]
+print(f"median systemctl --version: through the shim {s:.3f} ms | straight {d:.3f} ms | added {s - d:.3f} ms ({s / d:.2f}x)")
+PY
+fi
