@@ -426,14 +426,6 @@ struct Ancestor {
     cwd: Option<PathBuf>,
 }
 
-/// A process's parent and start time (clock ticks since boot), from /proc (the command name
-/// may hold spaces and parentheses).
-fn stat_of(pid: u32) -> Option<(u32, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = s[s.rfind(')')? + 1..].split_whitespace().collect();
-    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
-}
-
 /// Whether every uid of `pid` (real, effective, saved, filesystem) is this process's
 /// effective uid.
 fn same_user(pid: u32) -> bool {
@@ -457,7 +449,7 @@ fn ancestors() -> Vec<Ancestor> {
         if pid <= 1 || !same_user(pid) {
             break;
         }
-        let Some((parent, start)) = stat_of(pid) else {
+        let Some((parent, start)) = crate::facts::proc_stat(pid) else {
             break;
         };
         let argv = std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -503,7 +495,7 @@ fn shell_line(argv: &[Vec<u8>]) -> Option<&str> {
 /// This process as an anchor: its pid and start time.
 fn me_as_anchor() -> Option<(u32, u64)> {
     let pid = std::process::id();
-    stat_of(pid).map(|(_, start)| (pid, start))
+    crate::facts::proc_stat(pid).map(|(_, start)| (pid, start))
 }
 
 /// A shim with no one to ask, about to refuse its command for what `v` asks: the approval of
@@ -916,7 +908,7 @@ mod tests {
     /// The test process's parent, as the anchor a hook would record for its agent.
     fn parent() -> Option<(u32, u64)> {
         let p = std::os::unix::process::parent_id();
-        stat_of(p).map(|(_, start)| (p, start))
+        crate::facts::proc_stat(p).map(|(_, start)| (p, start))
     }
 
     #[test]

@@ -574,9 +574,9 @@ fn merged_settings(
 ) -> Result<serde_json::Value, String> {
     use serde_json::{Value, json};
     let (event, ours, key) = match agent {
-        Agent::ClaudeCode => (
+        Agent::ClaudeCode | Agent::Codex => (
             "PreToolUse",
-            json!({"matcher": CLAUDE_TOOLS,
+            json!({"matcher": if agent == Agent::Codex { CODEX_TOOLS } else { CLAUDE_TOOLS },
                    "hooks": [{"type": "command", "command": command, "timeout": 30}]}),
             "command",
         ),
@@ -585,12 +585,6 @@ fn merged_settings(
             "BeforeTool",
             json!({"matcher": GEMINI_TOOLS,
                    "hooks": [{"name": "gardefou", "type": "command", "command": command, "timeout": 30000}]}),
-            "command",
-        ),
-        Agent::Codex => (
-            "PreToolUse",
-            json!({"matcher": CODEX_TOOLS,
-                   "hooks": [{"type": "command", "command": command, "timeout": 30}]}),
             "command",
         ),
         Agent::Copilot => (

@@ -55,9 +55,7 @@ fn approved_by(pid: u32) -> HashSet<String> {
 
 /// The parent of a process, from /proc (the command name may hold spaces and parentheses).
 fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
+    crate::facts::proc_stat(pid).map(|(parent, _)| parent)
 }
 
 /// Whether this process runs in a package's maintainer script: `DPKG_MAINTSCRIPT_PACKAGE` is

@@ -34,3 +34,11 @@ pub fn stdin_tty() -> Option<String> {
         .map(|p| p.display().to_string())
         .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
 }
+
+/// A process's parent and start time (clock ticks since boot), from /proc/PID/stat (the
+/// command name may hold spaces and parentheses).
+pub fn proc_stat(pid: u32) -> Option<(u32, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = s[s.rfind(')')? + 1..].split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
