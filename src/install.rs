@@ -131,13 +131,43 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Links every shim in `bin` to `target` (relative `gardefou` or an absolute path); never
-/// replaces anything else.
-fn link_shims(bin: &Path, target: &Path, done: &mut Vec<String>) -> Result<()> {
+/// The shims' targets: the full executable, and the rm shim's hot path when it is installed
+/// (relative names beside the shims, or absolute paths).
+struct Targets {
+    full: PathBuf,
+    hot_rm: Option<PathBuf>,
+}
+
+impl Targets {
+    fn of(&self, shim: &str) -> &Path {
+        match (&self.hot_rm, shim) {
+            (Some(hot), "rm") => hot,
+            _ => &self.full,
+        }
+    }
+
+    /// A link to either executable is gardefou's own: install may move it from one to the
+    /// other (an upgrade that brings the hot path), uninstall removes it.
+    fn ours(&self, link: &Path) -> bool {
+        let hot = self
+            .hot_rm
+            .clone()
+            .unwrap_or_else(|| self.full.with_file_name(crate::act::exec::HOT_RM));
+        link == self.full || link == hot
+    }
+}
+
+/// Links every shim in `bin` to its target; never replaces anything that is not gardefou's.
+fn link_shims(bin: &Path, targets: &Targets, done: &mut Vec<String>) -> Result<()> {
     for name in SHIMS {
         let link = bin.join(name);
+        let target = targets.of(name);
         match std::fs::read_link(&link) {
-            Ok(t) if t == target => {}
+            Ok(t) if t == target => continue,
+            Ok(t) if targets.ours(&t) => {
+                std::fs::remove_file(&link)
+                    .map_err(io(format!("replacing shim {}", link.display())))?;
+            }
             Ok(t) => {
                 return Err(Error::Usage(format!(
                     "{} already exists and points to {}: not replacing it",
@@ -151,25 +181,46 @@ fn link_shims(bin: &Path, target: &Path, done: &mut Vec<String>) -> Result<()> {
                     link.display()
                 )));
             }
-            Err(_) => {
-                symlink(target, &link).map_err(io(format!("creating shim {}", link.display())))?;
-                done.push(format!("shim {} -> {}", link.display(), target.display()));
-            }
+            Err(_) => {}
         }
+        symlink(target, &link).map_err(io(format!("creating shim {}", link.display())))?;
+        done.push(format!("shim {} -> {}", link.display(), target.display()));
     }
     Ok(())
 }
 
-/// Removes the shims in `bin` that link to `target`.
-fn unlink_shims(bin: &Path, target: &Path, done: &mut Vec<String>) -> Result<()> {
+/// Removes the shims in `bin` that link to gardefou.
+fn unlink_shims(bin: &Path, targets: &Targets, done: &mut Vec<String>) -> Result<()> {
     for name in SHIMS {
         let link = bin.join(name);
-        if std::fs::read_link(&link).is_ok_and(|t| t == target) {
+        if std::fs::read_link(&link).is_ok_and(|t| targets.ours(&t)) {
             std::fs::remove_file(&link).map_err(io(format!("removing {}", link.display())))?;
             done.push(format!("removed shim {}", link.display()));
         }
     }
     Ok(())
+}
+
+/// Copies `from` to `to` (mode 0755, renamed into place) unless it is already there.
+fn install_exe(from: &Path, to: &Path, done: &mut Vec<String>) -> Result<()> {
+    if same_file(from, to) {
+        return Ok(());
+    }
+    let tmp = to.with_file_name(format!(
+        ".{}.new",
+        to.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    std::fs::copy(from, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+        .map_err(io(format!("chmod {}", tmp.display())))?;
+    std::fs::rename(&tmp, to).map_err(io(format!("installing {}", to.display())))?;
+    done.push(format!("installed {}", to.display()));
+    Ok(())
+}
+
+/// The hot path beside this executable, when it was built (`cargo build` builds both).
+fn hot_rm_beside_me() -> Option<PathBuf> {
+    crate::act::exec::beside_me(crate::act::exec::HOT_RM).filter(|p| p.is_file())
 }
 
 /// This executable, for `--system` links (/usr/bin/gardefou when the package installed it).
@@ -186,22 +237,30 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
     std::fs::create_dir_all(&bin).map_err(io(format!("creating {}", bin.display())))?;
     let me = this_exe()?;
     if args.system {
-        link_shims(&bin, &me, &mut done)?;
+        let targets = Targets {
+            full: me.clone(),
+            hot_rm: hot_rm_beside_me(),
+        };
+        link_shims(&bin, &targets, &mut done)?;
         let (apt, dpkg) = hook_files(args);
         write_owned(&apt, &apt_conf(&me, &apt), &mut done)?;
         write_owned(&dpkg, &dpkg_conf(&me, &dpkg), &mut done)?;
         return Ok(done);
     }
     let target = bin.join("gardefou");
-    if !same_file(&me, &target) {
-        let tmp = bin.join(".gardefou.new");
-        std::fs::copy(&me, &tmp).map_err(io(format!("copying to {}", tmp.display())))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-            .map_err(io(format!("chmod {}", tmp.display())))?;
-        std::fs::rename(&tmp, &target).map_err(io(format!("installing {}", target.display())))?;
-        done.push(format!("installed {}", target.display()));
-    }
-    link_shims(&bin, Path::new("gardefou"), &mut done)?;
+    install_exe(&me, &target, &mut done)?;
+    let hot_rm = match hot_rm_beside_me() {
+        Some(hot) => {
+            install_exe(&hot, &bin.join(crate::act::exec::HOT_RM), &mut done)?;
+            Some(PathBuf::from(crate::act::exec::HOT_RM))
+        }
+        None => None,
+    };
+    let targets = Targets {
+        full: PathBuf::from("gardefou"),
+        hot_rm,
+    };
+    link_shims(&bin, &targets, &mut done)?;
     std::fs::create_dir_all(etc.join("policy.d"))
         .map_err(io(format!("creating {}/policy.d", etc.display())))?;
     let policy = etc.join("policy.toml");
@@ -320,12 +379,20 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
     remove_owned(&apt, &mut done)?;
     remove_owned(&dpkg, &mut done)?;
     if args.system {
-        unlink_shims(&prefix.join("bin"), &this_exe()?, &mut done)?;
+        let targets = Targets {
+            full: this_exe()?,
+            hot_rm: None,
+        };
+        unlink_shims(&prefix.join("bin"), &targets, &mut done)?;
         return Ok(done);
     }
     let bin = prefix.join("bin");
     set_shell_listed(&args.shells_file, &bin.join("gardefou"), false, &mut done)?;
-    unlink_shims(&bin, Path::new("gardefou"), &mut done)?;
+    let targets = Targets {
+        full: PathBuf::from("gardefou"),
+        hot_rm: None,
+    };
+    unlink_shims(&bin, &targets, &mut done)?;
     let policy = etc.join("policy.toml");
     match std::fs::read_to_string(&policy) {
         Ok(text) if text == EMBEDDED_TEXT => {
@@ -340,10 +407,12 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
             done.push(format!("removed {}", dir.display()));
         }
     }
-    let target = bin.join("gardefou");
-    if target.exists() {
-        std::fs::remove_file(&target).map_err(io(format!("removing {}", target.display())))?;
-        done.push(format!("removed {}", target.display()));
+    for exe in ["gardefou", crate::act::exec::HOT_RM] {
+        let target = bin.join(exe);
+        if target.exists() {
+            std::fs::remove_file(&target).map_err(io(format!("removing {}", target.display())))?;
+            done.push(format!("removed {}", target.display()));
+        }
     }
     // The parsed-policy cache (the package's postrm does the same).
     if let Some(dir) = crate::policy::cache::dir() {

@@ -1,12 +1,8 @@
 //! argv[0] dispatch: invoked as a guarded command's name (a shim), guard it; otherwise the CLI.
 
-// Every guarded `rm`, `apt` or `psql` starts this binary once more before the real one: its
-// start-up is paid on every command. Rust's runtime set-up before `main` costs ~0.15 ms here
-// (it reads /proc/self/maps to locate the main thread's stack guard), so gardefou has its own
-// C `main` and does the two parts of that set-up it relies on itself (`runtime_setup`). What
-// it goes without: the "stack overflow" message (an overflow still kills the process, and a
-// shim that dies runs nothing). std::env::args_os works without it on glibc. (A unit-test
-// build of this file keeps the test harness's own `main`.)
+// Every guarded `apt` or `psql` starts this binary once more before the real one (a guarded
+// `rm` starts `gardefou-rm`, src/bin/gardefou-rm.rs): it has its own C `main` (src/start.rs).
+// (A unit-test build of this file keeps the test harness's own `main`.)
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
 
@@ -20,47 +16,15 @@ use gardefou::intent::apt::Tool;
 use gardefou::intent::sql::DbTool;
 use gardefou::{act, commands, install, render};
 
+mod start;
+
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
-    runtime_setup();
-    // A panic has printed its message; end as Rust's own `main` would (an unwind must not
-    // cross this C function).
-    match std::panic::catch_unwind(run) {
-        Ok(()) => 0,
-        Err(_) => 101,
-    }
-}
-
-/// What Rust's runtime would have done before `main`, that gardefou depends on:
-/// - standard input, output and error open: a caller that closed one must not have gardefou's
-///   next file (an audit log, a snapshot) become fd 1 and take its output;
-/// - SIGPIPE ignored, so that writing to a child that stopped reading is an error to report,
-///   not a silent death (children get the default back when spawned: std resets it).
-fn runtime_setup() {
-    use nix::fcntl::{OFlag, open};
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    use nix::sys::stat::Mode;
-    use std::os::fd::{AsRawFd, IntoRawFd};
-    for fd in 0..=2 {
-        // SAFETY: F_GETFD only reads the descriptor's flags; a closed one gives EBADF.
-        let closed = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1
-            && nix::errno::Errno::last() == nix::errno::Errno::EBADF;
-        if closed {
-            // The lowest free descriptor: this one.
-            match open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
-                Ok(null) if null.as_raw_fd() == fd => {
-                    let _ = null.into_raw_fd();
-                }
-                _ => std::process::abort(),
-            }
-        }
-    }
-    // SAFETY: SIG_IGN installs no handler code.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    start::enter(run)
 }
 
 fn run() {

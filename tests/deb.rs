@@ -81,6 +81,10 @@ fn the_package_installs_guards_upgrades_removes_and_purges() {
     assert_eq!(version(), "ii 0.1.0-test1");
     assert_eq!(
         std::fs::read_link("/usr/local/bin/rm").unwrap(),
+        Path::new("/usr/bin/gardefou-rm")
+    );
+    assert_eq!(
+        std::fs::read_link("/usr/local/bin/psql").unwrap(),
         Path::new("/usr/bin/gardefou")
     );
     for h in HOOKS {

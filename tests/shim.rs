@@ -138,6 +138,80 @@ fn allowed_delete_happens_and_is_audited() {
     assert_eq!(log[0]["argv"][2], "t/scratch/junk");
 }
 
+/// `rm` on PATH is `gardefou-rm`, the static hot path: it carries out an allowed rm by root on
+/// its own, and hands everything else (a refusal, a confirmation, any other user, whose name
+/// needs NSS) to the full `gardefou` beside it. Without that one, nothing it would hand over
+/// is deleted.
+#[test]
+fn the_hot_path_runs_allowed_rms_and_hands_the_rest_to_the_full_binary() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = setup("deny");
+    assert_eq!(
+        std::fs::read_link(e.bin.join("rm")).unwrap(),
+        Path::new("gardefou-rm")
+    );
+    let elf = Command::new("readelf")
+        .args(["-l", "-d"])
+        .arg(e.bin.join("gardefou-rm"))
+        .output()
+        .unwrap();
+    let elf = common::text(&elf).0;
+    assert!(
+        elf.contains("LOAD") && !elf.contains("INTERP") && !elf.contains("NEEDED"),
+        "gardefou-rm is linked statically (build.rs): {elf}"
+    );
+    std::fs::set_permissions(&e.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let public = e.root.join("t/public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(e.bin.join("rm"))
+            .args(args)
+            .current_dir(&e.root)
+            .env("PATH", e.path_var())
+            .env("GARDEFOU_POLICY", &e.policy)
+            .env("HOME", &public)
+            .env_remove("SUDO_USER")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Another user: judged by the full binary (NSS for the name), and removed.
+    std::fs::write(public.join("a"), b"a").unwrap();
+    let out = as_nobody(&["t/public/a"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(!public.join("a").exists());
+
+    // Without the full binary: root's allowed rm still runs, audited; everything the hot path
+    // hands over is refused with every byte left.
+    let full = e.bin.join("gardefou");
+    let aside = e.root.join("gardefou.aside");
+    std::fs::rename(&full, &aside).unwrap();
+    let out = e.rm(&["t/scratch/junk"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(!e.root.join("t/scratch/junk").exists());
+    let log = e.audit_lines();
+    assert_eq!(log.last().unwrap()["outcome"], "executed");
+    assert_eq!(log.last().unwrap()["argv"][1], "t/scratch/junk");
+    let before = tree_bytes(&e.root.join("t/data"));
+    let out = e.rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(126), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("Nothing was deleted"));
+    assert_eq!(tree_bytes(&e.root.join("t/data")), before);
+    std::fs::write(public.join("b"), b"b").unwrap();
+    let out = as_nobody(&["t/public/b"]);
+    assert_eq!(out.status.code(), Some(126), "{:?}", common::text(&out));
+    assert!(public.join("b").exists());
+    std::fs::rename(&aside, &full).unwrap();
+    // With it back, the refusal is the full binary's own.
+    let out = e.rm(&["-rf", "t/data"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", common::text(&out));
+    assert!(common::text(&out).1.contains("test data"));
+    assert_eq!(tree_bytes(&e.root.join("t/data")), before);
+}
+
 #[test]
 fn denied_delete_leaves_every_byte_and_says_why() {
     let e = setup("deny");
@@ -455,6 +529,7 @@ fn install_is_idempotent_and_uninstall_leaves_only_the_audit_log() {
     let un = install_cmd("uninstall", &e.root);
     assert!(un.status.success());
     assert!(!e.bin.join("rm").exists() && !e.bin.join("gardefou").exists());
+    assert!(!e.bin.join("gardefou-rm").exists());
     assert!(!e.root.join("etc/gardefou").exists());
     for hook in [
         "etc/apt/apt.conf.d/05gardefou",

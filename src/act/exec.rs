@@ -1,7 +1,9 @@
 //! Finding the real binary behind a shim, and replacing this process with it.
 //!
-//! A directory entry that is this very executable (same device and inode, through any symlink)
-//! is a shim and is skipped, so a shim can never exec itself, whatever PATH says.
+//! A directory entry that is one of gardefou's executables (this one, or the other one beside
+//! it: `gardefou` and the rm shim's hot path `gardefou-rm`; same device and inode, through any
+//! symlink) is a shim and is skipped, so a shim can never exec itself or its twin, whatever
+//! PATH says.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -17,9 +19,40 @@ fn identity(p: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// The first executable `name` on `path_var` that is not gardefou itself.
+/// The full executable's name.
+pub const FULL: &str = "gardefou";
+/// The rm shim's hot path, installed beside [`FULL`] (src/bin/gardefou-rm.rs).
+pub const HOT_RM: &str = "gardefou-rm";
+
+/// `name` in the directory of this executable (where `install` and the package put both).
+pub fn beside_me(name: &str) -> Option<PathBuf> {
+    Some(std::env::current_exe().ok()?.parent()?.join(name))
+}
+
+/// gardefou's executables as (device, inode): this one, and its twin beside it.
+pub fn ours() -> Vec<(u64, u64)> {
+    let me = Path::new("/proc/self/exe");
+    let mut ids: Vec<(u64, u64)> = identity(me).into_iter().collect();
+    let exe = std::env::current_exe().ok();
+    let mine = exe.as_deref().and_then(Path::file_name);
+    for twin in [FULL, HOT_RM] {
+        if mine != Some(OsStr::new(twin))
+            && let Some(id) = beside_me(twin).as_deref().and_then(identity)
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Whether `p` is one of gardefou's executables (the same file, through any symlink).
+pub fn is_ours(p: &Path) -> bool {
+    identity(p).is_some_and(|id| ours().contains(&id))
+}
+
+/// The first executable `name` on `path_var` that is not one of gardefou's.
 pub fn find_real(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Error> {
-    let me = identity(Path::new("/proc/self/exe"));
+    let ours = ours();
     let path_var = path_var
         .filter(|p| !p.is_empty())
         .unwrap_or(OsStr::new(DEFAULT_PATH));
@@ -35,7 +68,7 @@ pub fn find_real(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, Erro
         if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
             continue;
         }
-        if me.is_some() && Some((meta.dev(), meta.ino())) == me {
+        if ours.contains(&(meta.dev(), meta.ino())) {
             continue;
         }
         return Ok(candidate);

@@ -131,6 +131,35 @@ const DELETED_NOTHING: &str = "Nothing was deleted.";
 
 /// `rm` invoked through the shim. Returns an exit status only when rm is not executed.
 pub fn rm_shim(argv: &[OsString]) -> i32 {
+    rm_guard(argv, false)
+}
+
+/// The rm shim's hot path (`gardefou-rm`, a static executable): the same pipeline, carried out
+/// only for what needs nothing but the audit line and the exec — an allowed `rm` that no rule
+/// fired on, by root. Everything else is handed to the full `gardefou` beside it, which judges
+/// it again from the start: a confirmation, a refusal, a snapshot, the cluster, and any user
+/// but root (their name is looked up through NSS, which a static binary cannot load).
+pub fn rm_hot(argv: &[OsString]) -> i32 {
+    if !nix::unistd::getuid().is_root() {
+        return hand_over(argv);
+    }
+    rm_guard(argv, true)
+}
+
+/// Replaces this process with the full gardefou, as the same `rm`. When it is missing, nothing
+/// is deleted: a guard that cannot judge refuses.
+fn hand_over(argv: &[OsString]) -> i32 {
+    let argv0 = argv.first().cloned().unwrap_or_else(|| "rm".into());
+    let Some(full) = exec::beside_me(exec::FULL) else {
+        eprintln!("gardefou: cannot find this executable's directory: refused. {DELETED_NOTHING}");
+        return exit::CANNOT_EXEC;
+    };
+    let e = exec::exec(&full, &argv0, argv.get(1..).unwrap_or(&[]));
+    eprintln!("gardefou: {e}: refused. {DELETED_NOTHING}");
+    exit::CANNOT_EXEC
+}
+
+fn rm_guard(argv: &[OsString], hot: bool) -> i32 {
     let argv0 = argv.first().cloned().unwrap_or_else(|| "rm".into());
     let args = argv.get(1..).unwrap_or(&[]);
     let real = match exec::find_real(OsStr::new("rm"), std::env::var_os("PATH").as_deref()) {
@@ -183,6 +212,11 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     }
     let error = loaded.error.as_deref().or(env_error.as_deref());
     let v = verdict_here(&probed, &loaded.policy, &env, error, &host);
+    if hot
+        && (error.is_some() || v.decision != Decision::Allow || !v.reasons.is_empty() || v.snapshot)
+    {
+        return hand_over(argv);
+    }
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
     if run {
         // Under the read-only net (a guarded line), what was confirmed is carried out on the
@@ -281,7 +315,7 @@ pub fn override_command(
     let name = Path::new(program)
         .file_name()
         .unwrap_or(program.as_os_str());
-    let real = if program.as_bytes().contains(&b'/') && !is_self(Path::new(program)) {
+    let real = if program.as_bytes().contains(&b'/') && !exec::is_ours(Path::new(program)) {
         Ok(Path::new(program).to_owned())
     } else {
         exec::find_real(name, std::env::var_os("PATH").as_deref())
@@ -343,11 +377,4 @@ pub fn override_command(
         exec::exec_env(&real, program, &cmd[1..], &[(super::apt::GUARDED, guarded)])
     );
     exit::CANNOT_EXEC
-}
-
-/// Whether `p` is this executable (the same file, through any symlink).
-pub(crate) fn is_self(p: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    id(p).is_some() && id(p) == id(Path::new("/proc/self/exe"))
 }

@@ -2,8 +2,9 @@
 //!
 //! Parsing the shipped policy is most of what a guarded `rm` costs beyond starting a process
 //! (BENCHMARKS.md). The merged [`Policy`] is kept in one file, `/run/gardefou/policy.cache`
-//! for root (tmpfs: gone at reboot), with a key that names everything it was made from: this
-//! binary (device, inode, size, times) and each source file (path, device, inode, size, mode,
+//! for root (tmpfs: gone at reboot), with a key that names everything it was made from: the
+//! build (a fingerprint of the sources, shared by `gardefou` and `gardefou-rm` of one build, so
+//! that each reads what the other wrote) and each source file (path, device, inode, size, mode,
 //! owner, mtime and ctime to the nanosecond). Any difference, and the files are parsed again.
 //!
 //! Trust: the cache is read only from a directory and a file owned by root or by the caller
@@ -31,7 +32,7 @@ pub const FILE: &str = "policy.cache";
 /// How old a file's last change must be before its parse is cached.
 pub const SETTLE_SECS: i64 = 2;
 /// Bumped whenever the cached layout changes meaning without the binary changing.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// A cache larger than this is not read.
 const MAX_BYTES: u64 = 8 << 20;
 
@@ -66,7 +67,8 @@ impl Stamp {
 struct Key {
     format: u32,
     version: String,
-    exe: Stamp,
+    /// build.rs's fingerprint of the sources: binaries of another build never share a cache.
+    build: String,
     /// Each source's path (empty for the embedded default) and stamp.
     sources: Vec<(Vec<u8>, Option<Stamp>)>,
 }
@@ -111,8 +113,7 @@ fn key(sources: &[Source]) -> Option<(Key, bool)> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs() as i64;
-    let exe = std::fs::metadata("/proc/self/exe").ok()?;
-    let mut settled = exe.ctime() <= now - SETTLE_SECS;
+    let mut settled = true;
     let mut stamps = Vec::with_capacity(sources.len());
     for source in sources {
         match source {
@@ -132,7 +133,7 @@ fn key(sources: &[Source]) -> Option<(Key, bool)> {
         Key {
             format: FORMAT,
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            exe: Stamp::of(&exe),
+            build: env!("GARDEFOU_BUILD_ID").to_owned(),
             sources: stamps,
         },
         settled,

@@ -66,7 +66,7 @@ pub(crate) fn shim_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     [exe.parent()?.to_path_buf(), PathBuf::from("/usr/local/bin")]
         .into_iter()
-        .find(|dir| crate::act::guard::is_self(&dir.join("rm")))
+        .find(|dir| crate::act::exec::is_ours(&dir.join("rm")))
 }
 
 /// `PATH` with `dir` first (once).
