@@ -34,9 +34,13 @@ if command -v gcc >/dev/null; then
   printf '#include <unistd.h>\nint main(int c, char **v) { (void)c; execv("/bin/rm", v); return 127; }\n' > "$tmp/floor.c"
   gcc -O2 -static "$tmp/floor.c" -o "$tmp/floor" && floor=(-n floor "$tmp/floor $tmp/f")
 fi
+# The full binary as the rm shim (what `rm` was before the hot path, and what the hot path
+# hands over to): a link named rm to it, in a directory of its own.
+mkdir "$tmp/full" && ln -s "$tmp/p/bin/gardefou" "$tmp/full/rm"
 hyperfine -N --warmup 50 --runs "$runs" --export-json "$tmp/r.json" \
   --prepare "touch $tmp/f" \
   -n gardefou "$tmp/p/bin/rm $tmp/f" \
+  -n "full binary as rm" "$tmp/full/rm $tmp/f" \
   -n /bin/rm "/bin/rm $tmp/f" \
   -n safe-rm "$safe_rm $tmp/f" "${floor[@]}" >/dev/null
 GARDEFOU_CACHE_DIR="" hyperfine -N --warmup 50 --runs "$runs" --export-json "$tmp/n.json" \
@@ -48,12 +52,14 @@ for f in sys.argv[1:]:
     r.update({x["command"]: x for x in json.load(open(f))["results"]})
 med = {k: v["median"] * 1000 for k, v in r.items()}
 g, n, b, s = med["gardefou"], med["gardefou, no cache"], med["/bin/rm"], med["safe-rm"]
-print(f"median rm FILE: gardefou shim {g:.3f} ms | without the policy cache {n:.3f} ms | /bin/rm {b:.3f} ms | safe-rm {s:.3f} ms")
-print(f"added by gardefou: {g - b:.3f} ms ({g / b:.2f}x /bin/rm); without the cache {n - b:.3f} ms; added by safe-rm: {s - b:.3f} ms ({s / b:.2f}x)")
-print(f"gardefou vs safe-rm: {g / s:.2f}x")
+full = med["full binary as rm"]
+print(f"median rm FILE: gardefou shim {g:.3f} ms | without the policy cache {n:.3f} ms | full binary as rm {full:.3f} ms | /bin/rm {b:.3f} ms | safe-rm {s:.3f} ms")
+print(f"added by gardefou: {g - b:.3f} ms ({g / b:.2f}x /bin/rm); without the cache {n - b:.3f} ms; the full binary {full - b:.3f} ms; added by safe-rm: {s - b:.3f} ms ({s / b:.2f}x)")
+print(f"gardefou's added cost / safe-rm's: {(g - b) / (s - b):.2f} (target <= 0.5); the full binary's: {(full - b) / (s - b):.2f}")
 if "floor" in med:
     f = med["floor"]
     print(f"floor (static C exec-only shim): {f:.3f} ms, adds {f - b:.3f} ms; gardefou's own work above it: {g - f:.3f} ms")
+json.dump({"rm_added": g - b}, open(sys.argv[1] + ".added", "w"))
 PY
 echo "audit entries written during the run: $(wc -l < "$tmp/audit.jsonl")"
 # The systemctl shim (issue 17): a command that takes nothing down, through the shim and
@@ -67,5 +73,29 @@ import json, sys
 r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
 s, d = r["systemctl shim"], r["systemctl"]
 print(f"median systemctl --version: through the shim {s:.3f} ms | straight {d:.3f} ms | added {s - d:.3f} ms ({s / d:.2f}x)")
+PY
+fi
+# The psql shim (issue 19): `psql -c 'SELECT 1'` through the shim and straight, on a cluster of
+# its own (root and Debian's postgresql needed; skipped otherwise). Its added cost is compared
+# with the rm shim's, measured above.
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ "$(id -u)" = 0 ] && [ -n "$pgbin" ] && [ -x /usr/bin/psql ] && id postgres >/dev/null 2>&1; then
+  pgd=$(mktemp -d)
+  chown postgres:postgres "$pgd"
+  trap 'runuser -u postgres -- "$pgbin/pg_ctl" stop -m immediate -D "$pgd/data" >/dev/null 2>&1 || true; rm -rf "$pgd" "$tmp"' EXIT
+  runuser -u postgres -- "$pgbin/initdb" -A trust -U postgres -D "$pgd/data" >/dev/null
+  runuser -u postgres -- "$pgbin/pg_ctl" start -w -o "-p 5496 -k $pgd -c listen_addresses=''" \
+    -l "$pgd/log" -D "$pgd/data" >/dev/null
+  export PGHOST=$pgd PGPORT=5496 PGUSER=postgres
+  hyperfine -N --warmup 20 --runs "$runs" --export-json "$tmp/p.json" \
+    -n "psql shim" "$tmp/p/bin/psql -X -d postgres -c 'SELECT 1'" \
+    -n psql "/usr/bin/psql -X -d postgres -c 'SELECT 1'" >/dev/null
+  python3 - "$tmp/p.json" "$tmp/r.json.added" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+rm_added = json.load(open(sys.argv[2]))["rm_added"]
+s, d = r["psql shim"], r["psql"]
+print(f"median psql -c 'SELECT 1': through the shim {s:.3f} ms | straight {d:.3f} ms | added {s - d:.3f} ms, "
+      f"{(s - d) / rm_added:.2f}x the rm shim's added cost (target <= 1.5)")
 PY
 fi

@@ -16,16 +16,10 @@ use gardefou::intent::apt::Tool;
 use gardefou::intent::sql::DbTool;
 use gardefou::{act, commands, install, render};
 
+#[macro_use]
 mod start;
 
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
-    start::enter(run)
-}
+c_main!(run);
 
 fn run() {
     let argv: Vec<OsString> = std::env::args_os().collect();

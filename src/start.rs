@@ -4,6 +4,21 @@
 //! they go without: the "stack overflow" message (an overflow still kills the process, and a
 //! shim that dies runs nothing). std::env::args_os works without it on glibc.
 
+/// The executable's C `main`, calling `run` through [`enter`]. (A unit-test build keeps the
+/// test harness's own `main`.)
+macro_rules! c_main {
+    ($run:expr) => {
+        #[cfg(not(test))]
+        #[unsafe(no_mangle)]
+        extern "C" fn main(
+            _argc: std::ffi::c_int,
+            _argv: *const *const std::ffi::c_char,
+        ) -> std::ffi::c_int {
+            start::enter($run)
+        }
+    };
+}
+
 /// Sets up what gardefou depends on, then runs `run`; a panic ends with status 101, as
 /// Rust's own `main` would (an unwind must not cross the C `main`).
 pub fn enter(run: fn()) -> std::ffi::c_int {

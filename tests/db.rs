@@ -133,7 +133,21 @@ impl Cluster {
 
     /// `PROGRAM ARGS` by name through the shims, no terminal, connection in the environment.
     fn shim(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        self.shim_home(program, args, stdin, None)
+    }
+
+    /// `shim` with `HOME` set to `home` (where psql reads `.psqlrc`) when given.
+    fn shim_home(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+        home: Option<&Path>,
+    ) -> Output {
         let cmd = &mut Command::new("setsid");
+        if let Some(home) = home {
+            cmd.env("HOME", home);
+        }
         cmd.args(["-w", program])
             .args(args)
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
@@ -582,6 +596,69 @@ const WIRE: &str = "[[protect.sql]]\nengine = \"postgresql\"\ndatabase = \"shop\
 
 /// Runs a script on psql's standard input through the shim (no terminal) and returns its
 /// output; the script ends by printing `after|N`, the rows of `t` as the session saw them.
+/// `psql -c 'SELECT …'` skips the wire relay (nothing in it for a rule to read, and psql sends
+/// a `-c` text as it is); a psqlrc, whose statements only the wire sees, or a meta-command keeps
+/// the relay, and what they hold is judged there.
+#[test]
+fn a_select_in_c_runs_as_is_and_a_psqlrc_or_a_meta_command_keeps_the_wire() {
+    let c = start(DENY);
+    let home = c.root.join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = c.shim_home(
+        "psql",
+        &["-At", "-d", "shop", "-c", "SELECT 40 + 2"],
+        None,
+        Some(&home),
+    );
+    let (o, e) = common::text(&out);
+    assert_eq!((out.status.code(), o.trim()), (Some(0), "42"), "{e}");
+    assert_eq!(
+        common::audit_lines(&c.audit).last().unwrap()["outcome"],
+        "executed"
+    );
+    std::fs::write(home.join(".psqlrc"), "DROP TABLE t;\n").unwrap();
+    let out = c.shim_home(
+        "psql",
+        &["-At", "-d", "shop", "-c", "SELECT 1"],
+        None,
+        Some(&home),
+    );
+    let (_, e) = common::text(&out);
+    assert!(
+        e.contains("drops the table t"),
+        "the psqlrc's DROP is judged on the wire: {e}"
+    );
+    assert_eq!(c.rows(), "3");
+    let out = c.shim_home(
+        "psql",
+        &["-X", "-At", "-d", "shop", "-c", "SELECT count(*) FROM t"],
+        None,
+        Some(&home),
+    );
+    let (o, e) = common::text(&out);
+    assert_eq!(
+        (out.status.code(), o.trim()),
+        (Some(0), "3"),
+        "-X: no psqlrc. {e}"
+    );
+    let script = c.root.join("drop.sql");
+    std::fs::write(&script, "DROP TABLE t;\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let include = format!("\\i {}", script.display());
+    let out = c.shim_home(
+        "psql",
+        &["-X", "-d", "shop", "-c", &include],
+        None,
+        Some(&home),
+    );
+    let (_, e) = common::text(&out);
+    assert!(
+        e.contains("drops the table t"),
+        "an included file is judged: {e}"
+    );
+    assert_eq!(c.rows(), "3");
+}
+
 fn wire_script(c: &Cluster, script: &str) -> (String, String) {
     let out = c.shim(
         "psql",

@@ -537,6 +537,46 @@ fn run_client(
 }
 
 /// A database command through its shim. Returns only when it does not exec.
+/// Every source of the command is an SQL `-c` text without a backslash: no file, no standard
+/// input, no meta-command (a `-c` whose first character is a backslash is one), and nothing
+/// whose reading depends on the session (`standard_conforming_strings`, which only the wire
+/// follows, changes what a backslash in a string means).
+fn only_sql_texts(intent: &sql::SqlIntent) -> bool {
+    !intent.sources.is_empty()
+        && intent.sources.iter().all(|s| match s {
+            Source::Command(text) => !text.contains('\\'),
+            _ => false,
+        })
+}
+
+/// Whether psql may read a startup file (psqlrc), whose statements only the wire would see:
+/// unless `-X`/`--no-psqlrc` is a word of its own, any `psqlrc*` in the system directory
+/// (Debian's /etc/postgresql-common, or `PGSYSCONFDIR`) or `.psqlrc*` in `HOME` (or a
+/// `PSQLRC` set) counts, and so does not knowing where `HOME` is.
+fn reads_psqlrc(args: &[OsString]) -> bool {
+    let words = args.iter().take_while(|a| *a != "--");
+    if words.into_iter().any(|a| a == "-X" || a == "--no-psqlrc") {
+        return false;
+    }
+    if std::env::var_os("PSQLRC").is_some() {
+        return true;
+    }
+    let any_named = |dir: &std::path::Path, prefix: &str| match std::fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().any(|e| {
+            e.file_name()
+                .as_encoded_bytes()
+                .starts_with(prefix.as_bytes())
+        }),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    };
+    let sysconf = std::env::var_os("PGSYSCONFDIR")
+        .map_or_else(|| "/etc/postgresql-common".into(), std::path::PathBuf::from);
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => any_named(&sysconf, "psqlrc") || any_named(home.as_ref(), ".psqlrc"),
+        None => true,
+    }
+}
+
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     // mysql and mariadb (mysqladmin and mariadb-admin) are one tool under two names: the real
     // one is found by the name it was called by.
@@ -608,7 +648,17 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
+    // `psql -c SQL…` whose texts hold nothing any rule reads (a SELECT), with no psqlrc to add
+    // statements: psql sends exactly those texts (it interpolates no variables and runs no
+    // meta-command in an SQL `-c`), so the wire would judge again what was judged here. psql
+    // runs as it is, without the relay (BENCHMARKS.md, other shims).
+    let plain_texts = tool == DbTool::Psql
+        && !reads_stdin
+        && facts.found.is_empty()
+        && only_sql_texts(&intent)
+        && !reads_psqlrc(args);
     let client = match tool {
+        DbTool::Psql if plain_texts => None,
         DbTool::Psql => Some(Client::Psql { harden: false }),
         DbTool::Mysql => Some(Client::Mysql { harden: false }),
         _ => None,

@@ -6,16 +6,10 @@
 #![cfg_attr(test, allow(dead_code))]
 
 #[path = "../start.rs"]
+#[macro_use]
 mod start;
 
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
-    start::enter(run)
-}
+c_main!(run);
 
 fn run() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
