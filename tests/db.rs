@@ -644,6 +644,40 @@ fn a_select_in_c_runs_as_is_and_a_psqlrc_or_a_meta_command_keeps_the_wire() {
     let script = c.root.join("drop.sql");
     std::fs::write(&script, "DROP TABLE t;\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    // Command lines the plain path must not take (the relay judges what psql really sends):
+    // options glued or abbreviated, a connection string, a psqlrc behind an option's value,
+    // statements that change what a later one does.
+    let uri = format!("postgresql:///%73hop?host={}", c.root.display());
+    let lines: &[&[&str]] = &[
+        &["-d", "shop", "-c", "SELECT 1", "-Xc", "DELETE FROM t"],
+        &["-d", "shop", "-c", "SELECT 1", "-XcDELETE FROM t"],
+        &[
+            "-X",
+            "-d",
+            "shop",
+            "-c",
+            "SELECT 1",
+            "--comm",
+            "DELETE FROM t",
+        ],
+        &["-Xdshop", "-c", "DELETE FROM t"],
+        &["-X", "-d", &uri, "-c", "DELETE FROM t"],
+        &["-F", "-X", "-d", "shop", "-c", "SELECT 1"],
+        &[
+            "-X",
+            "-d",
+            "shop",
+            "-c",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'DELETE FROM t'",
+            "-c",
+            "SELECT f()",
+        ],
+    ];
+    std::fs::write(home.join(".psqlrc"), "DELETE FROM t;\n").unwrap();
+    for args in lines {
+        let out = c.shim_home("psql", args, None, Some(&home));
+        assert_eq!(c.rows(), "3", "{args:?}: {:?}", common::text(&out));
+    }
     let include = format!("\\i {}", script.display());
     let out = c.shim_home(
         "psql",

@@ -149,7 +149,13 @@ pub fn rm_hot(argv: &[OsString]) -> i32 {
 /// Replaces this process with the full gardefou, as the same `rm`. When it is missing, nothing
 /// is deleted: a guard that cannot judge refuses.
 fn hand_over(argv: &[OsString]) -> i32 {
-    let argv0 = argv.first().cloned().unwrap_or_else(|| "rm".into());
+    // The full binary is the rm shim only under that name (`exec -a`, or this executable called
+    // by its own name, would make it the CLI).
+    let argv0 = argv
+        .first()
+        .filter(|a| Path::new(a).file_name() == Some(OsStr::new("rm")))
+        .cloned()
+        .unwrap_or_else(|| "rm".into());
     let Some(full) = exec::beside_me(exec::FULL) else {
         eprintln!("gardefou: cannot find this executable's directory: refused. {DELETED_NOTHING}");
         return exit::CANNOT_EXEC;

@@ -537,27 +537,85 @@ fn run_client(
 }
 
 /// A database command through its shim. Returns only when it does not exec.
-/// Every source of the command is an SQL `-c` text without a backslash: no file, no standard
-/// input, no meta-command (a `-c` whose first character is a backslash is one), and nothing
-/// whose reading depends on the session (`standard_conforming_strings`, which only the wire
-/// follows, changes what a backslash in a string means).
-fn only_sql_texts(intent: &sql::SqlIntent) -> bool {
-    !intent.sources.is_empty()
-        && intent.sources.iter().all(|s| match s {
-            Source::Command(text) => !text.contains('\\'),
-            _ => false,
-        })
+/// psql's options that take no value, as they may be written together (`-At`, `-qX`).
+const PSQL_FLAGS: &str = "AaeEnqtxX";
+
+/// A plain name: a database, a user, a host or socket directory, a port (no `=`, no `:`: never
+/// a connection string or URI, whose parts the shim would have to read as libpq does).
+fn plain_value(v: &OsString) -> bool {
+    let v = v.as_encoded_bytes();
+    !v.is_empty()
+        && !v.starts_with(b"-")
+        && v.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'))
 }
 
-/// Whether psql may read a startup file (psqlrc), whose statements only the wire would see:
-/// unless `-X`/`--no-psqlrc` is a word of its own, any `psqlrc*` in the system directory
-/// (Debian's /etc/postgresql-common, or `PGSYSCONFDIR`) or `.psqlrc*` in `HOME` (or a
-/// `PSQLRC` set) counts, and so does not knowing where `HOME` is.
-fn reads_psqlrc(args: &[OsString]) -> bool {
-    let words = args.iter().take_while(|a| *a != "--");
-    if words.into_iter().any(|a| a == "-X" || a == "--no-psqlrc") {
-        return false;
+/// The `-c` texts of a psql command line made only of the plainest options — flags that take
+/// no value, `-c`/`--command`, and `-d`/`-h`/`-p`/`-U` (and their long forms, and up to two
+/// positional names) with plain values — and whether it has `-X`; `None` for anything else
+/// (another option, an abbreviated long one, a value glued to a flag, `-f`, `-o`, `-L`, a
+/// connection string, `--`).
+fn plain_psql(args: &[OsString]) -> Option<(Vec<String>, bool)> {
+    let mut texts = Vec::new();
+    let (mut no_psqlrc, mut positional) = (false, 0);
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        let s = a.to_str()?;
+        if let Some(text) = s.strip_prefix("--command=") {
+            texts.push(text.to_owned());
+            continue;
+        }
+        if let Some((name, value)) = s.split_once('=')
+            && matches!(name, "--dbname" | "--host" | "--port" | "--username")
+        {
+            plain_value(&value.into()).then_some(())?;
+            continue;
+        }
+        match s {
+            "-c" | "--command" => texts.push(words.next()?.to_str()?.to_owned()),
+            "-d" | "--dbname" | "-h" | "--host" | "-p" | "--port" | "-U" | "--username" => {
+                plain_value(words.next()?).then_some(())?
+            }
+            "--no-psqlrc" => no_psqlrc = true,
+            "--quiet" | "--no-align" | "--tuples-only" | "--echo-all" | "--echo-queries" => {}
+            flags if flags.len() > 1 && flags.starts_with('-') && !flags.starts_with("--") => {
+                flags[1..]
+                    .chars()
+                    .all(|c| PSQL_FLAGS.contains(c))
+                    .then_some(())?;
+                no_psqlrc |= flags.contains('X');
+            }
+            _ if plain_value(a) && positional < 2 => positional += 1,
+            _ => return None,
+        }
     }
+    Some((texts, no_psqlrc))
+}
+
+/// `psql -c SQL…` that can run as it is, without the wire relay: the plainest options
+/// (`plain_psql`), every text SQL that only reads (PostgreSQL's parser: a SELECT or SHOW calling
+/// only pure built-ins), no backslash (no meta-command, nothing whose reading depends on the
+/// session's `standard_conforming_strings`, which only the wire follows), no psqlrc that could
+/// add statements, and no libpq service or `PGOPTIONS` that could change where and how it runs.
+/// psql sends a `-c` text as it is (no variables, no meta-command in an SQL `-c`): the wire
+/// would see these very texts.
+fn psql_reads_only(args: &[OsString]) -> bool {
+    let Some((texts, no_psqlrc)) = plain_psql(args) else {
+        return false;
+    };
+    !texts.is_empty()
+        && texts
+            .iter()
+            .all(|t| !t.contains('\\') && crate::intent::pg::only_reads(t))
+        && ["PGSERVICE", "PGSERVICEFILE", "PGOPTIONS", "PGSYSCONFDIR"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none())
+        && (no_psqlrc || !psqlrc_present())
+}
+
+/// Whether psql would find a startup file: `PSQLRC` set, any `psqlrc*` in Debian's system
+/// directory (/etc/postgresql-common) or `.psqlrc*` in `HOME`; and when `HOME` is unknown.
+fn psqlrc_present() -> bool {
     if std::env::var_os("PSQLRC").is_some() {
         return true;
     }
@@ -569,10 +627,11 @@ fn reads_psqlrc(args: &[OsString]) -> bool {
         }),
         Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     };
-    let sysconf = std::env::var_os("PGSYSCONFDIR")
-        .map_or_else(|| "/etc/postgresql-common".into(), std::path::PathBuf::from);
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-        Some(home) => any_named(&sysconf, "psqlrc") || any_named(home.as_ref(), ".psqlrc"),
+        Some(home) => {
+            any_named("/etc/postgresql-common".as_ref(), "psqlrc")
+                || any_named(home.as_ref(), ".psqlrc")
+        }
         None => true,
     }
 }
@@ -648,15 +707,10 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let loaded = load_failsafe(None);
     let host = hostname();
     let (env, env_error) = environment(&loaded.policy, &host, None);
-    // `psql -c SQL…` whose texts hold nothing any rule reads (a SELECT), with no psqlrc to add
-    // statements: psql sends exactly those texts (it interpolates no variables and runs no
-    // meta-command in an SQL `-c`), so the wire would judge again what was judged here. psql
-    // runs as it is, without the relay (BENCHMARKS.md, other shims).
-    let plain_texts = tool == DbTool::Psql
-        && !reads_stdin
-        && facts.found.is_empty()
-        && only_sql_texts(&intent)
-        && !reads_psqlrc(args);
+    // `psql -c SELECT…` that only reads, nothing in it for a rule: psql runs as it is, without
+    // the relay (`psql_reads_only`; BENCHMARKS.md, other shims).
+    let plain_texts =
+        tool == DbTool::Psql && !reads_stdin && facts.found.is_empty() && psql_reads_only(args);
     let client = match tool {
         DbTool::Psql if plain_texts => None,
         DbTool::Psql => Some(Client::Psql { harden: false }),

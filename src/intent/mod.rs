@@ -10,7 +10,7 @@ pub mod host;
 pub mod lex;
 pub mod line;
 pub mod mysql;
-mod pg;
+pub(crate) mod pg;
 mod psql;
 pub mod redis;
 pub mod rm;

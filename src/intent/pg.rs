@@ -761,3 +761,166 @@ fn reads_any(filter: &Node, names: &[String]) -> bool {
     // A tree that cannot be walked may read one.
     serde_json::to_value(filter).map_or(true, |v| walk(&v, names))
 }
+
+/// Built-in functions that only compute: what a read-only `psql -c` may call and still run
+/// without the wire relay (`only_reads`). A name elsewhere (a function of the database's own,
+/// or a built-in that acts: `pg_terminate_backend`, `lo_unlink`, `setval`, `set_config`,
+/// `lo_export`…) sends the command through the relay, as before.
+const PURE_FUNCTIONS: &[&str] = &[
+    "abs",
+    "age",
+    "array_agg",
+    "array_length",
+    "avg",
+    "bool_and",
+    "bool_or",
+    "btrim",
+    "cardinality",
+    "ceil",
+    "ceiling",
+    "char_length",
+    "coalesce",
+    "concat",
+    "concat_ws",
+    "count",
+    "date_part",
+    "date_trunc",
+    "dense_rank",
+    "every",
+    "extract",
+    "first_value",
+    "floor",
+    "format",
+    "generate_series",
+    "greatest",
+    "json_agg",
+    "jsonb_agg",
+    "lag",
+    "last_value",
+    "lead",
+    "least",
+    "left",
+    "length",
+    "lower",
+    "ltrim",
+    "max",
+    "md5",
+    "min",
+    "now",
+    "nullif",
+    "pg_database_size",
+    "pg_indexes_size",
+    "pg_is_in_recovery",
+    "pg_relation_size",
+    "pg_size_pretty",
+    "pg_table_size",
+    "pg_total_relation_size",
+    "position",
+    "rank",
+    "regexp_replace",
+    "replace",
+    "right",
+    "round",
+    "row_number",
+    "rtrim",
+    "split_part",
+    "stddev",
+    "string_agg",
+    "strpos",
+    "substr",
+    "substring",
+    "sum",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "trim",
+    "upper",
+    "variance",
+    "version",
+];
+
+/// Built-in operators of the same kind (comparison, arithmetic, text and JSON access), and
+/// the names the parser gives BETWEEN.
+const PURE_OPERATORS: &[&str] = &[
+    "=",
+    "<>",
+    "!=",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "||",
+    "~~",
+    "~~*",
+    "!~~",
+    "!~~*",
+    "~",
+    "~*",
+    "!~",
+    "!~*",
+    "->",
+    "->>",
+    "#>",
+    "#>>",
+    "@>",
+    "<@",
+    "?",
+    "?|",
+    "?&",
+    "&&",
+    "BETWEEN",
+    "NOT BETWEEN",
+    "BETWEEN SYMMETRIC",
+    "NOT BETWEEN SYMMETRIC",
+];
+
+fn names(nodes: &[Node]) -> Vec<&str> {
+    nodes
+        .iter()
+        .filter_map(|n| match &n.node {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether every statement of `text` only reads, as PostgreSQL's parser reads it: a SELECT
+/// (no INTO, no data-modifying WITH) or a SHOW, calling only [`PURE_FUNCTIONS`] (unqualified
+/// or in pg_catalog) and [`PURE_OPERATORS`]. What a view or a column default runs is not seen
+/// here (nor on the wire).
+pub(crate) fn only_reads(text: &str) -> bool {
+    let options = pg_query::ParserOptions::DISABLE_ESCAPE_STRING_WARNING;
+    let Ok(parsed) = alone(|| pg_query::parse(text, options)) else {
+        return false;
+    };
+    let statements_read = !parsed.protobuf.stmts.is_empty()
+        && parsed.protobuf.stmts.iter().all(|s| {
+            matches!(
+                s.stmt.as_ref().and_then(|s| s.node.as_ref()),
+                Some(NodeEnum::SelectStmt(_) | NodeEnum::VariableShowStmt(_))
+            )
+        });
+    statements_read
+        && parsed.protobuf.nodes().iter().all(|(node, ..)| match node {
+            pg_query::NodeRef::IntoClause(_)
+            | pg_query::NodeRef::InsertStmt(_)
+            | pg_query::NodeRef::UpdateStmt(_)
+            | pg_query::NodeRef::DeleteStmt(_)
+            | pg_query::NodeRef::MergeStmt(_) => false,
+            pg_query::NodeRef::FuncCall(f) => match names(&f.funcname).as_slice() {
+                [name] | ["pg_catalog", name] => PURE_FUNCTIONS.contains(name),
+                _ => false,
+            },
+            pg_query::NodeRef::AExpr(e) => match names(&e.name).as_slice() {
+                [op] | ["pg_catalog", op] => PURE_OPERATORS.contains(op),
+                _ => false,
+            },
+            _ => true,
+        })
+}

@@ -218,26 +218,62 @@ fn parse_uri(
         .strip_prefix("postgresql://")
         .or_else(|| uri.strip_prefix("postgres://"))
         .unwrap_or("");
-    let rest = rest.split('?').next().unwrap_or("");
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
-    let user = userinfo
-        .map(|u| u.split(':').next().unwrap_or("").to_owned())
+    let mut user = userinfo
+        .map(|u| percent_decoded(u.split(':').next().unwrap_or("")))
         .filter(|u| !u.is_empty());
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if !p.contains(']') => (h, Some(p.to_owned())),
         _ => (hostport, None),
     };
-    let nonempty = |x: &str| (!x.is_empty()).then(|| x.to_owned());
-    (
-        user,
-        nonempty(host),
-        port.filter(|p| !p.is_empty()),
-        nonempty(db),
-    )
+    let nonempty = |x: String| (!x.is_empty()).then_some(x);
+    let (mut host, mut port, mut db) = (
+        nonempty(percent_decoded(host)),
+        port.map(|p| percent_decoded(&p)).and_then(nonempty),
+        nonempty(percent_decoded(db)),
+    );
+    // libpq: a parameter in the query string overrides the same part of the URI.
+    for (key, value) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        let value = Some(percent_decoded(value));
+        match percent_decoded(key).as_str() {
+            "dbname" => db = value,
+            "host" => host = value,
+            "port" => port = value,
+            "user" => user = value,
+            _ => {}
+        }
+    }
+    (user, host, port, db)
+}
+
+/// `%XX` sequences decoded, as libpq decodes every part of a URI.
+fn percent_decoded(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut k = 0;
+    while k < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[k],
+            b.get(k + 1).copied().and_then(hex),
+            b.get(k + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                k += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                k += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A `dbname=… host=…` connection string's values.
@@ -249,7 +285,61 @@ fn parse_conninfo(text: &str) -> Vec<(String, String)> {
 }
 
 /// Short options of psql that take a value.
-pub(crate) const PSQL_SHORT_WITH_VALUE: &[u8] = b"cdfhpUvPFLoRTz";
+pub(crate) const PSQL_SHORT_WITH_VALUE: &[u8] = b"cdfhpUvPFLoRT";
+
+/// psql's long options (its getopt_long table), which may be abbreviated to any unambiguous
+/// prefix, as getopt_long reads them.
+const PSQL_LONG: &[&str] = &[
+    "echo-all",
+    "no-align",
+    "command",
+    "dbname",
+    "echo-queries",
+    "echo-errors",
+    "echo-hidden",
+    "file",
+    "field-separator",
+    "field-separator-zero",
+    "host",
+    "html",
+    "list",
+    "log-file",
+    "no-readline",
+    "single-transaction",
+    "output",
+    "port",
+    "pset",
+    "quiet",
+    "record-separator",
+    "record-separator-zero",
+    "single-step",
+    "single-line",
+    "tuples-only",
+    "table-attr",
+    "username",
+    "set",
+    "variable",
+    "version",
+    "no-password",
+    "password",
+    "expanded",
+    "no-psqlrc",
+    "help",
+    "csv",
+];
+
+/// The long option `name` stands for: itself, or the one option it is a prefix of; `None` when
+/// none or several (psql then stops with a usage error and runs nothing).
+pub(crate) fn psql_long(name: &str) -> Option<&'static str> {
+    if let Some(exact) = PSQL_LONG.iter().find(|o| **o == name) {
+        return Some(exact);
+    }
+    let mut matching = PSQL_LONG.iter().filter(|o| o.starts_with(name));
+    match (matching.next(), matching.next()) {
+        (Some(one), None) if !name.is_empty() => Some(one),
+        _ => None,
+    }
+}
 
 /// Long options of psql that take a value.
 pub(crate) fn psql_long_takes_value(name: &str) -> bool {
@@ -316,23 +406,35 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
     while k < args.len() {
         let a = s(&args[k]);
         k += 1;
-        let (opt, inline): (String, Option<String>) = if let Some(long) = a.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                None => (long.to_owned(), None),
-            }
+        let (opt, inline): (String, Option<String>) = if a == "--" {
+            positional.extend(args[k..].iter().map(s));
+            break;
+        } else if let Some(long) = a.strip_prefix("--") {
+            let (n, v) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (long, None),
+            };
+            (psql_long(n).unwrap_or(n).to_owned(), v)
         } else if a.len() > 1 && a.starts_with('-') {
-            let c = a.as_bytes()[1];
-            if PSQL_SHORT_WITH_VALUE.contains(&c) {
-                (
-                    (c as char).to_string(),
-                    (a.len() > 2).then(|| a[2..].to_owned()),
-                )
-            } else {
-                if a[1..].contains(['?', 'V']) {
-                    i.info_only = true;
+            // getopt: flags written together; the first that takes a value takes the rest of
+            // the word, or the next word (`-Xc SQL`, `-XcSQL`, `-Atd shop`).
+            let cluster = &a.as_bytes()[1..];
+            let with_value = cluster
+                .iter()
+                .position(|c| PSQL_SHORT_WITH_VALUE.contains(c));
+            let flags = &cluster[..with_value.unwrap_or(cluster.len())];
+            if flags.iter().any(|c| matches!(c, b'?' | b'V')) {
+                i.info_only = true;
+            }
+            match with_value {
+                Some(p) => {
+                    let rest = &a[2 + p..];
+                    (
+                        (cluster[p] as char).to_string(),
+                        (!rest.is_empty()).then(|| rest.to_owned()),
+                    )
                 }
-                continue;
+                None => continue,
             }
         } else {
             positional.push(a);

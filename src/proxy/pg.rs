@@ -223,7 +223,7 @@ pub fn passfile(route: &Route, dir: &Path) -> Option<PathBuf> {
 /// psql's arguments without `-h`/`--host` and `-p`/`--port` (the guard gives its own), or why
 /// they cannot be read safely.
 fn without_host(args: &[OsString]) -> Result<Vec<OsString>, String> {
-    use crate::intent::sql::{PSQL_SHORT_WITH_VALUE, psql_long_takes_value};
+    use crate::intent::sql::{PSQL_SHORT_WITH_VALUE, psql_long, psql_long_takes_value};
     let mut out = Vec::new();
     let mut k = 0;
     while k < args.len() {
@@ -238,6 +238,8 @@ fn without_host(args: &[OsString]) -> Result<Vec<OsString>, String> {
                 Some((n, _)) => (n, true),
                 None => (long, false),
             };
+            // Abbreviated as getopt_long allows (`--ho`, `--po=5433`).
+            let name = psql_long(name).unwrap_or(name);
             let takes = psql_long_takes_value(name);
             if name == "host" || name == "port" {
                 if !inline {
