@@ -4,7 +4,7 @@
 //! - `gardefou` is linked position-dependent (non-PIE): a PIE pays at each start for ~42,000
 //!   relative relocations and the copy-on-write faults of the tables they rewrite.
 //!   `GARDEFOU_BUILD_PIE=1` builds the PIE instead, to measure the difference.
-//! - `gardefou-rm`, the rm shim's hot path, is linked statically (no dynamic loader, no shared
+//! - `gardefou-shim`, the rm shim's hot path, is linked statically (no dynamic loader, no shared
 //!   library to map and bind: ~0.4 ms here). Rust's `crt-static` is a whole-build setting, and a
 //!   static glibc binary cannot load NSS modules, which the full binary needs (`~user`, users
 //!   from sssd/LDAP): so only this binary is static. rustc links the C libraries by name
@@ -33,12 +33,12 @@ fn main() {
     if linux_gnu && std::env::var_os("GARDEFOU_BUILD_DYNAMIC_RM").is_none() {
         match static_libs() {
             Ok(dir) => {
-                println!("cargo:rustc-link-arg-bin=gardefou-rm=-L{}", dir.display());
-                println!("cargo:rustc-link-arg-bin=gardefou-rm=-static");
-                println!("cargo:rustc-link-arg-bin=gardefou-rm=-no-pie");
+                println!("cargo:rustc-link-arg-bin=gardefou-shim=-L{}", dir.display());
+                println!("cargo:rustc-link-arg-bin=gardefou-shim=-static");
+                println!("cargo:rustc-link-arg-bin=gardefou-shim=-no-pie");
             }
             Err(why) => println!(
-                "cargo:warning=gardefou-rm is linked dynamically ({why}): it works, and starts slower"
+                "cargo:warning=gardefou-shim is linked dynamically ({why}): it works, and starts slower"
             ),
         }
     }

@@ -131,17 +131,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The shims' targets: the full executable, and the rm shim's hot path when it is installed
+/// The shims' targets: the full executable, and the hot path of `rm` and `psql` when it is installed
 /// (relative names beside the shims, or absolute paths).
 struct Targets {
     full: PathBuf,
-    hot_rm: Option<PathBuf>,
+    hot: Option<PathBuf>,
 }
 
 impl Targets {
     fn of(&self, shim: &str) -> &Path {
-        match (&self.hot_rm, shim) {
-            (Some(hot), "rm") => hot,
+        match (&self.hot, shim) {
+            (Some(hot), "rm" | "psql") => hot,
             _ => &self.full,
         }
     }
@@ -150,9 +150,9 @@ impl Targets {
     /// other (an upgrade that brings the hot path), uninstall removes it.
     fn ours(&self, link: &Path) -> bool {
         let hot = self
-            .hot_rm
+            .hot
             .clone()
-            .unwrap_or_else(|| self.full.with_file_name(crate::act::exec::HOT_RM));
+            .unwrap_or_else(|| self.full.with_file_name(crate::act::exec::HOT));
         link == self.full || link == hot
     }
 }
@@ -219,8 +219,8 @@ fn install_exe(from: &Path, to: &Path, done: &mut Vec<String>) -> Result<()> {
 }
 
 /// The hot path beside this executable, when it was built (`cargo build` builds both).
-fn hot_rm_beside_me() -> Option<PathBuf> {
-    crate::act::exec::beside_me(crate::act::exec::HOT_RM).filter(|p| p.is_file())
+fn hot_beside_me() -> Option<PathBuf> {
+    crate::act::exec::beside_me(crate::act::exec::HOT).filter(|p| p.is_file())
 }
 
 /// This executable, for `--system` links (/usr/bin/gardefou when the package installed it).
@@ -239,7 +239,7 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
     if args.system {
         let targets = Targets {
             full: me.clone(),
-            hot_rm: hot_rm_beside_me(),
+            hot: hot_beside_me(),
         };
         link_shims(&bin, &targets, &mut done)?;
         let (apt, dpkg) = hook_files(args);
@@ -249,16 +249,16 @@ pub fn install(args: &InstallArgs) -> Result<Vec<String>> {
     }
     let target = bin.join("gardefou");
     install_exe(&me, &target, &mut done)?;
-    let hot_rm = match hot_rm_beside_me() {
+    let hot = match hot_beside_me() {
         Some(hot) => {
-            install_exe(&hot, &bin.join(crate::act::exec::HOT_RM), &mut done)?;
-            Some(PathBuf::from(crate::act::exec::HOT_RM))
+            install_exe(&hot, &bin.join(crate::act::exec::HOT), &mut done)?;
+            Some(PathBuf::from(crate::act::exec::HOT))
         }
         None => None,
     };
     let targets = Targets {
         full: PathBuf::from("gardefou"),
-        hot_rm,
+        hot,
     };
     link_shims(&bin, &targets, &mut done)?;
     std::fs::create_dir_all(etc.join("policy.d"))
@@ -381,7 +381,7 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
     if args.system {
         let targets = Targets {
             full: this_exe()?,
-            hot_rm: None,
+            hot: None,
         };
         unlink_shims(&prefix.join("bin"), &targets, &mut done)?;
         return Ok(done);
@@ -390,7 +390,7 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
     set_shell_listed(&args.shells_file, &bin.join("gardefou"), false, &mut done)?;
     let targets = Targets {
         full: PathBuf::from("gardefou"),
-        hot_rm: None,
+        hot: None,
     };
     unlink_shims(&bin, &targets, &mut done)?;
     let policy = etc.join("policy.toml");
@@ -407,7 +407,7 @@ pub fn uninstall(args: &InstallArgs) -> Result<Vec<String>> {
             done.push(format!("removed {}", dir.display()));
         }
     }
-    for exe in ["gardefou", crate::act::exec::HOT_RM] {
+    for exe in ["gardefou", crate::act::exec::HOT] {
         let target = bin.join(exe);
         if target.exists() {
             std::fs::remove_file(&target).map_err(io(format!("removing {}", target.display())))?;

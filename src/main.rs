@@ -1,7 +1,7 @@
 //! argv[0] dispatch: invoked as a guarded command's name (a shim), guard it; otherwise the CLI.
 
 // Every guarded `apt` or `psql` starts this binary once more before the real one (a guarded
-// `rm` starts `gardefou-rm`, src/bin/gardefou-rm.rs): it has its own C `main` (src/start.rs).
+// `rm` starts `gardefou-shim`, src/bin/gardefou-shim.rs): it has its own C `main` (src/start.rs).
 // (A unit-test build of this file keeps the test harness's own `main`.)
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]

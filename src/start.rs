@@ -1,4 +1,4 @@
-//! The start of both executables (`gardefou` and the rm shim's hot path, `gardefou-rm`), in
+//! The start of both executables (`gardefou` and the rm shim's hot path, `gardefou-shim`), in
 //! place of Rust's runtime set-up before `main`: it costs ~0.15 ms here (it reads
 //! /proc/self/maps for the main thread's stack guard), paid by every guarded command. What
 //! they go without: the "stack overflow" message (an overflow still kills the process, and a

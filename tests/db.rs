@@ -691,6 +691,34 @@ fn a_select_in_c_runs_as_is_and_a_psqlrc_or_a_meta_command_keeps_the_wire() {
         "an included file is judged: {e}"
     );
     assert_eq!(c.rows(), "3");
+    // The psql shim is the static hot path; without the full binary beside it, a `-c` that only
+    // reads still runs, and anything else runs nothing.
+    assert_eq!(
+        std::fs::read_link(c.bin.join("psql")).unwrap(),
+        Path::new("gardefou-shim")
+    );
+    let full = c.bin.join("gardefou");
+    let aside = c.root.join("gardefou.aside");
+    std::fs::rename(&full, &aside).unwrap();
+    let out = c.shim_home(
+        "psql",
+        &["-X", "-At", "-d", "shop", "-c", "SELECT 6 * 7"],
+        None,
+        Some(&home),
+    );
+    let (o, e) = common::text(&out);
+    let alone = (out.status.code(), o.trim().to_owned());
+    let out = c.shim_home(
+        "psql",
+        &["-X", "-d", "shop", "-c", "DELETE FROM t"],
+        None,
+        Some(&home),
+    );
+    let refused = out.status.code();
+    std::fs::rename(&aside, &full).unwrap();
+    assert_eq!(alone, (Some(0), "42".to_owned()), "{e}");
+    assert_eq!(refused, Some(126), "{:?}", common::text(&out));
+    assert_eq!(c.rows(), "3");
 }
 
 fn wire_script(c: &Cluster, script: &str) -> (String, String) {

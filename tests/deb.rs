@@ -61,7 +61,8 @@ impl Drop for Purged {
         for h in HOOKS {
             let _ = std::fs::remove_file(h);
         }
-        let _ = run(Command::new("dpkg").args(["--purge", "gardefou"]));
+        // The real dpkg: the shim in /usr/local/bin would refuse to purge the guard itself.
+        let _ = run(Command::new("/usr/bin/dpkg").args(["--purge", "gardefou"]));
     }
 }
 
@@ -81,10 +82,14 @@ fn the_package_installs_guards_upgrades_removes_and_purges() {
     assert_eq!(version(), "ii 0.1.0-test1");
     assert_eq!(
         std::fs::read_link("/usr/local/bin/rm").unwrap(),
-        Path::new("/usr/bin/gardefou-rm")
+        Path::new("/usr/bin/gardefou-shim")
     );
     assert_eq!(
         std::fs::read_link("/usr/local/bin/psql").unwrap(),
+        Path::new("/usr/bin/gardefou-shim")
+    );
+    assert_eq!(
+        std::fs::read_link("/usr/local/bin/apt-get").unwrap(),
         Path::new("/usr/bin/gardefou")
     );
     for h in HOOKS {

@@ -138,7 +138,7 @@ fn allowed_delete_happens_and_is_audited() {
     assert_eq!(log[0]["argv"][2], "t/scratch/junk");
 }
 
-/// `rm` on PATH is `gardefou-rm`, the static hot path: it carries out an allowed rm by root on
+/// `rm` on PATH is `gardefou-shim`, the static hot path: it carries out an allowed rm by root on
 /// its own, and hands everything else (a refusal, a confirmation, any other user, whose name
 /// needs NSS) to the full `gardefou` beside it. Without that one, nothing it would hand over
 /// is deleted.
@@ -148,17 +148,17 @@ fn the_hot_path_runs_allowed_rms_and_hands_the_rest_to_the_full_binary() {
     let e = setup("deny");
     assert_eq!(
         std::fs::read_link(e.bin.join("rm")).unwrap(),
-        Path::new("gardefou-rm")
+        Path::new("gardefou-shim")
     );
     let elf = Command::new("readelf")
         .args(["-l", "-d"])
-        .arg(e.bin.join("gardefou-rm"))
+        .arg(e.bin.join("gardefou-shim"))
         .output()
         .unwrap();
     let elf = common::text(&elf).0;
     assert!(
         elf.contains("LOAD") && !elf.contains("INTERP") && !elf.contains("NEEDED"),
-        "gardefou-rm is linked statically (build.rs): {elf}"
+        "gardefou-shim is linked statically (build.rs): {elf}"
     );
     std::fs::set_permissions(&e.root, std::fs::Permissions::from_mode(0o755)).unwrap();
     let public = e.root.join("t/public");
@@ -529,7 +529,7 @@ fn install_is_idempotent_and_uninstall_leaves_only_the_audit_log() {
     let un = install_cmd("uninstall", &e.root);
     assert!(un.status.success());
     assert!(!e.bin.join("rm").exists() && !e.bin.join("gardefou").exists());
-    assert!(!e.bin.join("gardefou-rm").exists());
+    assert!(!e.bin.join("gardefou-shim").exists());
     assert!(!e.root.join("etc/gardefou").exists());
     for hook in [
         "etc/apt/apt.conf.d/05gardefou",

@@ -1,7 +1,7 @@
 //! Finding the real binary behind a shim, and replacing this process with it.
 //!
 //! A directory entry that is one of gardefou's executables (this one, or the other one beside
-//! it: `gardefou` and the rm shim's hot path `gardefou-rm`; same device and inode, through any
+//! it: `gardefou` and the rm shim's hot path `gardefou-shim`; same device and inode, through any
 //! symlink) is a shim and is skipped, so a shim can never exec itself or its twin, whatever
 //! PATH says.
 
@@ -21,8 +21,8 @@ fn identity(p: &Path) -> Option<(u64, u64)> {
 
 /// The full executable's name.
 pub const FULL: &str = "gardefou";
-/// The rm shim's hot path, installed beside [`FULL`] (src/bin/gardefou-rm.rs).
-pub const HOT_RM: &str = "gardefou-rm";
+/// The hot path of the rm and psql shims, installed beside [`FULL`] (src/bin/gardefou-shim.rs).
+pub const HOT: &str = "gardefou-shim";
 
 /// `name` in the directory of this executable (where `install` and the package put both).
 pub fn beside_me(name: &str) -> Option<PathBuf> {
@@ -35,7 +35,7 @@ pub fn ours() -> Vec<(u64, u64)> {
     let mut ids: Vec<(u64, u64)> = identity(me).into_iter().collect();
     let exe = std::env::current_exe().ok();
     let mine = exe.as_deref().and_then(Path::file_name);
-    for twin in [FULL, HOT_RM] {
+    for twin in [FULL, HOT] {
         if mine != Some(OsStr::new(twin))
             && let Some(id) = beside_me(twin).as_deref().and_then(identity)
         {

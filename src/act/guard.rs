@@ -134,34 +134,39 @@ pub fn rm_shim(argv: &[OsString]) -> i32 {
     rm_guard(argv, false)
 }
 
-/// The rm shim's hot path (`gardefou-rm`, a static executable): the same pipeline, carried out
+/// The rm shim's hot path (`gardefou-shim`, a static executable): the same pipeline, carried out
 /// only for what needs nothing but the audit line and the exec — an allowed `rm` that no rule
 /// fired on, by root. Everything else is handed to the full `gardefou` beside it, which judges
 /// it again from the start: a confirmation, a refusal, a snapshot, the cluster, and any user
 /// but root (their name is looked up through NSS, which a static binary cannot load).
 pub fn rm_hot(argv: &[OsString]) -> i32 {
     if !nix::unistd::getuid().is_root() {
-        return hand_over(argv);
+        return hand_over(argv, "rm");
     }
     rm_guard(argv, true)
 }
 
-/// Replaces this process with the full gardefou, as the same `rm`. When it is missing, nothing
-/// is deleted: a guard that cannot judge refuses.
-fn hand_over(argv: &[OsString]) -> i32 {
-    // The full binary is the rm shim only under that name (`exec -a`, or this executable called
-    // by its own name, would make it the CLI).
+/// Replaces this process with the full gardefou, as the same command (`rm`, `psql`). When it
+/// is missing, nothing runs: a guard that cannot judge refuses.
+pub(crate) fn hand_over(argv: &[OsString], name: &str) -> i32 {
+    // The full binary is a shim only under that name (`exec -a`, or this executable called by
+    // its own name, would make it the CLI).
     let argv0 = argv
         .first()
-        .filter(|a| Path::new(a).file_name() == Some(OsStr::new("rm")))
+        .filter(|a| Path::new(a).file_name() == Some(OsStr::new(name)))
         .cloned()
-        .unwrap_or_else(|| "rm".into());
+        .unwrap_or_else(|| name.into());
+    let nothing = if name == "rm" {
+        DELETED_NOTHING
+    } else {
+        "Nothing was run."
+    };
     let Some(full) = exec::beside_me(exec::FULL) else {
-        eprintln!("gardefou: cannot find this executable's directory: refused. {DELETED_NOTHING}");
+        eprintln!("gardefou: cannot find this executable's directory: refused. {nothing}");
         return exit::CANNOT_EXEC;
     };
     let e = exec::exec(&full, &argv0, argv.get(1..).unwrap_or(&[]));
-    eprintln!("gardefou: {e}: refused. {DELETED_NOTHING}");
+    eprintln!("gardefou: {e}: refused. {nothing}");
     exit::CANNOT_EXEC
 }
 
@@ -221,7 +226,7 @@ fn rm_guard(argv: &[OsString], hot: bool) -> i32 {
     if hot
         && (error.is_some() || v.decision != Decision::Allow || !v.reasons.is_empty() || v.snapshot)
     {
-        return hand_over(argv);
+        return hand_over(argv, "rm");
     }
     let (mut run, mut outcome) = carry_out(&v, &env, &host, &text, DELETED_NOTHING);
     if run {

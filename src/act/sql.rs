@@ -637,6 +637,22 @@ fn psqlrc_present() -> bool {
 }
 
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
+    shim_with(tool, argv, false)
+}
+
+/// The psql shim's hot path (`gardefou-shim`, a static executable): a `psql -c` that only
+/// reads (`psql_reads_only`), by root, with nothing in it for a rule and a policy that loads, is
+/// judged, audited and run here; anything else is handed to the full gardefou beside it (the
+/// relay, confirmations, another user's name through NSS).
+pub fn psql_hot(argv: &[OsString]) -> i32 {
+    if !nix::unistd::getuid().is_root() || !psql_reads_only(argv.get(1..).unwrap_or(&[])) {
+        return super::guard::hand_over(argv, "psql");
+    }
+    shim_with(DbTool::Psql, argv, true)
+}
+
+/// The shim; `hot`: psql's hot path, whose arguments `psql_reads_only` has accepted.
+fn shim_with(tool: DbTool, argv: &[OsString], hot: bool) -> i32 {
     // mysql and mariadb (mysqladmin and mariadb-admin) are one tool under two names: the real
     // one is found by the name it was called by.
     let called = argv
@@ -709,8 +725,13 @@ pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     let (env, env_error) = environment(&loaded.policy, &host, None);
     // `psql -c SELECT…` that only reads, nothing in it for a rule: psql runs as it is, without
     // the relay (`psql_reads_only`; BENCHMARKS.md, other shims).
-    let plain_texts =
-        tool == DbTool::Psql && !reads_stdin && facts.found.is_empty() && psql_reads_only(args);
+    let plain_texts = tool == DbTool::Psql
+        && !reads_stdin
+        && facts.found.is_empty()
+        && (hot || psql_reads_only(args));
+    if hot && (!plain_texts || loaded.error.is_some() || env_error.is_some()) {
+        return super::guard::hand_over(argv, "psql");
+    }
     let client = match tool {
         DbTool::Psql if plain_texts => None,
         DbTool::Psql => Some(Client::Psql { harden: false }),

@@ -3,7 +3,7 @@
 //! Parsing the shipped policy is most of what a guarded `rm` costs beyond starting a process
 //! (BENCHMARKS.md). The merged [`Policy`] is kept in one file, `/run/gardefou/policy.cache`
 //! for root (tmpfs: gone at reboot), with a key that names everything it was made from: the
-//! build (a fingerprint of the sources, shared by `gardefou` and `gardefou-rm` of one build, so
+//! build (a fingerprint of the sources, shared by `gardefou` and `gardefou-shim` of one build, so
 //! that each reads what the other wrote) and each source file (path, device, inode, size, mode,
 //! owner, mtime and ctime to the nanosecond). Any difference, and the files are parsed again.
 //!
