@@ -771,6 +771,17 @@ fn verify_detects_a_changed_byte_and_restore_refuses_to_overwrite_without_force(
     );
     let out = e.gardefou(&["snapshot", "restore", &id, "--force"]);
     assert!(!out.status.success(), "a corrupt copy is never restored");
+    assert!(
+        common::text(&out).1.contains("does not match its sha256"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert_eq!(std::fs::read(e.root.join("keep/a")).unwrap(), b"original");
+    let left: Vec<_> = std::fs::read_dir(e.root.join("keep"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["a"], "no temporary copy is left beside it");
 }
 
 #[test]

@@ -209,25 +209,6 @@ fn copy_chunks(
     Ok(len)
 }
 
-/// Copies a regular file into `dst` (which must not exist), hashing the bytes as they pass.
-/// Returns (sha256, length).
-fn stream_copy(src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<(String, u64)> {
-    let mut h = Sha256::new();
-    let spare = std::cell::Cell::new(None);
-    let len = copy_chunks(
-        src,
-        dst,
-        &mut || Ok(spare.take().unwrap_or_else(|| vec![0u8; CHUNK])),
-        &mut |buf, n| {
-            h.update(&buf[..n]);
-            spare.set(Some(buf));
-            Ok(())
-        },
-        progress,
-    )?;
-    Ok((hex(&h.finalize()), len))
-}
-
 enum Chunk {
     Data(Vec<u8>, usize),
     EndOfFile,
@@ -555,10 +536,93 @@ pub fn restore_target(
     if let Some(parent) = first.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_err("cannot create", parent, e))?;
     }
+    // Copied files wait beside their destination for their sha256, computed on another core
+    // while the next files are copied (digests come back in the order the files were sent).
+    let pipe = HashPipe::new();
+    let mut pending: std::collections::VecDeque<(PathBuf, PathBuf, &Entry)> =
+        std::collections::VecDeque::new();
+    let result = restore_entries(
+        t,
+        &base,
+        dest,
+        only,
+        as_root,
+        &pipe,
+        &mut pending,
+        &mut done,
+        progress,
+    )
+    .and_then(|dirs| {
+        let digests = pipe.finish()?;
+        for sum in digests {
+            let (tmp, to, e) = pending.pop_front().ok_or_else(HashPipe::gone)?;
+            place_checked(&tmp, &to, e, &sum, as_root)?;
+        }
+        if !pending.is_empty() {
+            return Err(HashPipe::gone());
+        }
+        for (dir, e) in dirs.iter().rev() {
+            set_metadata(dir, e, as_root)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        for (tmp, ..) in &pending {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    Ok(done)
+}
+
+/// Moves a restored file into place once its content matches the manifest's sha256.
+fn place_checked(tmp: &Path, to: &Path, e: &Entry, sum: &str, as_root: bool) -> Result<()> {
+    if Some(sum) != e.sha256.as_deref() {
+        let _ = std::fs::remove_file(tmp);
+        return Err(Error::Snapshot(format!(
+            "{}: the snapshot's copy does not match its sha256 (run `gardefou snapshot verify`): not restored",
+            crate::facts::fs::show(to)
+        )));
+    }
+    place(tmp, to, e, as_root)
+}
+
+/// Puts back an entry's metadata on its temporary copy and renames it into place.
+fn place(tmp: &Path, to: &Path, e: &Entry, as_root: bool) -> Result<()> {
+    set_metadata(tmp, e, as_root)?;
+    std::fs::rename(tmp, to).map_err(|err| {
+        let _ = std::fs::remove_file(tmp);
+        io_err("cannot move into place", to, err)
+    })
+}
+
+/// `restore_target`'s walk over the entries: directories made (their metadata is set last, by
+/// the caller, innermost first), files copied and sent to `pipe` (then waiting in `pending`),
+/// the rest made and placed. Returns the directories.
+#[allow(clippy::too_many_arguments)]
+fn restore_entries<'t>(
+    t: &'t Target,
+    base: &Path,
+    dest: &Path,
+    only: &'t Path,
+    as_root: bool,
+    pipe: &HashPipe,
+    pending: &mut std::collections::VecDeque<(PathBuf, PathBuf, &'t Entry)>,
+    done: &mut Restored,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<(PathBuf, &'t Entry)>> {
     let mut dirs = Vec::new();
+    // A clone that failed once fails for every file (the snapshot and the destination are on
+    // the same two filesystems): each try costs a create and an unlink.
+    let mut try_reflink = true;
     for (n, e) in selected(t, only).enumerate() {
+        // Files whose digest has come back are placed as the copy goes on.
+        while let Ok(sum) = pipe.digests.try_recv() {
+            let (tmp, to, e) = pending.pop_front().ok_or_else(HashPipe::gone)?;
+            place_checked(&tmp, &to, e, &sum, as_root)?;
+        }
         let to = join(dest, &e.path.0);
-        let from = join(&base, &e.path.0);
+        let from = join(base, &e.path.0);
         if e.kind == Kind::Dir {
             match std::fs::symlink_metadata(&to) {
                 Ok(m) if m.is_dir() => {}
@@ -574,21 +638,27 @@ pub fn restore_target(
         let tmp = temp_beside(&to, n);
         let made = match e.kind {
             Kind::File => {
-                let sum = if reflink_copy::reflink(&from, &tmp).is_ok() {
-                    hash_file(&tmp)?
-                } else {
-                    let _ = std::fs::remove_file(&tmp);
-                    stream_copy(&from, &tmp, progress)?.0
-                };
-                if Some(&sum) != e.sha256.as_ref() {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(Error::Snapshot(format!(
-                        "{}: the snapshot's copy does not match its sha256 (run `gardefou snapshot verify`): not restored",
-                        crate::facts::fs::show(&to)
-                    )));
-                }
                 done.bytes += e.size;
-                Ok(())
+                done.entries += 1;
+                if try_reflink {
+                    if reflink_copy::reflink(&from, &tmp).is_ok() {
+                        let sum = hash_file(&tmp)?;
+                        place_checked(&tmp, &to, e, &sum, as_root)?;
+                        continue;
+                    }
+                    try_reflink = false;
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                pending.push_back((tmp.clone(), to.clone(), e));
+                copy_chunks(
+                    &from,
+                    &tmp,
+                    &mut || pipe.buffer(),
+                    &mut |buf, n| pipe.send(Chunk::Data(buf, n)),
+                    progress,
+                )?;
+                pipe.send(Chunk::EndOfFile)?;
+                continue;
             }
             Kind::Symlink => std::os::unix::fs::symlink(
                 e.link.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
@@ -618,15 +688,8 @@ pub fn restore_target(
             Kind::Dir => unreachable!("directories are handled above"),
         };
         made.map_err(|err| io_err("cannot create", &tmp, err))?;
-        set_metadata(&tmp, e, as_root)?;
-        std::fs::rename(&tmp, &to).map_err(|err| {
-            let _ = std::fs::remove_file(&tmp);
-            io_err("cannot move into place", &to, err)
-        })?;
+        place(&tmp, &to, e, as_root)?;
         done.entries += 1;
     }
-    for (dir, e) in dirs.iter().rev() {
-        set_metadata(dir, e, as_root)?;
-    }
-    Ok(done)
+    Ok(dirs)
 }
