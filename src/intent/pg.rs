@@ -895,19 +895,18 @@ fn names(nodes: &[Node]) -> Vec<&str> {
 /// or in pg_catalog) and [`PURE_OPERATORS`]. What a view or a column default runs is not seen
 /// here (nor on the wire).
 pub(crate) fn only_reads(text: &str) -> bool {
-    let options = pg_query::ParserOptions::DISABLE_ESCAPE_STRING_WARNING;
-    let Ok(parsed) = alone(|| pg_query::parse(text, options)) else {
+    let Some(parsed) = parse(text) else {
         return false;
     };
-    let statements_read = !parsed.protobuf.stmts.is_empty()
-        && parsed.protobuf.stmts.iter().all(|s| {
+    let statements_read = !parsed.stmts.is_empty()
+        && parsed.stmts.iter().all(|s| {
             matches!(
                 s.stmt.as_ref().and_then(|s| s.node.as_ref()),
                 Some(NodeEnum::SelectStmt(_) | NodeEnum::VariableShowStmt(_))
             )
         });
     statements_read
-        && parsed.protobuf.nodes().iter().all(|(node, ..)| match node {
+        && parsed.nodes().iter().all(|(node, ..)| match node {
             pg_query::NodeRef::IntoClause(_)
             | pg_query::NodeRef::InsertStmt(_)
             | pg_query::NodeRef::UpdateStmt(_)

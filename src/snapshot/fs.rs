@@ -271,6 +271,20 @@ impl HashPipe {
         self.chunks.send(c).map_err(|_| Self::gone())
     }
 
+    /// Copies `src` to `dst` (which must not exist), its chunks sent to be hashed; the digest
+    /// follows in the order of the files. Returns the length.
+    fn copy(&self, src: &Path, dst: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+        let len = copy_chunks(
+            src,
+            dst,
+            &mut || self.buffer(),
+            &mut |buf, n| self.send(Chunk::Data(buf, n)),
+            progress,
+        )?;
+        self.send(Chunk::EndOfFile)?;
+        Ok(len)
+    }
+
     /// Every digest, in the order of the files.
     fn finish(self) -> Result<Vec<String>> {
         drop(self.chunks);
@@ -334,14 +348,7 @@ pub fn copy_tree(
                 } else {
                     try_reflink = false;
                     let _ = std::fs::remove_file(&to);
-                    e.size = copy_chunks(
-                        item.path(),
-                        &to,
-                        &mut || pipe.buffer(),
-                        &mut |buf, n| pipe.send(Chunk::Data(buf, n)),
-                        progress,
-                    )?;
-                    pipe.send(Chunk::EndOfFile)?;
+                    e.size = pipe.copy(item.path(), &to, progress)?;
                     piped.push(out.entries.len());
                     out.method = Method::Copy;
                 }
@@ -650,14 +657,7 @@ fn restore_entries<'t>(
                     let _ = std::fs::remove_file(&tmp);
                 }
                 pending.push_back((tmp.clone(), to.clone(), e));
-                copy_chunks(
-                    &from,
-                    &tmp,
-                    &mut || pipe.buffer(),
-                    &mut |buf, n| pipe.send(Chunk::Data(buf, n)),
-                    progress,
-                )?;
-                pipe.send(Chunk::EndOfFile)?;
+                pipe.copy(&from, &tmp, progress)?;
                 continue;
             }
             Kind::Symlink => std::os::unix::fs::symlink(
