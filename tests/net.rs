@@ -639,23 +639,167 @@ fn postgresql_keeps_writing_while_a_guarded_line_cannot_touch_its_wal() {
 fn a_session_standing_inside_a_tree_gets_the_net_too() {
     let s = sandbox("");
     let sub = s.path("prot/sub");
-    let mut c = Command::new(s.inst.bin.join("gardefou"));
-    c.arg("shell")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    s.env(&mut c);
-    let mut child = c.spawn().unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "cd {}", sub.display()).unwrap();
-        writeln!(stdin, "python3 -c \"import os; os.remove('c')\"").unwrap();
-        writeln!(stdin, "pwd").unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = s.session(&[
+        format!("cd {}", sub.display()),
+        "python3 -c \"import os; os.remove('c')\"".to_owned(),
+        "pwd".to_owned(),
+    ]);
     let (o, e) = text(&out);
     assert!(o.contains(&sub.display().to_string()), "{o} {e}");
     assert!(sub.join("c").exists(), "{o} {e}");
     assert!(e.contains("the read-only net refused"), "{e}");
+}
+
+impl Sandbox {
+    /// `gardefou shell` reading `lines` from a pipe (no terminal), within a minute.
+    fn session(&self, lines: &[String]) -> Output {
+        let mut c = Command::new("timeout");
+        c.arg("60")
+            .arg(self.inst.bin.join("gardefou"))
+            .arg("shell")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.env(&mut c);
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            for l in lines {
+                writeln!(stdin, "{l}").unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+/// The numbers a session printed after `name=`, in order.
+fn printed(out: &str, name: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A session keeps one bash, under the net, for all its lines: what no parser sees is refused
+/// on every line and each refusal is reported and audited with its own line; on an unprotected
+/// copy the same lines leave what one plain bash session leaves.
+#[test]
+fn a_session_runs_its_lines_in_one_bash_under_the_net() {
+    let s = sandbox("");
+    let prot = s.path("prot");
+    let before = whole_tree(&prot, &no_skip);
+    let opaque = opaque_lines();
+    let mut lines = vec!["echo pid=$$".to_owned()];
+    lines.extend(opaque.iter().map(|l| spelled(l, &s, "prot")));
+    let free: Vec<String> = opaque.iter().map(|l| spelled(l, &s, "free")).collect();
+    lines.extend(free.iter().cloned());
+    lines.push("echo pid=$$".to_owned());
+    let out = s.session(&lines);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o} {e}");
+    let pids = printed(&o, "pid");
+    assert_eq!(pids.len(), 2, "{o}");
+    assert_eq!(pids[0], pids[1], "a bash per line: {o}");
+    assert_eq!(
+        tree_diff(&before, &whole_tree(&prot, &no_skip), false),
+        Vec::<String>::new(),
+        "{e}"
+    );
+    // perl's unlink reports nothing: refused all the same, not reported.
+    let reported: Vec<String> = opaque
+        .iter()
+        .filter(|l| !l.starts_with("perl"))
+        .map(|l| spelled(l, &s, "prot"))
+        .collect();
+    let audited: Vec<String> = s
+        .audit()
+        .into_iter()
+        .filter(|a| a["outcome"] == "refused-by-net")
+        .map(|a| a["argv"][2].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(audited, reported, "{e}");
+    assert_eq!(
+        e.matches("the read-only net refused a change in").count(),
+        reported.len(),
+        "{e}"
+    );
+    let through = whole_tree(&s.path("free"), &no_skip);
+    populate(&s.path("free"));
+    let _ = std::fs::remove_dir_all(s.path("away"));
+    std::fs::create_dir(s.path("away")).unwrap();
+    let mut plain = Command::new("bash")
+        .current_dir(&s.root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = plain.stdin.take().unwrap();
+        for l in &free {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    plain.wait().unwrap();
+    let by_bash = whole_tree(&s.path("free"), &no_skip);
+    assert_eq!(tree_diff(&by_bash, &through, false), Vec::<String>::new());
+    assert!(
+        !tree_diff(&before, &by_bash, false).is_empty(),
+        "a useless case"
+    );
+}
+
+/// What a line leaves in the session's bash stays in its line, as it did with a bash per line:
+/// functions, options and traps (the trap on EXIT runs at the end of its line), `exec >file`,
+/// `continue`/`break` past the line's loops, `exit`; the directory and variables carry over.
+#[test]
+fn what_a_line_leaves_in_the_session_s_bash_stays_in_its_line() {
+    let s = sandbox("");
+    let lines: Vec<String> = [
+        "echo pid=$$",
+        "cd free/sub && export KEPT=1 && n=2",
+        "echo pid=$$",
+        "f() { echo fn; }; set -u; trap 'echo EXIT-TRAP' EXIT; shopt -s nullglob",
+        "echo pid=$$ n=$n KEPT=$KEPT; type f >/dev/null 2>&1 || echo no-function; echo \"unset=[$nothing_here]\"; echo glob=zz*qq",
+        "exec > out.txt; echo to-file",
+        "echo back-on-stdout",
+        "for i in 1; do :; done; continue 2",
+        "break 3",
+        "true && exit 4",
+        "echo status=$? at=$PWD n=$n",
+        "echo pid=$$",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = s.session(&lines);
+    let (o, e) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{o} {e}");
+    let pids = printed(&o, "pid");
+    assert_eq!(pids.len(), 4, "{o} {e}");
+    // The same bash until a line left a function, an option and a trap; a new one after
+    // `exit`.
+    assert_eq!(pids[0], pids[1], "{o}");
+    assert_ne!(pids[1], pids[2], "{o}");
+    assert_ne!(pids[2], pids[3], "{o}");
+    assert_eq!(o.matches("EXIT-TRAP").count(), 1, "{o}");
+    assert!(
+        o.find("EXIT-TRAP") < o.find("n=2 KEPT=1"),
+        "the trap ran late: {o}"
+    );
+    for want in [
+        "no-function",
+        "unset=[]",
+        "glob=zz*qq",
+        "back-on-stdout",
+        &format!("status=4 at={} n=2", s.path("free/sub").display()),
+    ] {
+        assert!(o.contains(want), "{want}: {o} {e}");
+    }
+    assert!(!o.contains("to-file"), "{o}");
+    assert_eq!(
+        std::fs::read_to_string(s.path("free/sub/out.txt")).unwrap(),
+        "to-file\n"
+    );
 }

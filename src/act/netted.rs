@@ -86,6 +86,14 @@ impl Netted<'_> {
         status
     }
 
+    /// The refusals in what a watched standard error kept (`found`), said and audited.
+    pub fn judge_found(&self, found: &[Vec<u8>], trees: &[Tree]) {
+        let r = refusals(found, trees, self.text.as_bytes());
+        if !r.is_empty() {
+            self.report(&r, trees);
+        }
+    }
+
     /// Says what the net refused, and how to go through, and audits it.
     fn report(&self, found: &[Refusal], trees: &[Tree]) {
         let named: Vec<&Tree> = {

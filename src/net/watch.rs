@@ -23,6 +23,8 @@ const KEPT_MAX: usize = 32;
 
 enum Msg {
     Found(Vec<u8>),
+    /// The marker was seen in the stream (the end of one line of a session).
+    Mark,
     Done,
 }
 
@@ -68,29 +70,77 @@ fn reports_erofs(line: &[u8]) -> bool {
         .any(|m| line.windows(m.len()).any(|w| w == *m))
 }
 
-fn relay(mut from: File, tx: mpsc::Sender<Msg>) {
+/// Splits a stream at a marker: what comes before it is passed on, the marker itself is taken
+/// out, and the bytes that may be the start of one are held until the next read says.
+struct Marks {
+    marker: Vec<u8>,
+    held: Vec<u8>,
+}
+
+impl Marks {
+    /// `data` in pieces: `(bytes to pass on, whether a marker ends them)`.
+    fn split(&mut self, data: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        let mut rest = std::mem::take(&mut self.held);
+        rest.extend_from_slice(data);
+        let m = &self.marker;
+        let mut out = Vec::new();
+        loop {
+            if let Some(at) = rest.windows(m.len()).position(|w| w == m.as_slice()) {
+                out.push((rest[..at].to_vec(), true));
+                rest.drain(..at + m.len());
+                continue;
+            }
+            // The longest end of `rest` that begins the marker waits for more.
+            let keep = (1..m.len().min(rest.len() + 1))
+                .rev()
+                .find(|&k| rest[rest.len() - k..] == m[..k])
+                .unwrap_or(0);
+            self.held = rest.split_off(rest.len() - keep);
+            out.push((rest, false));
+            return out;
+        }
+    }
+}
+
+fn relay(mut from: File, tx: mpsc::Sender<Msg>, marker: Option<Vec<u8>>) {
     let mut out = std::io::stderr();
     let mut buf = [0u8; 8192];
     let mut line = Vec::new();
     let mut kept = 0;
-    let mut check = |line: &mut Vec<u8>| {
-        if kept < KEPT_MAX && reports_erofs(line) {
-            kept += 1;
+    let check = |line: &mut Vec<u8>, kept: &mut usize| {
+        if *kept < KEPT_MAX && reports_erofs(line) {
+            *kept += 1;
             let _ = tx.send(Msg::Found(std::mem::take(line)));
         }
         line.clear();
     };
+    let mut marks = marker.map(|marker| Marks {
+        marker,
+        held: Vec::new(),
+    });
     loop {
         match from.read(&mut buf) {
             // EOF (a pipe), or EIO (a pseudo-terminal whose last writer is gone).
             Ok(0) => break,
             Ok(n) => {
-                let _ = out.write_all(&buf[..n]);
-                for &b in &buf[..n] {
-                    if b == b'\n' {
-                        check(&mut line);
-                    } else if line.len() < LINE_MAX {
-                        line.push(b);
+                let pieces = match &mut marks {
+                    Some(m) => m.split(&buf[..n]),
+                    None => vec![(buf[..n].to_vec(), false)],
+                };
+                for (bytes, marked) in pieces {
+                    let _ = out.write_all(&bytes);
+                    for &b in &bytes {
+                        if b == b'\n' {
+                            check(&mut line, &mut kept);
+                        } else if line.len() < LINE_MAX {
+                            line.push(b);
+                        }
+                    }
+                    if marked {
+                        // A session's line has ended: what it said so far is judged with it.
+                        check(&mut line, &mut kept);
+                        kept = 0;
+                        let _ = tx.send(Msg::Mark);
                     }
                 }
             }
@@ -98,7 +148,10 @@ fn relay(mut from: File, tx: mpsc::Sender<Msg>) {
             Err(_) => break,
         }
     }
-    check(&mut line);
+    if let Some(m) = &marks {
+        let _ = out.write_all(&m.held);
+    }
+    check(&mut line, &mut kept);
     let _ = tx.send(Msg::Done);
 }
 
@@ -106,25 +159,44 @@ impl Watch {
     /// Gives `cmd` a standard error that passes through the relay. The caller must drop `cmd`
     /// once it has spawned (it holds the writing end).
     pub fn attach(cmd: &mut Command) -> std::io::Result<Watch> {
+        Watch::attach_marked(cmd, None)
+    }
+
+    /// `attach` for a child that runs many lines (the guarded shell's bash): `marker`, which the
+    /// child writes to its standard error at the end of each line, is taken out of the stream
+    /// and ends what `until_mark` collects.
+    pub fn attach_marked(cmd: &mut Command, marker: Option<Vec<u8>>) -> std::io::Result<Watch> {
         let (from, to) = channel()?;
         cmd.stderr(Stdio::from(to));
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("gardefou-stderr".into())
-            .spawn(move || relay(from, tx))?;
+            .spawn(move || relay(from, tx, marker))?;
         Ok(Watch { rx, done: false })
+    }
+
+    /// The lines that reported EROFS up to the next marker (or the end of the stream), waiting
+    /// at most `grace` for it: the child wrote the marker before it said its line was done.
+    pub fn until_mark(&mut self, grace: Duration) -> Vec<Vec<u8>> {
+        self.collect(grace, true)
     }
 
     /// The lines that reported EROFS, once the child is gone: everything it wrote, or what
     /// came within `grace` when something it started in the background still holds its
     /// standard error (the relay goes on for that one).
     pub fn finish(&mut self, grace: Duration) -> Vec<Vec<u8>> {
+        self.collect(grace, false)
+    }
+
+    fn collect(&mut self, grace: Duration, to_mark: bool) -> Vec<Vec<u8>> {
         let mut found = Vec::new();
         let deadline = std::time::Instant::now() + grace;
         while !self.done {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(Msg::Found(l)) => found.push(l),
+                Ok(Msg::Mark) if to_mark => break,
+                Ok(Msg::Mark) => {}
                 Ok(Msg::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => self.done = true,
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
             }
@@ -209,5 +281,24 @@ mod tests {
             b"rm: cannot remove 'x': Read-only file system"
         ));
         assert!(!reports_erofs(b"rm: cannot remove 'x': Permission denied"));
+    }
+
+    #[test]
+    fn a_marker_split_across_reads_is_taken_out() {
+        let mut m = Marks {
+            marker: b"\0MK\0".to_vec(),
+            held: Vec::new(),
+        };
+        let mut passed = Vec::new();
+        let mut marks = 0;
+        for chunk in [&b"ab\0"[..], b"M", b"K\0cd\0", b"x", b"\0MK\0"] {
+            for (bytes, marked) in m.split(chunk) {
+                passed.extend(bytes);
+                marks += usize::from(marked);
+            }
+        }
+        assert_eq!(passed, b"abcd\0x");
+        assert_eq!(marks, 2);
+        assert!(m.held.is_empty());
     }
 }

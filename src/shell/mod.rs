@@ -2,20 +2,24 @@
 //!
 //! Every line goes through the same Intent → Verdict pipeline as `gardefou check --line`
 //! before any of it runs: a denied line does not run at all. The others run in the system
-//! shell (`/bin/bash -c`) with the shim directory first on PATH, so whatever they start
-//! (scripts, `xargs`, `find -exec`, aliases) is still guarded, and the shims ask for
-//! confirmation and take snapshots as they do anywhere. What a line changes in the shell
-//! itself — the directory, exported and plain variables, aliases, the umask — is read back from
-//! bash after it ran, so `cd`, `export`, `x=1`, `alias` and `source env.sh` persist between
-//! lines, in compound lines too (`cd /srv && ls`).
+//! shell (`/bin/bash`, one per session, kept between lines: `worker`) with the shim directory
+//! first on PATH, so whatever they start (scripts, `xargs`, `find -exec`, aliases) is still
+//! guarded, and the shims ask for confirmation and take snapshots as they do anywhere. A line
+//! the shell confirmed runs in a bash of its own (`bash -c`), outside the net for what it
+//! changes. What a line changes in the shell itself — the directory, exported and plain
+//! variables, aliases, the umask — is read back from bash after it ran, so `cd`, `export`,
+//! `x=1`, `alias` and `source env.sh` persist between lines, in compound lines too (`cd /srv &&
+//! ls`), and the parser of the next line knows them.
 //!
-//! Not supported: job control (Ctrl-Z does nothing; `cmd &` runs in the background of that
-//! line's bash and is not listed by a later `jobs`), shell functions and shell options
-//! (`set -o`, `shopt`) persisting between lines.
+//! Not supported: job control (Ctrl-Z does nothing; `cmd &` runs in the background of the
+//! session's bash), shell functions, traps and shell options (`set -o`, `shopt`) persisting
+//! between lines: the parser would not know them, so a line that leaves one behind ends the
+//! session's bash.
 
 pub mod editor;
 pub mod init;
 pub mod prompt;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -57,6 +61,10 @@ pub struct Session {
     /// The read-only net as the session started: off, unavailable (and why), or on (its trees
     /// are found again for each line).
     pub net: crate::net::State,
+    /// The bash that runs the lines, kept between them (None: started for the next line).
+    worker: Option<worker::Worker>,
+    /// A worker could not be started: each line runs in a bash of its own.
+    no_worker: bool,
 }
 
 /// The directory of the shims: the one whose `rm` is this very executable — beside it after
@@ -127,7 +135,14 @@ impl Session {
             shims,
             user,
             net,
+            worker: None,
+            no_worker: false,
         }
+    }
+
+    /// Ends the session's bash (its end of input, then waited for).
+    pub fn end(&mut self) {
+        self.worker = None;
     }
 
     /// The net for the next line: its trees as they are now.
@@ -260,15 +275,9 @@ impl Session {
         }
     }
 
-    /// Runs `line` in bash with this session's state, and reads back what it changed.
-    fn execute(&mut self, line: &str, exempt: &[PathBuf]) -> i32 {
-        let state_file = match StateFile::new() {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("gardefou: {e}");
-                return 1;
-            }
-        };
+    /// The session's state as bash text, replayed first by a new bash: aliases, plain
+    /// variables, the umask (the environment and directory are its process's).
+    fn replay(&self) -> String {
         let mut script = String::new();
         if !self.aliases.is_empty() {
             script.push_str("shopt -s expand_aliases\n");
@@ -282,20 +291,117 @@ impl Session {
         if let Some(mask) = &self.umask {
             script.push_str(&format!("umask {mask}\n"));
         }
+        script
+    }
+
+    /// Runs `line` with this session's state, and reads back what it changed: in the session's
+    /// bash, or, for a line the operator confirmed (the net is lifted for what it changes), in
+    /// a bash of its own.
+    fn execute(&mut self, line: &str, exempt: &[PathBuf]) -> i32 {
+        let trees = trees_for(&self.net_now(), exempt);
+        warn_server(line, &trees);
+        if exempt.is_empty()
+            && !self.no_worker
+            && let Some(status) = self.in_worker(line, &trees)
+        {
+            return status;
+        }
+        // What this line changes is read back into the session; the worker would not have it.
+        self.worker = None;
+        self.execute_once(line, &trees)
+    }
+
+    /// `line` in the session's bash (started under `trees` when there is none, or when the
+    /// net's trees changed). None: no bash could be started for it.
+    fn in_worker(&mut self, line: &str, trees: &[crate::net::Tree]) -> Option<i32> {
+        let paths: Vec<PathBuf> = trees.iter().map(|t| t.path.clone()).collect();
+        if self
+            .worker
+            .as_mut()
+            .is_some_and(|w| w.trees != paths || !w.alive())
+        {
+            self.worker = None;
+        }
+        // A bash that went away before it read the line (its last line closed its input) is
+        // replaced once.
+        for _ in 0..2 {
+            if self.worker.is_none() {
+                match self.start_worker(&paths) {
+                    Ok(w) => self.worker = Some(w),
+                    Err(e) => {
+                        eprintln!(
+                            "gardefou: warning: {e}: from now on each line runs in a bash of its own"
+                        );
+                        self.no_worker = true;
+                        return None;
+                    }
+                }
+            }
+            let w = self.worker.as_mut()?;
+            let ran = w.run(line, self.status);
+            let found = w.take_found();
+            if !found.is_empty() {
+                let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
+                self.netted(&argv, line).judge_found(&found, trees);
+            }
+            match ran {
+                worker::Ran::Done { status, state } => {
+                    let end = self
+                        .worker
+                        .as_ref()
+                        .is_some_and(|w| w.changed_shape(&state));
+                    self.read_state(&state);
+                    if end {
+                        // Functions, options and traps stay in their line, as in a bash of its
+                        // own: this one ends now (a trap on EXIT runs), the next starts afresh.
+                        self.worker = None;
+                    }
+                    return Some(status);
+                }
+                worker::Ran::Ended(code) => {
+                    self.worker = None;
+                    return Some(code);
+                }
+                worker::Ran::Lost => self.worker = None,
+            }
+        }
+        None
+    }
+
+    fn start_worker(&self, paths: &[PathBuf]) -> Result<worker::Worker, String> {
+        let mut prefix = String::from("shopt -s expand_aliases\n");
+        prefix.push_str(&self.replay());
+        worker::Worker::start(&prefix, paths.to_vec(), |script| {
+            let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+            let mut cmd =
+                crate::net::command(&refs, &self.real_shell, &["-c".into(), script.into()]);
+            cmd.env_clear().envs(&self.vars).current_dir(&self.cwd);
+            cmd
+        })
+    }
+
+    /// `line` in a bash of its own, under the net of `trees`.
+    fn execute_once(&mut self, line: &str, trees: &[crate::net::Tree]) -> i32 {
+        let state_file = match StateFile::new() {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("gardefou: {e}");
+                return 1;
+            }
+        };
+        let mut script = self.replay();
         // The status of the previous line is `$?` on the first line of this one.
         script.push_str(&format!(
             "__gf_status() {{ return {}; }}; __gf_status\n",
             self.status
         ));
         script.push_str(line);
-        script.push_str(
-            "\n__gf_s=$?\n{ builtin printf '%s\\0' \"$PWD\"; builtin umask; builtin printf '\\0'; builtin alias -p; builtin printf '\\0'; builtin declare -p; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n",
-        );
-        let trees = trees_for(&self.net_now(), exempt);
-        warn_server(line, &trees);
+        script.push_str("\n__gf_s=$? __gf_seq=0\n");
+        script.push_str(worker::DUMP);
+        script.push_str("\nbuiltin exit $__gf_s\n");
         let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
         let status = self.netted(&argv, line).run(
-            &trees,
+            trees,
             &self.real_shell,
             &["-c".into(), script.into()],
             false,
@@ -314,7 +420,8 @@ impl Session {
 
     /// Takes back the directory, umask, aliases and variables (plain and exported) bash wrote.
     fn read_state(&mut self, bytes: &[u8]) {
-        let mut parts = bytes.splitn(4, |&b| b == 0);
+        // The line's number and status first (the worker's), then the state.
+        let mut parts = bytes.splitn(7, |&b| b == 0).skip(2);
         let (Some(pwd), Some(mask), Some(aliases), Some(decls)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
@@ -727,6 +834,7 @@ pub fn interactive(session: &mut Session) -> i32 {
                         .and_then(|c| c.trim().parse().ok())
                         .unwrap_or(session.status);
                     ed.save();
+                    session.end();
                     return code;
                 }
                 session.run_line(&line);
@@ -736,6 +844,7 @@ pub fn interactive(session: &mut Session) -> i32 {
             }
             editor::Read::Eof => {
                 ed.save();
+                session.end();
                 return session.status;
             }
         }
