@@ -668,3 +668,59 @@ fn reboot_and_a_database_stop_in_the_guarded_shell_ask_for_the_hostname() {
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
     assert_eq!(std::fs::read_to_string(&ran).unwrap(), "reboot \n");
 }
+
+/// The session's bash waits stopped between lines: a shell killed then (SIGKILL, nothing of it
+/// runs) must not leave it behind, with the net on (production) or off (staging).
+#[test]
+fn a_killed_shell_leaves_no_bash_behind() {
+    use std::io::{BufRead, Write};
+    for environment in ["production", "staging"] {
+        let h = host(environment);
+        let mut child = Command::new(h.bin.join("gardefou"))
+            .arg("shell")
+            .env("PATH", format!("{}:/usr/bin:/bin", h.bin.display()))
+            .env("GARDEFOU_POLICY", &h.policy)
+            .env("HOME", &h.home)
+            .current_dir(&h.home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "echo pid=$$").unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let pid: i32 = line.trim().strip_prefix("pid=").unwrap().parse().unwrap();
+        assert_ne!(
+            pid,
+            child.id() as i32,
+            "{environment}: the line ran in the shell itself"
+        );
+        // Stopped until the next line.
+        let state = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.chars().next()))
+                .flatten()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while state() != Some('T') && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(state(), Some('T'), "{environment}: not waiting stopped");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while matches!(state(), Some(s) if s != 'Z') && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            matches!(state(), None | Some('Z')),
+            "{environment}: the session's bash {pid} outlived the shell ({:?})",
+            state()
+        );
+        drop(stdin);
+    }
+}

@@ -280,12 +280,37 @@ pub fn command(trees: &[&Path], program: &Path, args: &[OsString]) -> Command {
     c
 }
 
-/// `gardefou-net TREE… -- PROGRAM ARG…`: enter the net, then exec the program. A net that
-/// cannot be set up is said loudly and the program runs without it (the parser judged it
-/// already; refusing would lock the operator out of the shell).
+/// The helper's first argument for a guarded shell's own bash (`session_command`).
+const SESSION: &str = "--session";
+
+/// The command that starts a guarded shell's bash, kept for the whole session, under the net of
+/// `trees` (none: no namespace). Always through the helper, which makes it die with the shell
+/// (`PR_SET_PDEATHSIG`): between lines it waits stopped, and a shell killed then must not leave
+/// it behind.
+pub fn session_command(trees: &[&Path], program: &Path, args: &[OsString]) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new("/proc/self/exe");
+    c.arg0(HELPER)
+        .arg(SESSION)
+        .args(trees)
+        .arg("--")
+        .arg(program)
+        .args(args);
+    c
+}
+
+/// `gardefou-net [--session] TREE… -- PROGRAM ARG…`: enter the net, then exec the program. A
+/// net that cannot be set up is said loudly and the program runs without it (the parser judged
+/// it already; refusing would lock the operator out of the shell).
 pub fn helper_main(argv: &[OsString]) -> i32 {
     use std::os::unix::process::CommandExt;
-    let rest = argv.get(1..).unwrap_or(&[]);
+    let mut rest = argv.get(1..).unwrap_or(&[]);
+    if rest.first().is_some_and(|a| a == SESSION) {
+        rest = &rest[1..];
+        if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL) {
+            eprintln!("gardefou: warning: this session's bash may outlive the shell: {e}");
+        }
+    }
     let Some(split) = rest.iter().position(|a| a == "--") else {
         eprintln!("gardefou: usage: {HELPER} TREE… -- PROGRAM [ARG…]");
         return crate::outcome::exit::USAGE;
@@ -298,8 +323,11 @@ pub fn helper_main(argv: &[OsString]) -> i32 {
     };
     let outer = Mounts::inherited();
     let mut run = Command::new(program);
-    match enter(&trees) {
-        Ok((made, problems)) => {
+    // No tree: a session's bash outside any net (the net is off, or there is none yet).
+    let entered = (!trees.is_empty()).then(|| enter(&trees));
+    match entered {
+        None => {}
+        Some(Ok((made, problems))) => {
             for p in problems {
                 eprintln!("gardefou: warning: the read-only net is incomplete: {p}");
             }
@@ -309,7 +337,7 @@ pub fn helper_main(argv: &[OsString]) -> i32 {
                 run.env(ENV, Mounts { ns, made: all }.encode());
             }
         }
-        Err(e) => eprintln!(
+        Some(Err(e)) => eprintln!(
             "gardefou: WARNING: the read-only net could not be set up ({e}): this runs without it"
         ),
     }

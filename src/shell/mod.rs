@@ -374,7 +374,7 @@ impl Session {
         worker::Worker::start(&prefix, paths.to_vec(), |script| {
             let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
             let mut cmd =
-                crate::net::command(&refs, &self.real_shell, &["-c".into(), script.into()]);
+                crate::net::session_command(&refs, &self.real_shell, &["-c".into(), script.into()]);
             cmd.env_clear().envs(&self.vars).current_dir(&self.cwd);
             cmd
         })
