@@ -536,6 +536,31 @@ fn unescape(field: &[u8]) -> std::ffi::OsString {
     std::ffi::OsString::from_vec(out)
 }
 
+/// Whether `trees` are all still read-only in the mount namespace of process `pid`, with every
+/// mount below them: a guarded shell's bash keeps its namespace for the whole session, and a
+/// tree replaced since (removed and made again, moved away) or a filesystem mounted inside one
+/// from the host is not.
+pub fn holds_in(pid: i32, trees: &[PathBuf]) -> bool {
+    // Paths under /proc/PID/root are walked in that process's mounts.
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    let seen = |t: &Path| root.join(t.strip_prefix("/").unwrap_or(t));
+    if !trees.iter().all(|t| read_only(&seen(t))) {
+        return false;
+    }
+    let Ok(text) = std::fs::read(format!("/proc/{pid}/mountinfo")) else {
+        return false;
+    };
+    text.split(|&b| b == b'\n').all(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let (Some(point), Some(options)) = (fields.get(4), fields.get(5)) else {
+            return true;
+        };
+        let point = PathBuf::from(unescape(point));
+        !trees.iter().any(|t| point.starts_with(t) && point != *t)
+            || options.split(|&b| b == b',').any(|o| o == b"ro")
+    })
+}
+
 /// Whether this process runs under a net (the helper's variable names its namespace).
 pub fn netted() -> bool {
     Mounts::inherited().is_some_and(|m| !m.made.is_empty())

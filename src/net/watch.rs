@@ -23,8 +23,8 @@ const KEPT_MAX: usize = 32;
 
 enum Msg {
     Found(Vec<u8>),
-    /// The marker was seen in the stream (the end of one line of a session).
-    Mark,
+    /// The marker of a session's line was seen in the stream: the end of that line.
+    Mark(u64),
     Done,
 }
 
@@ -70,35 +70,59 @@ fn reports_erofs(line: &[u8]) -> bool {
         .any(|m| line.windows(m.len()).any(|w| w == *m))
 }
 
-/// Splits a stream at a marker: what comes before it is passed on, the marker itself is taken
-/// out, and the bytes that may be the start of one are held until the next read says.
+/// Splits a stream at markers (`PREFIX` + a line's number + `\x1e`): what comes before one is
+/// passed on, the marker itself is taken out, and bytes that may be the start of one are held
+/// until the next read says.
 struct Marks {
-    marker: Vec<u8>,
+    prefix: Vec<u8>,
     held: Vec<u8>,
 }
 
+/// The longest a marker's number may be.
+const NUMBER_MAX: usize = 20;
+
 impl Marks {
-    /// `data` in pieces: `(bytes to pass on, whether a marker ends them)`.
-    fn split(&mut self, data: &[u8]) -> Vec<(Vec<u8>, bool)> {
+    /// `data` in pieces: `(bytes to pass on, the number of the marker that ends them)`.
+    fn split(&mut self, data: &[u8]) -> Vec<(Vec<u8>, Option<u64>)> {
         let mut rest = std::mem::take(&mut self.held);
         rest.extend_from_slice(data);
-        let m = &self.marker;
+        let p = &self.prefix;
         let mut out = Vec::new();
-        loop {
-            if let Some(at) = rest.windows(m.len()).position(|w| w == m.as_slice()) {
-                out.push((rest[..at].to_vec(), true));
-                rest.drain(..at + m.len());
-                continue;
+        let mut from = 0;
+        while let Some(at) = rest[from..]
+            .windows(p.len())
+            .position(|w| w == p.as_slice())
+        {
+            let at = from + at;
+            let digits = &rest[at + p.len()..];
+            let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+            match digits.get(n) {
+                Some(0x1e) if n > 0 => {
+                    let seq = std::str::from_utf8(&digits[..n])
+                        .ok()
+                        .and_then(|d| d.parse().ok());
+                    out.push((rest[..at].to_vec(), seq));
+                    rest.drain(..at + p.len() + n + 1);
+                    from = 0;
+                }
+                None if n <= NUMBER_MAX => {
+                    // The number may go on in the next read.
+                    self.held = rest.split_off(at);
+                    out.push((rest, None));
+                    return out;
+                }
+                // Not a marker after all: passed on as it is.
+                _ => from = at + 1,
             }
-            // The longest end of `rest` that begins the marker waits for more.
-            let keep = (1..m.len().min(rest.len() + 1))
-                .rev()
-                .find(|&k| rest[rest.len() - k..] == m[..k])
-                .unwrap_or(0);
-            self.held = rest.split_off(rest.len() - keep);
-            out.push((rest, false));
-            return out;
         }
+        // The longest end of `rest` that begins the prefix waits for more.
+        let keep = (1..p.len().min(rest.len() + 1))
+            .rev()
+            .find(|&k| rest[rest.len() - k..] == p[..k])
+            .unwrap_or(0);
+        self.held = rest.split_off(rest.len() - keep);
+        out.push((rest, None));
+        out
     }
 }
 
@@ -114,8 +138,8 @@ fn relay(mut from: File, tx: mpsc::Sender<Msg>, marker: Option<Vec<u8>>) {
         }
         line.clear();
     };
-    let mut marks = marker.map(|marker| Marks {
-        marker,
+    let mut marks = marker.map(|prefix| Marks {
+        prefix,
         held: Vec::new(),
     });
     loop {
@@ -125,7 +149,7 @@ fn relay(mut from: File, tx: mpsc::Sender<Msg>, marker: Option<Vec<u8>>) {
             Ok(n) => {
                 let pieces = match &mut marks {
                     Some(m) => m.split(&buf[..n]),
-                    None => vec![(buf[..n].to_vec(), false)],
+                    None => vec![(buf[..n].to_vec(), None)],
                 };
                 for (bytes, marked) in pieces {
                     let _ = out.write_all(&bytes);
@@ -136,11 +160,11 @@ fn relay(mut from: File, tx: mpsc::Sender<Msg>, marker: Option<Vec<u8>>) {
                             line.push(b);
                         }
                     }
-                    if marked {
+                    if let Some(seq) = marked {
                         // A session's line has ended: what it said so far is judged with it.
                         check(&mut line, &mut kept);
                         kept = 0;
-                        let _ = tx.send(Msg::Mark);
+                        let _ = tx.send(Msg::Mark(seq));
                     }
                 }
             }
@@ -162,9 +186,9 @@ impl Watch {
         Watch::attach_marked(cmd, None)
     }
 
-    /// `attach` for a child that runs many lines (the guarded shell's bash): `marker`, which the
-    /// child writes to its standard error at the end of each line, is taken out of the stream
-    /// and ends what `until_mark` collects.
+    /// `attach` for a child that runs many lines (the guarded shell's bash): the markers
+    /// (`marker`, the line's number, `\x1e`) the child writes to its standard error at the end of
+    /// each line are taken out of the stream and end what `until_mark` collects.
     pub fn attach_marked(cmd: &mut Command, marker: Option<Vec<u8>>) -> std::io::Result<Watch> {
         let (from, to) = channel()?;
         cmd.stderr(Stdio::from(to));
@@ -175,28 +199,31 @@ impl Watch {
         Ok(Watch { rx, done: false })
     }
 
-    /// The lines that reported EROFS up to the next marker (or the end of the stream), waiting
-    /// at most `grace` for it: the child wrote the marker before it said its line was done.
-    pub fn until_mark(&mut self, grace: Duration) -> Vec<Vec<u8>> {
-        self.collect(grace, true)
+    /// The lines that reported EROFS up to the marker of line `seq` (or the end of the
+    /// stream), waiting at most `grace` for it: the child wrote the marker before it said its
+    /// line was done. What came before an earlier line's marker, late, is dropped, not blamed
+    /// on this line.
+    pub fn until_mark(&mut self, seq: u64, grace: Duration) -> Vec<Vec<u8>> {
+        self.collect(grace, Some(seq))
     }
 
     /// The lines that reported EROFS, once the child is gone: everything it wrote, or what
     /// came within `grace` when something it started in the background still holds its
     /// standard error (the relay goes on for that one).
     pub fn finish(&mut self, grace: Duration) -> Vec<Vec<u8>> {
-        self.collect(grace, false)
+        self.collect(grace, None)
     }
 
-    fn collect(&mut self, grace: Duration, to_mark: bool) -> Vec<Vec<u8>> {
+    fn collect(&mut self, grace: Duration, to_mark: Option<u64>) -> Vec<Vec<u8>> {
         let mut found = Vec::new();
         let deadline = std::time::Instant::now() + grace;
         while !self.done {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.rx.recv_timeout(left) {
                 Ok(Msg::Found(l)) => found.push(l),
-                Ok(Msg::Mark) if to_mark => break,
-                Ok(Msg::Mark) => {}
+                Ok(Msg::Mark(n)) if to_mark.is_some_and(|seq| n >= seq) => break,
+                Ok(Msg::Mark(_)) if to_mark.is_some() => found.clear(),
+                Ok(Msg::Mark(_)) => {}
                 Ok(Msg::Done) | Err(mpsc::RecvTimeoutError::Disconnected) => self.done = true,
                 Err(mpsc::RecvTimeoutError::Timeout) => break,
             }
@@ -286,19 +313,26 @@ mod tests {
     #[test]
     fn a_marker_split_across_reads_is_taken_out() {
         let mut m = Marks {
-            marker: b"\0MK\0".to_vec(),
+            prefix: b"\x1eMK:".to_vec(),
             held: Vec::new(),
         };
         let mut passed = Vec::new();
-        let mut marks = 0;
-        for chunk in [&b"ab\0"[..], b"M", b"K\0cd\0", b"x", b"\0MK\0"] {
+        let mut marks = Vec::new();
+        for chunk in [
+            &b"ab\x1e"[..],
+            b"M",
+            b"K:1",
+            b"2\x1ecd\x1e",
+            b"x\x1eMK:y",
+            b"\x1eMK:7\x1e",
+        ] {
             for (bytes, marked) in m.split(chunk) {
                 passed.extend(bytes);
-                marks += usize::from(marked);
+                marks.extend(marked);
             }
         }
-        assert_eq!(passed, b"abcd\0x");
-        assert_eq!(marks, 2);
+        assert_eq!(passed, b"abcd\x1ex\x1eMK:y");
+        assert_eq!(marks, [12, 7]);
         assert!(m.held.is_empty());
     }
 }

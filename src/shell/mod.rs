@@ -2,19 +2,18 @@
 //!
 //! Every line goes through the same Intent → Verdict pipeline as `gardefou check --line`
 //! before any of it runs: a denied line does not run at all. The others run in the system
-//! shell (`/bin/bash`, one per session, kept between lines: `worker`) with the shim directory
-//! first on PATH, so whatever they start (scripts, `xargs`, `find -exec`, aliases) is still
-//! guarded, and the shims ask for confirmation and take snapshots as they do anywhere. A line
-//! the shell confirmed runs in a bash of its own (`bash -c`), outside the net for what it
+//! shell — a subshell of one `/bin/bash` kept for the session (`worker`) — with the shim
+//! directory first on PATH, so whatever they start (scripts, `xargs`, `find -exec`, aliases) is
+//! still guarded, and the shims ask for confirmation and take snapshots as they do anywhere. A
+//! line the shell confirmed runs in a bash of its own (`bash -c`), outside the net for what it
 //! changes. What a line changes in the shell itself — the directory, exported and plain
 //! variables, aliases, the umask — is read back from bash after it ran, so `cd`, `export`,
 //! `x=1`, `alias` and `source env.sh` persist between lines, in compound lines too (`cd /srv &&
-//! ls`), and the parser of the next line knows them.
+//! ls`); the next line starts from exactly that state, which its parser knows too.
 //!
-//! Not supported: job control (Ctrl-Z does nothing; `cmd &` runs in the background of the
-//! session's bash), shell functions, traps and shell options (`set -o`, `shopt`) persisting
-//! between lines: the parser would not know them, so a line that leaves one behind ends the
-//! session's bash.
+//! Not supported: job control (Ctrl-Z does nothing; `cmd &` runs in the background of its
+//! line), shell functions, traps, shell options (`set -o`, `shopt`), positional parameters and
+//! descriptors persisting between lines: the parser would not know them.
 
 pub mod editor;
 pub mod init;
@@ -177,6 +176,12 @@ impl Session {
 
     /// Checks `line` and runs it unless refused; returns its exit status.
     pub fn run_line(&mut self, line: &str) -> i32 {
+        if line.contains('\0') {
+            // bash cannot hold one (and the session's bash takes its lines NUL-separated).
+            eprintln!("gardefou: this line holds a NUL byte: not run");
+            self.status = exit::USAGE;
+            return self.status;
+        }
         let status = match self.check(line) {
             Ok(exempt) => self.execute(line, &exempt),
             Err(code) => code,
@@ -311,22 +316,37 @@ impl Session {
         self.execute_once(line, &trees)
     }
 
-    /// `line` in the session's bash (started under `trees` when there is none, or when the
-    /// net's trees changed). None: no bash could be started for it.
+    /// The session's state as the next line starts from it.
+    fn model(&self) -> worker::Model {
+        worker::Model {
+            cwd: self.cwd.clone(),
+            vars: self.vars.clone(),
+            locals: self
+                .locals
+                .iter()
+                .map(|(name, _, decl)| (name.clone(), decl.clone()))
+                .collect(),
+            aliases: self.aliases.clone(),
+            umask: self.umask.clone(),
+        }
+    }
+
+    /// `line` in the session's bash (started under `trees` when there is none, when the net's
+    /// trees changed, or when its net no longer holds). None: no bash could be started for it.
     fn in_worker(&mut self, line: &str, trees: &[crate::net::Tree]) -> Option<i32> {
         let paths: Vec<PathBuf> = trees.iter().map(|t| t.path.clone()).collect();
         if self
             .worker
             .as_mut()
-            .is_some_and(|w| w.trees != paths || !w.alive())
+            .is_some_and(|w| w.trees != paths || !w.usable())
         {
             self.worker = None;
         }
-        // A bash that went away before it read the line (its last line closed its input) is
-        // replaced once.
+        let model = self.model();
+        // A bash that went away before it took the line is replaced once.
         for _ in 0..2 {
             if self.worker.is_none() {
-                match self.start_worker(&paths) {
+                match self.start_worker(&paths, model.clone()) {
                     Ok(w) => self.worker = Some(w),
                     Err(e) => {
                         eprintln!(
@@ -338,7 +358,7 @@ impl Session {
                 }
             }
             let w = self.worker.as_mut()?;
-            let ran = w.run(line, self.status);
+            let ran = w.run(line, self.status, &model);
             let found = w.take_found();
             if !found.is_empty() {
                 let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
@@ -346,21 +366,10 @@ impl Session {
             }
             match ran {
                 worker::Ran::Done { status, state } => {
-                    let end = self
-                        .worker
-                        .as_ref()
-                        .is_some_and(|w| w.changed_shape(&state));
-                    self.read_state(&state);
-                    if end {
-                        // Functions, options and traps stay in their line, as in a bash of its
-                        // own: this one ends now (a trap on EXIT runs), the next starts afresh.
-                        self.worker = None;
+                    if let Some(state) = state {
+                        self.read_state(&state);
                     }
                     return Some(status);
-                }
-                worker::Ran::Ended(code) => {
-                    self.worker = None;
-                    return Some(code);
                 }
                 worker::Ran::Lost => self.worker = None,
             }
@@ -368,10 +377,14 @@ impl Session {
         None
     }
 
-    fn start_worker(&self, paths: &[PathBuf]) -> Result<worker::Worker, String> {
+    fn start_worker(
+        &self,
+        paths: &[PathBuf],
+        model: worker::Model,
+    ) -> Result<worker::Worker, String> {
         let mut prefix = String::from("shopt -s expand_aliases\n");
         prefix.push_str(&self.replay());
-        worker::Worker::start(&prefix, paths.to_vec(), |script| {
+        worker::Worker::start(&prefix, model, paths.to_vec(), |script| {
             let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
             let mut cmd =
                 crate::net::session_command(&refs, &self.real_shell, &["-c".into(), script.into()]);
@@ -396,9 +409,9 @@ impl Session {
             self.status
         ));
         script.push_str(line);
-        script.push_str("\n__gf_s=$? __gf_seq=0\n");
+        script.push_str("\n__gf_s=$?\n");
         script.push_str(worker::DUMP);
-        script.push_str("\nbuiltin exit $__gf_s\n");
+        script.push_str(" >| \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n");
         let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
         let status = self.netted(&argv, line).run(
             trees,
@@ -412,7 +425,9 @@ impl Session {
                     .current_dir(&self.cwd);
             },
         );
-        if let Ok(bytes) = std::fs::read(&state_file.path) {
+        if let Ok(bytes) = std::fs::read(&state_file.path)
+            && bytes.ends_with(worker::END)
+        {
             self.read_state(&bytes);
         }
         status
@@ -420,8 +435,8 @@ impl Session {
 
     /// Takes back the directory, umask, aliases and variables (plain and exported) bash wrote.
     fn read_state(&mut self, bytes: &[u8]) {
-        // The line's number and status first (the worker's), then the state.
-        let mut parts = bytes.splitn(7, |&b| b == 0).skip(2);
+        let bytes = bytes.strip_suffix(worker::END).unwrap_or(bytes);
+        let mut parts = bytes.splitn(4, |&b| b == 0);
         let (Some(pwd), Some(mask), Some(aliases), Some(decls)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {

@@ -2,22 +2,30 @@
 //!
 //! Starting a bash for every line (and, with the read-only net on, a mount namespace for it)
 //! cost more than the check itself (BENCHMARKS.md, "Guarded shell"). So a session keeps one
-//! bash, started under the net once, and hands it each line that was allowed: the line's text
-//! arrives on a pipe, is run with `eval`, and the bash then writes the session's state (the same
-//! state file a one-off line writes) and stops itself with SIGSTOP, which `waitpid` reports to
-//! the shell: the line is over. Nothing runs unless the shell sent it, and only what the check
-//! allowed is sent.
+//! bash, started under the net once, and hands it each line that was allowed. The line runs in
+//! a subshell of that bash (a fork: no exec, no namespace), exactly as a bash of its own would
+//! run it: whatever it leaves behind — functions, options, traps, `IFS`, positional
+//! parameters, the command hash, descriptors, limits, a changed `PWD` — ends with the subshell.
+//! The kept bash itself only ever takes the session's state from the shell (`Model`: the
+//! directory, exported and plain variables, aliases, umask, which the parser of the next line
+//! also sees), so what runs and what was judged start from the same state.
 //!
-//! What a one-off bash gave for free is kept by hand: standard input, output and error are put
-//! back after every line (`exec > file` stays in its line); a line that leaves functions, shell
-//! options or traps behind ends this bash (they never carried over from one line to the next,
-//! and a trap on EXIT runs then, as it did); the status of the previous line is `$?`.
-//! A bash that died (Ctrl-C, `exit`, `exec`) is started again, with the session's state, for
-//! the next line. This module never decides what may run: `Session::judge` did.
+//! The protocol: the line arrives on a pipe (NUL-separated, so a line holding a NUL byte is
+//! never sent), the subshell writes the session's state into one memory file and the bash
+//! writes the line's number and status into another, then writes an end-of-line marker with
+//! the number to its standard error (for the relay that reports what the net refused) and
+//! stops itself with SIGSTOP, which `waitpid` reports to the shell: the line is over. Before
+//! each line the shell checks, in the bash's own mount namespace, that every tree is still
+//! read-only (a tree replaced, or a mount added below one, since the bash started): if not, a
+//! new bash is started under a new net. This module never decides what may run:
+//! `Session::judge` did.
 
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -26,40 +34,52 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgrp};
 
-use super::StateFile;
 use crate::net::watch::Watch;
 
 /// How long the relay of standard error may take to reach the end-of-line marker.
 const MARK_WAIT: Duration = Duration::from_millis(200);
 
-/// How a line sent to the worker ended.
-pub(crate) enum Ran {
-    /// The line ran to its end: its status, and the state the worker wrote after it.
-    Done { status: i32, state: Vec<u8> },
-    /// The worker is gone (its line ended it, or a signal did): the status to report.
-    Ended(i32),
-    /// The worker was gone before it read the line: the line did not run.
-    Lost,
+/// What the state ends with when it was written whole.
+pub(crate) const END: &[u8] = b"\0gf-end";
+
+/// The snippet that writes a session's state: the directory, umask, aliases, `declare -p`,
+/// NUL-separated, then [`END`]. Read back by `Session::read_state`.
+pub(crate) const DUMP: &str = "{ builtin printf '%s\\0' \"$PWD\"; builtin umask; builtin printf '\\0'; builtin alias -p; builtin printf '\\0'; builtin declare -p; builtin printf '\\0gf-end'; }";
+
+/// The session's state as the shell knows it: what a line starts from.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Model {
+    pub cwd: PathBuf,
+    pub vars: BTreeMap<OsString, OsString>,
+    /// `(name, declare text)` of the plain variables.
+    pub locals: Vec<(OsString, String)>,
+    pub aliases: String,
+    pub umask: Option<String>,
 }
 
-/// The snippet that writes a session's state into `$GARDEFOU_STATE_FILE`: the line's number
-/// and status, the directory, umask, aliases, `declare -p`, and what must not carry over
-/// (functions, options, traps). NUL-separated; read back by `Session::read_state`.
-pub(crate) const DUMP: &str = "{ builtin printf '%s\\0%s\\0%s\\0' \"$__gf_seq\" \"$__gf_s\" \"$PWD\"; builtin umask; builtin printf '\\0'; builtin alias -p; builtin printf '\\0'; builtin declare -p; builtin printf '\\0'; builtin printf '%s\\n%s\\n' \"$BASHOPTS\" \"$SHELLOPTS\"; builtin declare -F; builtin trap -p; } > \"$GARDEFOU_STATE_FILE\" 2>/dev/null";
+/// How a line sent to the worker ended.
+pub(crate) enum Ran {
+    /// The line ran: its status, and the state it left (None: it ended before writing it, as
+    /// `exit` does; the session's state stays as it was).
+    Done { status: i32, state: Option<Vec<u8>> },
+    /// The worker is gone: the line may not have run.
+    Lost,
+}
 
 /// A persistent bash for a session's lines.
 pub(crate) struct Worker {
     pid: Pid,
     /// The pipe the lines go down (the worker reads the other end).
     lines: Option<File>,
-    /// The trees of the net it was started under (it keeps them for its life).
+    /// The trees of the net it was started under.
     pub trees: Vec<PathBuf>,
     watch: Option<Watch>,
-    state: StateFile,
-    /// The number of the last line sent.
+    /// What the line's subshell writes (the state) and what the worker writes (number, status).
+    state: File,
+    status: File,
     seq: u64,
-    /// Functions, options and traps as the worker started: a line that changes them ends it.
-    shape: Vec<u8>,
+    /// The state the worker has now.
+    applied: Model,
     /// What the relay kept of the last line's standard error that reports EROFS.
     found: Vec<Vec<u8>>,
 }
@@ -72,91 +92,190 @@ fn token() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// The bytes of the end-of-line marker for `token` (what `printf '\\036gardefou:TOKEN\\036'` prints).
-fn marker_bytes(token: &str) -> Vec<u8> {
+/// The start of the end-of-line marker for `token`; the line's number and `\x1e` follow.
+fn marker(token: &str) -> Vec<u8> {
     let mut m = vec![0x1e];
     m.extend_from_slice(b"gardefou:");
     m.extend_from_slice(token.as_bytes());
-    m.push(0x1e);
+    m.push(b':');
     m
 }
 
-/// The worker's script. Its own descriptors are 60–63 (the terminal's three, the lines'
-/// pipe), closed for what a line runs; `token`, when not empty, is the end-of-line marker
-/// written to standard error for the relay.
-fn script(prefix: &str, fd: i32, token: &str) -> String {
+/// `bytes` as one bash word, whatever they hold but NUL.
+fn quoted(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![b'\''];
+    for &b in bytes {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
+fn is_name(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && !b[0].is_ascii_digit()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// The bash text that takes the worker from the state `from` to `to` (empty: nothing to do).
+/// Only ever made from the shell's model, never from what a line wrote.
+fn update(from: &Model, to: &Model) -> Vec<u8> {
+    let mut out = Vec::new();
+    if from.cwd != to.cwd {
+        out.extend_from_slice(b"builtin cd -- ");
+        out.extend(quoted(to.cwd.as_os_str().as_bytes()));
+        // As in a bash of its own: no OLDPWD the parser does not know.
+        out.extend_from_slice(b"; builtin unset -v OLDPWD\n");
+    }
+    if from.vars != to.vars {
+        for name in from.vars.keys().filter(|n| !to.vars.contains_key(*n)) {
+            if is_name(name) {
+                out.extend_from_slice(b"builtin unset -v ");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        // IFS from the environment is ignored by a starting bash: by this one too.
+        for (name, value) in to.vars.iter().filter(|(n, v)| from.vars.get(*n) != Some(v)) {
+            if is_name(name) && name != "IFS" {
+                out.extend_from_slice(b"builtin export ");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'=');
+                out.extend(quoted(value.as_bytes()));
+                out.push(b'\n');
+            }
+        }
+    }
+    if from.locals != to.locals {
+        for (name, _) in &from.locals {
+            if is_name(name) {
+                out.extend_from_slice(b"builtin unset -v ");
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'\n');
+            }
+        }
+        for (_, decl) in &to.locals {
+            out.extend_from_slice(decl.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    if from.aliases != to.aliases {
+        out.extend_from_slice(b"builtin unalias -a\n");
+        out.extend_from_slice(to.aliases.as_bytes());
+        out.push(b'\n');
+    }
+    if from.umask != to.umask
+        && let Some(mask) = &to.umask
+    {
+        out.extend_from_slice(format!("builtin umask {mask}\n").as_bytes());
+    }
+    out
+}
+
+/// The worker's script. Its own descriptors are 60–65 (the terminal's three, the lines' pipe,
+/// the state and status files), closed for what a line runs; `token`, when not empty, makes
+/// the end-of-line marker written to standard error for the relay. Ctrl-C and Ctrl-\\ end a
+/// line's subshell, not the worker (a handler, which subshells do not keep). A subshell also
+/// starts outside any loop: `break` and `continue` in a line cannot reach the worker's.
+fn script(prefix: &str, fds: [i32; 3], token: &str) -> String {
+    let [lines, state, status] = fds;
     let mark = if token.is_empty() {
         String::new()
     } else {
-        format!("builtin printf '\\036gardefou:{token}\\036' >&2; ")
+        format!("builtin printf '\\036gardefou:{token}:%s\\036' \"$__gf_seq\" >&2; ")
     };
     format!(
         "{prefix}
-command exec 60>&1 61>&2 62<&0 63<&{fd} {fd}<&-
+command exec 60>&1 61>&2 62<&0 63<&{lines} 64>&{state} 65>&{status} {lines}<&- {state}>&- {status}>&-
+builtin trap ':' INT QUIT
 __gf_ret() {{ return \"$1\"; }}
-__gf_end() {{ command exec 0<&62 1>&60 2>&61; {DUMP}; __gf_busy=; {mark}builtin kill -STOP $$; }}
-__gf_seq=0 __gf_s=0 __gf_busy=
-__gf_end
-while :; do
-[[ -n $__gf_busy ]] && {{ __gf_s=1; __gf_end; }}
-IFS= builtin read -r -d '' -u 63 __gf_seq && IFS= builtin read -r -d '' -u 63 __gf_s && IFS= builtin read -r -d '' -u 63 __gf_line || builtin exit 0
-builtin printf '%s\\0' \"$__gf_seq\" > \"$GARDEFOU_STATE_FILE\"
-__gf_busy=1
-for __gf_x in 1; do __gf_ret \"$__gf_s\"; builtin eval \"$__gf_line\" 60>&- 61>&- 62<&- 63<&-; done
+__gf_stop() {{ builtin printf '%s\\0' \"$__gf_s\" >&65; {mark}builtin kill -STOP \"$$\"; }}
+__gf_seq=0 __gf_s=0
+builtin printf '0\\0' >&65
+__gf_stop
+while IFS= builtin read -r -d '' -u 63 __gf_seq && IFS= builtin read -r -d '' -u 63 __gf_s && IFS= builtin read -r -d '' -u 63 __gf_up && IFS= builtin read -r -d '' -u 63 __gf_line; do
+builtin printf '%s\\0' \"$__gf_seq\" >&65
+builtin eval \"$__gf_up\" 2>/dev/null
+(
+builtin trap - INT QUIT
+__gf_ret \"$__gf_s\"
+builtin eval \"$__gf_line\" 60>&- 61>&- 62<&- 63<&- 64>&- 65>&-
 __gf_s=$?
-__gf_end
+{DUMP} >&64 2>/dev/null
+builtin exit \"$__gf_s\"
+)
+__gf_s=$?
+__gf_stop
 done
 "
     )
 }
 
-/// The fields of a state file: number, status, then the rest.
-fn fields(bytes: &[u8]) -> (Option<u64>, Option<i32>, &[u8]) {
-    let mut parts = bytes.splitn(3, |&b| b == 0);
-    let n = parts
-        .next()
-        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
-    let s = parts
-        .next()
-        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
-    (n, s, parts.next().unwrap_or_default())
+/// An anonymous file the child inherits (ours is closed on exec once the child has it).
+fn memory_file(name: &str) -> Result<OwnedFd, String> {
+    nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::empty())
+        .map_err(|e| format!("cannot make a memory file: {e}"))
 }
 
-/// The part of a state file that must stay as the worker started (after the fifth NUL of the
-/// rest: directory, umask, aliases, declarations).
-pub(crate) fn shape_of(rest: &[u8]) -> &[u8] {
-    rest.splitn(5, |&b| b == 0).nth(4).unwrap_or_default()
+fn close_on_exec(fd: &OwnedFd) -> Result<(), String> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+        .map(drop)
+        .map_err(|e| format!("cannot keep a descriptor to itself: {e}"))
+}
+
+/// The whole content of a memory file shared with the worker.
+fn content(f: &mut File) -> Vec<u8> {
+    let mut out = Vec::new();
+    if f.rewind().is_ok() {
+        let _ = f.read_to_end(&mut out);
+    }
+    out
+}
+
+/// Empties a memory file (the worker's offset is the same: it writes from the start again).
+fn empty(f: &mut File) {
+    let _ = f.set_len(0);
+    let _ = f.rewind();
 }
 
 impl Worker {
-    /// Starts a worker: `prefix` (the session's state, as bash text) is run first; `command`
-    /// makes the process (bash, or the net's helper that enters the net and then execs bash)
-    /// from the script it is given; `trees` are the net's (watched: its standard error is
-    /// relayed, and what the net refused is read from it).
+    /// Starts a worker in the state `model`: `prefix` (the plain variables, aliases and umask
+    /// as bash text) runs first, the environment and directory are the process's; `command`
+    /// makes the process (through the net's helper) from the script it is given; `trees` are
+    /// the net's (its standard error is then relayed, and what the net refused read from it).
     pub fn start(
         prefix: &str,
+        model: Model,
         trees: Vec<PathBuf>,
         command: impl FnOnce(String) -> Command,
     ) -> Result<Worker, String> {
-        use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
-        let state = StateFile::new().map_err(|e| e.to_string())?;
-        // The reading end stays open across exec (the worker's own); ours does not.
+        use nix::fcntl::OFlag;
+        // The worker's ends stay open across exec; ours do not, once it has them.
         let (read, write) =
             nix::unistd::pipe2(OFlag::empty()).map_err(|e| format!("cannot make a pipe: {e}"))?;
-        fcntl(&write, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
-            .map_err(|e| format!("cannot make a pipe: {e}"))?;
+        close_on_exec(&write)?;
+        let state = memory_file("gardefou-state")?;
+        let status = memory_file("gardefou-status")?;
         let token = if trees.is_empty() {
             String::new()
         } else {
             token()
         };
-        let script = script(prefix, read.as_raw_fd(), &token);
-        let mut cmd = command(script);
-        cmd.env("GARDEFOU_STATE_FILE", &state.path);
+        let fds = [read.as_raw_fd(), state.as_raw_fd(), status.as_raw_fd()];
+        if fds.iter().any(|&fd| fd >= 60) {
+            return Err("too many descriptors open to start bash with its own".into());
+        }
+        let mut cmd = command(script(prefix, fds, &token));
         let watch = if trees.is_empty() {
             None
         } else {
-            match Watch::attach_marked(&mut cmd, Some(marker_bytes(&token))) {
+            match Watch::attach_marked(&mut cmd, Some(marker(&token))) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     eprintln!(
@@ -169,30 +288,28 @@ impl Worker {
         let spawned = cmd.spawn();
         drop(cmd);
         drop(read);
+        close_on_exec(&state)?;
+        close_on_exec(&status)?;
         let child = spawned.map_err(|e| format!("cannot start bash: {e}"))?;
         let mut w = Worker {
             pid: Pid::from_raw(child.id() as i32),
             lines: Some(File::from(write)),
             trees,
             watch,
-            state,
+            state: File::from(state),
+            status: File::from(status),
             seq: 0,
-            shape: Vec::new(),
+            applied: model,
             found: Vec::new(),
         };
         match w.wait() {
-            Ran::Done { state, .. } => {
-                let (_, _, rest) = fields(&state);
-                w.shape = shape_of(rest).to_vec();
-                Ok(w)
-            }
-            Ran::Ended(code) => Err(format!("bash ended as it started (status {code})")),
+            Ran::Done { .. } => Ok(w),
             Ran::Lost => Err("bash ended as it started".into()),
         }
     }
 
-    /// Whether the worker is still there to take a line.
-    pub fn alive(&mut self) -> bool {
+    /// Whether the worker is still there to take a line, under a net that still holds.
+    pub fn usable(&mut self) -> bool {
         if self.lines.is_none() {
             return false;
         }
@@ -202,68 +319,56 @@ impl Worker {
                 self.lines = None;
                 false
             }
-            Ok(_) => true,
+            Ok(_) => self.trees.is_empty() || crate::net::holds_in(self.pid.as_raw(), &self.trees),
         }
     }
 
-    /// The messages of the last line that reported EROFS.
-    pub fn take_found(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.found)
-    }
-
-    /// Runs one line whose previous status was `status`.
-    pub fn run(&mut self, line: &str, status: i32) -> Ran {
-        if !self.alive() {
+    /// Runs one line, in the state `model`, whose previous status was `status`.
+    pub fn run(&mut self, line: &str, status: i32, model: &Model) -> Ran {
+        if !self.usable() {
             return Ran::Lost;
         }
         self.seq += 1;
-        let _ = std::fs::write(&self.state.path, b"");
+        empty(&mut self.state);
+        empty(&mut self.status);
+        let mut msg = format!("{}\0{status}\0", self.seq).into_bytes();
+        msg.extend(update(&self.applied, model));
+        msg.push(0);
+        msg.extend_from_slice(line.as_bytes());
+        msg.push(0);
+        // Woken first: a message longer than the pipe holds is read as it is written.
         let _ = kill(self.pid, Signal::SIGCONT);
-        let msg = format!("{}\0{status}\0{line}\0", self.seq);
         let sent = self
             .lines
             .as_mut()
-            .is_some_and(|p| p.write_all(msg.as_bytes()).is_ok());
-        let ran = if sent { self.wait() } else { Ran::Lost };
-        match ran {
-            Ran::Ended(code) => {
-                // Did it read the line? It writes the number first.
-                let bytes = std::fs::read(&self.state.path).unwrap_or_default();
-                if fields(&bytes).0 == Some(self.seq) {
-                    Ran::Ended(code)
-                } else {
-                    Ran::Lost
-                }
-            }
-            other => other,
+            .is_some_and(|p| p.write_all(&msg).is_ok());
+        if !sent {
+            return Ran::Lost;
         }
+        self.applied = model.clone();
+        self.wait()
     }
 
-    /// Whether the line left the worker with functions, options or traps it did not start with.
-    pub fn changed_shape(&self, state: &[u8]) -> bool {
-        shape_of(fields(state).2) != self.shape.as_slice()
-    }
-
-    /// Waits until the worker has stopped after a line (or is gone).
+    /// Waits until the worker has stopped after the line it was sent (or is gone).
     fn wait(&mut self) -> Ran {
         loop {
             match waitpid(self.pid, Some(WaitPidFlag::WUNTRACED)) {
                 Ok(WaitStatus::Exited(_, code)) => return self.gone(code),
                 Ok(WaitStatus::Signaled(_, sig, _)) => return self.gone(128 + sig as i32),
                 Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {
-                    let state = std::fs::read(&self.state.path).unwrap_or_default();
-                    let (n, status, _) = fields(&state);
-                    if n != Some(self.seq) || status.is_none() {
+                    let (seq, status) = self.progress();
+                    let Some(status) = status.filter(|_| seq == Some(self.seq)) else {
                         // Stopped by something else than its own end of line: it goes on.
                         let _ = kill(self.pid, Signal::SIGCONT);
                         continue;
-                    }
+                    };
                     if let Some(w) = &mut self.watch {
-                        self.found = w.until_mark(MARK_WAIT);
+                        self.found = w.until_mark(self.seq, MARK_WAIT);
                     }
+                    let state = content(&mut self.state);
                     return Ran::Done {
-                        status: status.unwrap_or(0),
-                        state,
+                        status,
+                        state: state.ends_with(END).then_some(state),
                     };
                 }
                 Ok(WaitStatus::Stopped(_, _)) => {
@@ -275,18 +380,46 @@ impl Worker {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => {
                     eprintln!("gardefou: cannot wait for the line: {e}");
-                    return Ran::Ended(crate::outcome::exit::CANNOT_EXEC);
+                    self.lines = None;
+                    return Ran::Lost;
                 }
             }
         }
     }
 
+    /// The number of the line the worker took, and the status it ended with, as it wrote them.
+    fn progress(&mut self) -> (Option<u64>, Option<i32>) {
+        let done = content(&mut self.status);
+        let mut fields = done.split(|&b| b == 0);
+        let seq = fields
+            .next()
+            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
+        let status = fields
+            .next()
+            .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok());
+        (seq, status)
+    }
+
+    /// The worker is gone (a line killed it: `kill $$`). The line it had taken ran, and ends
+    /// with `code`; one it never took did not run.
     fn gone(&mut self, code: i32) -> Ran {
         self.lines = None;
-        if let Some(w) = &mut self.watch {
-            self.found = w.until_mark(MARK_WAIT);
+        if self.seq > 0 && self.progress().0 == Some(self.seq) {
+            if let Some(w) = &mut self.watch {
+                self.found = w.until_mark(self.seq, MARK_WAIT);
+            }
+            Ran::Done {
+                status: code,
+                state: None,
+            }
+        } else {
+            Ran::Lost
         }
-        Ran::Ended(code)
+    }
+
+    /// The messages of the last line that reported EROFS.
+    pub fn take_found(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.found)
     }
 }
 
@@ -297,5 +430,32 @@ impl Drop for Worker {
             let _ = kill(self.pid, Signal::SIGCONT);
             while let Err(nix::errno::Errno::EINTR) = waitpid(self.pid, None) {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_update_comes_from_the_model_and_quotes_every_byte() {
+        let mut from = Model {
+            cwd: "/srv".into(),
+            ..Model::default()
+        };
+        from.vars.insert("GONE".into(), "1".into());
+        from.vars.insert("KEPT".into(), "same".into());
+        let mut to = from.clone();
+        to.cwd = "/tmp/it's here".into();
+        to.vars.remove(OsStr::new("GONE"));
+        to.vars.insert("NEW".into(), "a'b\n$(x)".into());
+        to.vars.insert("IFS".into(), "x".into());
+        to.vars.insert("bad-name".into(), "1".into());
+        let text = String::from_utf8(update(&from, &to)).unwrap();
+        assert_eq!(
+            text,
+            "builtin cd -- '/tmp/it'\\''s here'; builtin unset -v OLDPWD\nbuiltin unset -v GONE\nbuiltin export NEW='a'\\''b\n$(x)'\n"
+        );
+        assert!(update(&to, &to).is_empty());
     }
 }
