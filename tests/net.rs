@@ -803,9 +803,11 @@ fn what_a_line_leaves_in_the_session_s_bash_stays_in_its_line() {
 }
 
 /// State the parser does not model never reaches the next line (positional parameters, IFS,
-/// the command hash, a `PWD` set by hand, descriptors), a line holding a NUL byte is refused,
-/// and options that would break the session's own protocol (noclobber, an IFS of digits, a
-/// disabled builtin) stay in their line: every byte of the trees the net does not cover stays.
+/// the command hash, a `PWD` set by hand, descriptors, the session bash's own variables, PS4),
+/// a line holding a NUL byte is refused, a forged state is read as values, and what would break
+/// the session's own protocol (noclobber, an IFS of digits, a disabled builtin, its status file
+/// emptied through /proc) stays in its line: every byte of the trees the net does not cover
+/// stays, and the session goes on.
 #[test]
 fn state_no_parser_sees_does_not_carry_into_the_next_line() {
     let s = sandbox("");
@@ -845,6 +847,19 @@ fn state_no_parser_sees_does_not_carry_into_the_next_line() {
         "echo after-ifs",
         "enable -n kill",
         "echo after-enable",
+        // The session's bash's own variables, and one it would run as code.
+        "export __gf_line='echo pwned > @R/nonet/a'",
+        "true",
+        "eval \"${__gf_line##*@}\" # @echo pwned > @R/nonet/a",
+        "export PS4='$(echo pwned > @R/nonet/a)+ '",
+        "set -x; true",
+        // A state forged by a function named `builtin`: read as values, never run.
+        "builtin() { command printf '%s\\0' \"$PWD\"; command printf '0022\\0\\0declare -- zz=\"1\"; echo pwned > @R/nonet/a\\n\\0gf-end'; }",
+        "echo after-forge",
+        // The bash's own descriptors reached through /proc, its status file emptied.
+        "cd /proc/$$/fd",
+        ": > 65",
+        "echo after-truncate",
     ]
     .iter()
     .map(|l| fix(l))
@@ -861,7 +876,13 @@ fn state_no_parser_sees_does_not_carry_into_the_next_line() {
     }
     assert!(e.contains("NUL byte"), "{e}");
     assert_eq!(std::fs::read(s.path("free/three")).unwrap(), b"");
-    for want in ["after-noclobber", "after-ifs", "after-enable"] {
+    for want in [
+        "after-noclobber",
+        "after-ifs",
+        "after-enable",
+        "after-forge",
+        "after-truncate",
+    ] {
         assert!(o.contains(want), "{want}: {o} {e}");
     }
 }

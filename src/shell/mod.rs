@@ -280,28 +280,45 @@ impl Session {
         }
     }
 
-    /// The session's state as bash text, replayed first by a new bash: aliases, plain
-    /// variables, the umask (the environment and directory are its process's).
-    fn replay(&self) -> String {
-        let mut script = String::new();
+    /// The session's state as bash text, replayed first by a new bash: plain variables,
+    /// aliases, the umask (the environment and directory are its process's), each made from its
+    /// value, never run as bash printed it.
+    fn replay(&self) -> Vec<u8> {
+        let mut script = Vec::new();
         if !self.aliases.is_empty() {
-            script.push_str("shopt -s expand_aliases\n");
-            script.push_str(&self.aliases);
-            script.push('\n');
+            script.extend_from_slice(b"shopt -s expand_aliases\n");
         }
-        for (_, _, decl) in &self.locals {
-            script.push_str(decl);
-            script.push('\n');
-        }
-        if let Some(mask) = &self.umask {
-            script.push_str(&format!("umask {mask}\n"));
-        }
+        script.extend(worker::assignments(
+            &self.model().locals,
+            &self.aliases,
+            self.umask.as_deref(),
+        ));
         script
     }
 
     /// Runs `line` with this session's state, and reads back what it changed: in the session's
     /// bash, or, for a line the operator confirmed (the net is lifted for what it changes), in
     /// a bash of its own.
+    /// The session's directory removed since (or a directory of a process that is gone, such
+    /// as the previous bash's /proc entry): the nearest that is still there, said, for the bash
+    /// about to start and for the parser from the next line on.
+    fn settle_cwd(&mut self) {
+        if self.cwd.is_dir() {
+            return;
+        }
+        let mut dir = self.cwd.clone();
+        while !dir.is_dir() && dir.pop() {}
+        if !dir.is_dir() {
+            dir = PathBuf::from("/");
+        }
+        eprintln!(
+            "gardefou: {} is gone: this line runs in {}",
+            self.cwd.display(),
+            dir.display()
+        );
+        self.cwd = dir;
+    }
+
     fn execute(&mut self, line: &str, exempt: &[PathBuf]) -> i32 {
         let trees = trees_for(&self.net_now(), exempt);
         warn_server(line, &trees);
@@ -313,6 +330,7 @@ impl Session {
         }
         // What this line changes is read back into the session; the worker would not have it.
         self.worker = None;
+        self.settle_cwd();
         self.execute_once(line, &trees)
     }
 
@@ -324,7 +342,7 @@ impl Session {
             locals: self
                 .locals
                 .iter()
-                .map(|(name, _, decl)| (name.clone(), decl.clone()))
+                .map(|(name, value, _)| (name.clone(), value.clone()))
                 .collect(),
             aliases: self.aliases.clone(),
             umask: self.umask.clone(),
@@ -342,9 +360,12 @@ impl Session {
         {
             self.worker = None;
         }
-        let model = self.model();
         // A bash that went away before it took the line is replaced once.
         for _ in 0..2 {
+            if self.worker.is_none() {
+                self.settle_cwd();
+            }
+            let model = self.model();
             if self.worker.is_none() {
                 match self.start_worker(&paths, model.clone()) {
                     Ok(w) => self.worker = Some(w),
@@ -382,12 +403,12 @@ impl Session {
         paths: &[PathBuf],
         model: worker::Model,
     ) -> Result<worker::Worker, String> {
-        let mut prefix = String::from("shopt -s expand_aliases\n");
-        prefix.push_str(&self.replay());
+        let mut prefix = b"shopt -s expand_aliases\n".to_vec();
+        prefix.extend(self.replay());
         worker::Worker::start(&prefix, model, paths.to_vec(), |script| {
             let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
             let mut cmd =
-                crate::net::session_command(&refs, &self.real_shell, &["-c".into(), script.into()]);
+                crate::net::session_command(&refs, &self.real_shell, &["-c".into(), script]);
             cmd.env_clear().envs(&self.vars).current_dir(&self.cwd);
             cmd
         })
@@ -404,19 +425,20 @@ impl Session {
         };
         let mut script = self.replay();
         // The status of the previous line is `$?` on the first line of this one.
-        script.push_str(&format!(
-            "__gf_status() {{ return {}; }}; __gf_status\n",
-            self.status
-        ));
-        script.push_str(line);
-        script.push_str("\n__gf_s=$?\n");
-        script.push_str(worker::DUMP);
-        script.push_str(" >| \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n");
+        script.extend_from_slice(
+            format!("__gf_status() {{ return {}; }}; __gf_status\n", self.status).as_bytes(),
+        );
+        script.extend_from_slice(line.as_bytes());
+        script.extend_from_slice(b"\n__gf_s=$?\n");
+        script.extend_from_slice(worker::DUMP.as_bytes());
+        script
+            .extend_from_slice(b" >| \"$GARDEFOU_STATE_FILE\" 2>/dev/null\nbuiltin exit $__gf_s\n");
+        let script = OsString::from_vec(script);
         let argv = argv_of("gardefou-shell", &["-c".as_ref(), line.as_ref()]);
         let status = self.netted(&argv, line).run(
             trees,
             &self.real_shell,
-            &["-c".into(), script.into()],
+            &["-c".into(), script],
             false,
             |cmd| {
                 cmd.env_clear()
@@ -463,6 +485,8 @@ impl Session {
         ] {
             vars.remove(OsStr::new(internal));
         }
+        // The session's bash's own, even exported by a line.
+        vars.retain(|name, _| !name.as_encoded_bytes().starts_with(b"__gf"));
         if let Some(old) = self.vars.get(OsStr::new("SHLVL")) {
             vars.insert("SHLVL".into(), old.clone());
         }

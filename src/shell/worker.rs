@@ -17,8 +17,13 @@
 //! stops itself with SIGSTOP, which `waitpid` reports to the shell: the line is over. Before
 //! each line the shell checks, in the bash's own mount namespace, that every tree is still
 //! read-only (a tree replaced, or a mount added below one, since the bash started): if not, a
-//! new bash is started under a new net. This module never decides what may run:
-//! `Session::judge` did.
+//! new bash is started under a new net. What the shell sends the bash is made from values, each
+//! quoted here — never a text a line printed (a forged state stays data) — and never sets the
+//! bash's own `__gf…` variables or `PS4`; the line's subshell unsets those before the line
+//! runs, and the marker's token comes on the pipe, not in the script. A stop whose status
+//! file was spoiled (a line can reach the bash's descriptors through /proc) ends the line with
+//! an unknown status, and that bash takes no other line. This module never decides what may
+//! run: `Session::judge` did.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -51,8 +56,9 @@ pub(crate) const DUMP: &str = "{ builtin printf '%s\\0' \"$PWD\"; builtin umask;
 pub(crate) struct Model {
     pub cwd: PathBuf,
     pub vars: BTreeMap<OsString, OsString>,
-    /// `(name, declare text)` of the plain variables.
-    pub locals: Vec<(OsString, String)>,
+    /// The plain variables: `(name, value)`.
+    pub locals: Vec<(OsString, OsString)>,
+    /// `alias -p` as bash printed it (read again here, never run as it is).
     pub aliases: String,
     pub umask: Option<String>,
 }
@@ -82,6 +88,8 @@ pub(crate) struct Worker {
     applied: Model,
     /// What the relay kept of the last line's standard error that reports EROFS.
     found: Vec<Vec<u8>>,
+    /// What the worker writes was tampered with: it takes no other line.
+    spoiled: bool,
 }
 
 /// A token that no program's output holds by chance: this process's random hash seed.
@@ -115,6 +123,107 @@ fn quoted(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Names the session's bash never takes from the model: its own (`__gf…`), and those a bash
+/// does not import from its environment, or runs as code (`PS4` under `set -x`).
+fn kept_out(name: &OsStr) -> bool {
+    name.as_bytes().starts_with(b"__gf") || name == "IFS" || name == "PS4"
+}
+
+/// The aliases in `alias -p` output: `(name, value)`, each value read as bash quoted it. What
+/// is not an alias line is skipped, so that only `alias NAME=VALUE` is ever made from it.
+pub(crate) fn aliases_of(text: &str) -> Vec<(String, Vec<u8>)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if !b[i..].starts_with(b"alias ") {
+            // Not an alias line: to its end.
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        let start = i + b"alias ".len();
+        let Some(eq) = b[start..].iter().position(|&c| c == b'=') else {
+            break;
+        };
+        let name = &b[start..start + eq];
+        i = start + eq + 1;
+        let mut value = Vec::new();
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            match b[i] {
+                b'\'' => {
+                    let close = b[i + 1..].iter().position(|&c| c == b'\'');
+                    let Some(close) = close else {
+                        return out;
+                    };
+                    value.extend_from_slice(&b[i + 1..i + 1 + close]);
+                    i += close + 2;
+                }
+                b'\\' if i + 1 < b.len() => {
+                    value.push(b[i + 1]);
+                    i += 2;
+                }
+                c => {
+                    value.push(c);
+                    i += 1;
+                }
+            }
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !name.is_empty()
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.:+@%,-".contains(&c))
+        {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+/// The bash text that sets plain variables, aliases and the umask: made from their values,
+/// each quoted here (a value, or a forged state, is never run as text).
+pub(crate) fn assignments(
+    locals: &[(OsString, OsString)],
+    aliases: &str,
+    umask: Option<&str>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in locals {
+        if is_name(name) && !kept_out(name) {
+            assign(
+                &mut out,
+                "builtin declare --",
+                name.as_bytes(),
+                value.as_bytes(),
+            );
+        }
+    }
+    for (name, value) in aliases_of(aliases) {
+        assign(&mut out, "builtin alias --", name.as_bytes(), &value);
+    }
+    if let Some(mask) =
+        umask.filter(|m| !m.is_empty() && m.bytes().all(|c| (b'0'..=b'7').contains(&c)))
+    {
+        out.extend_from_slice(format!("builtin umask {mask}\n").as_bytes());
+    }
+    out
+}
+
+/// `COMMAND NAME='VALUE'` and a newline.
+fn assign(out: &mut Vec<u8>, command: &str, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(command.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(name);
+    out.push(b'=');
+    out.extend(quoted(value));
+    out.push(b'\n');
+}
+
 fn is_name(name: &OsStr) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
@@ -134,45 +243,39 @@ fn update(from: &Model, to: &Model) -> Vec<u8> {
     }
     if from.vars != to.vars {
         for name in from.vars.keys().filter(|n| !to.vars.contains_key(*n)) {
-            if is_name(name) {
+            if is_name(name) && !kept_out(name) {
                 out.extend_from_slice(b"builtin unset -v ");
                 out.extend_from_slice(name.as_bytes());
                 out.push(b'\n');
             }
         }
-        // IFS from the environment is ignored by a starting bash: by this one too.
         for (name, value) in to.vars.iter().filter(|(n, v)| from.vars.get(*n) != Some(v)) {
-            if is_name(name) && name != "IFS" {
-                out.extend_from_slice(b"builtin export ");
-                out.extend_from_slice(name.as_bytes());
-                out.push(b'=');
-                out.extend(quoted(value.as_bytes()));
-                out.push(b'\n');
+            if is_name(name) && !kept_out(name) {
+                assign(
+                    &mut out,
+                    "builtin export",
+                    name.as_bytes(),
+                    value.as_bytes(),
+                );
             }
         }
     }
     if from.locals != to.locals {
         for (name, _) in &from.locals {
-            if is_name(name) {
+            if is_name(name) && !kept_out(name) {
                 out.extend_from_slice(b"builtin unset -v ");
                 out.extend_from_slice(name.as_bytes());
                 out.push(b'\n');
             }
         }
-        for (_, decl) in &to.locals {
-            out.extend_from_slice(decl.as_bytes());
-            out.push(b'\n');
-        }
+        out.extend(assignments(&to.locals, "", None));
     }
     if from.aliases != to.aliases {
         out.extend_from_slice(b"builtin unalias -a\n");
-        out.extend_from_slice(to.aliases.as_bytes());
-        out.push(b'\n');
+        out.extend(assignments(&[], &to.aliases, None));
     }
-    if from.umask != to.umask
-        && let Some(mask) = &to.umask
-    {
-        out.extend_from_slice(format!("builtin umask {mask}\n").as_bytes());
+    if from.umask != to.umask {
+        out.extend(assignments(&[], "", to.umask.as_deref()));
     }
     out
 }
@@ -182,17 +285,20 @@ fn update(from: &Model, to: &Model) -> Vec<u8> {
 /// the end-of-line marker written to standard error for the relay. Ctrl-C and Ctrl-\\ end a
 /// line's subshell, not the worker (a handler, which subshells do not keep). A subshell also
 /// starts outside any loop: `break` and `continue` in a line cannot reach the worker's.
-fn script(prefix: &str, fds: [i32; 3], token: &str) -> String {
+fn script(prefix: &[u8], fds: [i32; 3], marked: bool) -> Vec<u8> {
     let [lines, state, status] = fds;
-    let mark = if token.is_empty() {
-        String::new()
+    // The token comes first on the pipe: not in this text, which `BASH_EXECUTION_STRING` holds.
+    let mark = if marked {
+        "builtin printf '\\036gardefou:%s:%s\\036' \"$__gf_tok\" \"$__gf_seq\" >&2; "
     } else {
-        format!("builtin printf '\\036gardefou:{token}:%s\\036' \"$__gf_seq\" >&2; ")
+        ""
     };
-    format!(
-        "{prefix}
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(format!(
+        "
 command exec 60>&1 61>&2 62<&0 63<&{lines} 64>&{state} 65>&{status} {lines}<&- {state}>&- {status}>&-
 builtin trap ':' INT QUIT
+IFS= builtin read -r -d '' -u 63 __gf_tok
 __gf_ret() {{ return \"$1\"; }}
 __gf_stop() {{ builtin printf '%s\\0' \"$__gf_s\" >&65; {mark}builtin kill -STOP \"$$\"; }}
 __gf_seq=0 __gf_s=0
@@ -203,8 +309,7 @@ builtin printf '%s\\0' \"$__gf_seq\" >&65
 builtin eval \"$__gf_up\" 2>/dev/null
 (
 builtin trap - INT QUIT
-__gf_ret \"$__gf_s\"
-builtin eval \"$__gf_line\" 60>&- 61>&- 62<&- 63<&- 64>&- 65>&-
+builtin eval \"builtin unset -v __gf_line __gf_up __gf_tok __gf_s __gf_seq __gf_x; __gf_ret $__gf_s; $__gf_line\" 60>&- 61>&- 62<&- 63<&- 64>&- 65>&-
 __gf_s=$?
 {DUMP} >&64 2>/dev/null
 builtin exit \"$__gf_s\"
@@ -213,7 +318,8 @@ __gf_s=$?
 __gf_stop
 done
 "
-    )
+    ).as_bytes());
+    out
 }
 
 /// An anonymous file the child inherits (ours is closed on exec once the child has it).
@@ -250,12 +356,13 @@ impl Worker {
     /// makes the process (through the net's helper) from the script it is given; `trees` are
     /// the net's (its standard error is then relayed, and what the net refused read from it).
     pub fn start(
-        prefix: &str,
+        prefix: &[u8],
         model: Model,
         trees: Vec<PathBuf>,
-        command: impl FnOnce(String) -> Command,
+        command: impl FnOnce(OsString) -> Command,
     ) -> Result<Worker, String> {
         use nix::fcntl::OFlag;
+        use std::os::unix::ffi::OsStringExt;
         // The worker's ends stay open across exec; ours do not, once it has them.
         let (read, write) =
             nix::unistd::pipe2(OFlag::empty()).map_err(|e| format!("cannot make a pipe: {e}"))?;
@@ -271,7 +378,7 @@ impl Worker {
         if fds.iter().any(|&fd| fd >= 60) {
             return Err("too many descriptors open to start bash with its own".into());
         }
-        let mut cmd = command(script(prefix, fds, &token));
+        let mut cmd = command(OsString::from_vec(script(prefix, fds, !token.is_empty())));
         let watch = if trees.is_empty() {
             None
         } else {
@@ -291,9 +398,13 @@ impl Worker {
         close_on_exec(&state)?;
         close_on_exec(&status)?;
         let child = spawned.map_err(|e| format!("cannot start bash: {e}"))?;
+        let mut lines = File::from(write);
+        lines
+            .write_all(format!("{token}\0").as_bytes())
+            .map_err(|e| format!("cannot start bash: {e}"))?;
         let mut w = Worker {
             pid: Pid::from_raw(child.id() as i32),
-            lines: Some(File::from(write)),
+            lines: Some(lines),
             trees,
             watch,
             state: File::from(state),
@@ -301,6 +412,7 @@ impl Worker {
             seq: 0,
             applied: model,
             found: Vec::new(),
+            spoiled: false,
         };
         match w.wait() {
             Ran::Done { .. } => Ok(w),
@@ -310,7 +422,7 @@ impl Worker {
 
     /// Whether the worker is still there to take a line, under a net that still holds.
     pub fn usable(&mut self) -> bool {
-        if self.lines.is_none() {
+        if self.lines.is_none() || self.spoiled {
             return false;
         }
         match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
@@ -357,10 +469,27 @@ impl Worker {
                 Ok(WaitStatus::Signaled(_, sig, _)) => return self.gone(128 + sig as i32),
                 Ok(WaitStatus::Stopped(_, Signal::SIGSTOP)) => {
                     let (seq, status) = self.progress();
-                    let Some(status) = status.filter(|_| seq == Some(self.seq)) else {
-                        // Stopped by something else than its own end of line: it goes on.
-                        let _ = kill(self.pid, Signal::SIGCONT);
-                        continue;
+                    let status = match status.filter(|_| seq == Some(self.seq)) {
+                        Some(s) => s,
+                        // Stopped by something else than its own end of line (a line's `kill
+                        // -STOP $$`): it goes on.
+                        None if self.has_child() => {
+                            let _ = kill(self.pid, Signal::SIGCONT);
+                            continue;
+                        }
+                        // Stopped after its line with what it wrote spoiled (a line can reach
+                        // the worker's descriptors through /proc): the line is over, its status
+                        // unknown; this worker is not trusted with another line.
+                        None => {
+                            eprintln!(
+                                "gardefou: the session's bash lost track of this line: its status and state are not known; a new bash takes the next line"
+                            );
+                            self.spoiled = true;
+                            return Ran::Done {
+                                status: 1,
+                                state: None,
+                            };
+                        }
                     };
                     if let Some(w) = &mut self.watch {
                         self.found = w.until_mark(self.seq, MARK_WAIT);
@@ -385,6 +514,15 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Whether the worker has a child: the subshell of a line still running.
+    fn has_child(&self) -> bool {
+        let pid = self.pid.as_raw();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .map(|c| !c.trim().is_empty())
+            // Unknown: as before, it is taken for a stop in the middle of a line.
+            .unwrap_or(true)
     }
 
     /// The number of the line the worker took, and the status it ended with, as it wrote them.
@@ -450,11 +588,18 @@ mod tests {
         to.vars.remove(OsStr::new("GONE"));
         to.vars.insert("NEW".into(), "a'b\n$(x)".into());
         to.vars.insert("IFS".into(), "x".into());
+        to.vars.insert("PS4".into(), "$(x)".into());
+        to.vars.insert("__gf_line".into(), "x".into());
         to.vars.insert("bad-name".into(), "1".into());
+        to.locals.push(("n".into(), "1; echo x".into()));
+        to.aliases =
+            "alias ll='ls -l'\nalias q='it'\\''s'\nnot an alias; rm -rf x\nalias evil=x; rm\n"
+                .into();
+        to.umask = Some("0022; rm -rf x".into());
         let text = String::from_utf8(update(&from, &to)).unwrap();
         assert_eq!(
             text,
-            "builtin cd -- '/tmp/it'\\''s here'; builtin unset -v OLDPWD\nbuiltin unset -v GONE\nbuiltin export NEW='a'\\''b\n$(x)'\n"
+            "builtin cd -- '/tmp/it'\\''s here'; builtin unset -v OLDPWD\nbuiltin unset -v GONE\nbuiltin export NEW='a'\\''b\n$(x)'\nbuiltin declare -- n='1; echo x'\nbuiltin unalias -a\nbuiltin alias -- ll='ls -l'\nbuiltin alias -- q='it'\\''s'\nbuiltin alias -- evil='x;'\n"
         );
         assert!(update(&to, &to).is_empty());
     }
