@@ -1069,3 +1069,98 @@ fn a_large_object_removed_by_a_fast_path_call_is_judged_on_the_wire() {
         "1"
     );
 }
+
+/// What psql does on the client's host itself — `\!`, `\o |CMD`, `-o |CMD`, `\o FILE`, `\g
+/// FILE`, `\copy … TO FILE`, a backquoted command — is judged as the line it is, through the
+/// real psql and the shim, by the bytes left in a protected tree; the same in an ordinary
+/// directory runs (and writes) as psql does.
+#[test]
+fn what_psql_runs_or_writes_on_the_host_is_judged_by_its_effect() {
+    let c = start("");
+    let data = c.root.join("data-tree");
+    std::fs::create_dir(&data).unwrap();
+    let file = data.join("PG_VERSION");
+    std::fs::write(&file, "15\n").unwrap();
+    // The protected tree, after the cluster's own rules.
+    let mut policy = std::fs::read_to_string(&c.policy).unwrap();
+    policy.push_str(&format!(
+        "\n[[protect.path]]\npath = \"{}\"\naction = \"deny\"\ncontents = \"confirm\"\nreason = \"a data directory\"\n",
+        data.display()
+    ));
+    std::fs::write(&c.policy, policy).unwrap();
+    let f = file.display().to_string();
+    let cases: Vec<(Vec<String>, Option<String>)> = vec![
+        (vec!["-c".into(), format!("\\! truncate -s0 {f}")], None),
+        (vec!["-c".into(), format!("\\o |tee {f}")], None),
+        (
+            vec![
+                "-o".into(),
+                format!("|cat > {f}"),
+                "-c".into(),
+                "SELECT 1".into(),
+            ],
+            None,
+        ),
+        (
+            vec![format!("--output={f}"), "-c".into(), "SELECT 1".into()],
+            None,
+        ),
+        (vec!["-c".into(), format!("SELECT 1 \\g {f}")], None),
+        (vec!["-c".into(), format!("\\copy t to '{f}'")], None),
+        (vec!["-c".into(), format!("\\echo `rm -f {f}`")], None),
+        (vec![], Some(format!("SELECT 1;\n\\o {f}\nSELECT 2;\n"))),
+    ];
+    for (args, stdin) in &cases {
+        let mut all = vec!["-X", "-d", "shop"];
+        all.extend(args.iter().map(String::as_str));
+        let out = c.shim("psql", &all, stdin.as_deref());
+        let (_, err) = common::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?} {stdin:?}: {err}");
+        assert!(err.contains("a data directory"), "{args:?}: {err}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"15\n", "{args:?} {stdin:?}");
+    }
+    // The same through plain psql changes the file: the cases are real.
+    let plain = ok(Command::new("/usr/bin/psql")
+        .args(["-X", "-h"])
+        .arg(&c.root)
+        .args(["-p", &c.port, "-U", "postgres", "-d", "shop", "-c"])
+        .arg(format!("\\! truncate -s0 {f}"))
+        .output()
+        .unwrap());
+    assert!(plain.status.success());
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
+    std::fs::write(&file, "15\n").unwrap();
+    // Everyday use outside the tree: runs, and psql writes what it was asked to.
+    let report = c.root.join("report.txt");
+    let out = c.shim(
+        "psql",
+        &[
+            "-X",
+            "-At",
+            "-d",
+            "shop",
+            "-o",
+            report.to_str().unwrap(),
+            "-c",
+            "SELECT count(*) FROM t",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::text(&out).1);
+    assert_eq!(std::fs::read_to_string(&report).unwrap().trim(), "3");
+    let out = c.shim(
+        "psql",
+        &[
+            "-X",
+            "-d",
+            "shop",
+            "-c",
+            &format!("\\! ls {}", data.display()),
+        ],
+        None,
+    );
+    let (text, err) = common::text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(text.contains("PG_VERSION"), "{text}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"15\n");
+}

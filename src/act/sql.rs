@@ -143,7 +143,7 @@ pub(crate) fn decide(
     facts: db::SqlFacts,
     j: &Judging,
 ) -> Decided {
-    let wrapped = Intent::Sql(intent.clone());
+    let wrapped = Intent::Sql(Box::new(intent.clone()));
     let probed = [Probed {
         intent: &wrapped,
         targets: Vec::new(),
@@ -636,6 +636,62 @@ fn psqlrc_present() -> bool {
     }
 }
 
+/// The shell lines psql would run or the files it would replace (`db::SqlFacts::client`),
+/// judged as the guarded shell judges a line, and carried out as the rm shim carries out its
+/// verdict: allowed, confirmed (then lifted from the read-only net, if under it) or refused
+/// and audited. What a line reaches through a shim (its `rm`) is judged there again.
+fn client_allowed(
+    lines: &[String],
+    loaded: &crate::pipeline::Loaded,
+    env: &crate::policy::Environment,
+    error: Option<&str>,
+    host: &str,
+    argv: &[OsString],
+) -> bool {
+    let ctx = crate::pipeline::Context {
+        policy: &loaded.policy,
+        env,
+        host,
+        error,
+        net: crate::net::netted(),
+        ask_db: false,
+    };
+    let mut intents = Vec::new();
+    for line in lines {
+        let mut shell = crate::intent::line::Shell::from_process();
+        match crate::intent::line::parse_line(line.as_bytes(), &mut shell) {
+            Ok(i) => intents.extend(i),
+            Err(e) => intents.push(Intent::Opaque {
+                text: line.clone(),
+                why: format!("a shell command psql runs that cannot be parsed: {e}"),
+            }),
+        }
+    }
+    let judged = crate::pipeline::judge(&ctx, intents, None);
+    let v = &judged.verdict;
+    if v.decision == crate::policy::Decision::Allow {
+        return true;
+    }
+    let text = lines.join("; ");
+    let (go, outcome) = carry_out(v, env, host, &text, CHANGED_NOTHING);
+    record(
+        &loaded.policy,
+        host,
+        env,
+        &sql::redacted(argv),
+        v,
+        Run {
+            outcome,
+            override_reason: None,
+            snapshot_id: None,
+        },
+    );
+    if go {
+        crate::net::lift_for(crate::net::Lift::Touching(&judged.touched));
+    }
+    go
+}
+
 pub fn shim(tool: DbTool, argv: &[OsString]) -> i32 {
     shim_with(tool, argv, false)
 }
@@ -755,9 +811,15 @@ fn shim_with(tool: DbTool, argv: &[OsString], hot: bool) -> i32 {
         // What psql reads or makes as it runs (`\i`, `\gexec`) is judged on the wire.
         facts.found.retain(|f| !sql::is_client_meta(f));
     }
+    let error = loaded.error.as_deref().or(env_error.as_deref());
+    // What psql runs or writes on this host itself (`\! CMD`, `\o |CMD`, `-o FILE`): judged
+    // first, as the lines they are.
+    if !facts.client.is_empty() && !client_allowed(&facts.client, &loaded, &env, error, &host, argv)
+    {
+        return 1;
+    }
     // How many rows are at stake: the server is asked before the verdict.
     crate::facts::stake::ask(&intent, &mut facts, &loaded.policy, &env);
-    let error = loaded.error.as_deref().or(env_error.as_deref());
     // Each in the database it acts in, to be told apart on the wire.
     let judged: Vec<sql::Found> = facts
         .found

@@ -18,6 +18,9 @@ pub struct SqlFacts {
     pub stakes: Vec<Option<super::stake::Stake>>,
     /// Names the SQL calls like functions, with their line (PostgreSQL).
     pub calls: Vec<(usize, String)>,
+    /// psql: what it runs or writes on the client's host itself, as shell lines
+    /// (`intent::sql::client_lines`).
+    pub client: Vec<String>,
 }
 
 /// The user psql would connect as: `-U`, `PGUSER`, else the login name.
@@ -84,6 +87,11 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
         }
         DbTool::RedisCli | DbTool::Mysql | DbTool::Mysqladmin => {}
         DbTool::Psql => {
+            if let Some(o) = &intent.output {
+                let mut c = Classified::default();
+                crate::intent::sql::psql_output(o, &mut c);
+                f.client.extend(c.client);
+            }
             for src in &intent.sources {
                 let c: Classified = match src {
                     Source::Command(sql) => classify(sql, "-c"),
@@ -107,6 +115,7 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                     },
                 };
                 f.calls.extend(c.calls.iter().cloned());
+                f.client.extend(c.client);
                 f.found.extend(c.found);
                 f.notes.extend(c.notes);
             }

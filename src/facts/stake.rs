@@ -45,9 +45,11 @@ impl Stake {
         let about = if self.exact { "" } else { "about " };
         let of_about = if self.total_exact { "" } else { "about " };
         match (self.rows, self.total) {
+            // The planner's estimate of a join (MERGE, DELETE … USING) can exceed the table's
+            // rows; no statement touches a row of it twice.
             (Some(r), Some(t)) if t > 0 => format!(
                 "{about}{} of {of_about}{} rows ({}%)",
-                grouped(r),
+                grouped(if self.exact { r } else { r.min(t) }),
                 grouped(t),
                 (r.min(t) * 100).div_ceil(t)
             ),
@@ -788,6 +790,14 @@ mod tests {
             ..Stake::default()
         };
         assert_eq!(e.describe(), "about 10 rows");
+        let join = Stake {
+            rows: Some(2_550),
+            total: Some(1_000),
+            total_exact: true,
+            ..Stake::default()
+        };
+        assert_eq!(join.describe(), "about 1,000 of 1,000 rows (100%)");
+        assert!(join.fraction().unwrap() >= 1.0);
     }
 
     #[test]

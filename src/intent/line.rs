@@ -848,7 +848,21 @@ fn classify(
                             }
                         }
                     }
-                    out.push(Intent::Sql(intent));
+                    // What psql runs or writes on this host itself (`\! CMD`, `-o |CMD`,
+                    // `\o FILE`): judged as lines of their own, by their effects.
+                    let client = super::sql::client_lines(&intent, None, |p| {
+                        read_script(shell, p.as_os_str())
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    });
+                    out.push(Intent::Sql(Box::new(intent)));
+                    for line in client {
+                        nested_line(
+                            line.as_bytes(),
+                            &mut shell.clone(),
+                            out,
+                            "a shell command psql runs",
+                        );
+                    }
                 }
                 None => out.push(Intent::Opaque {
                     text: text_of(args),
@@ -877,7 +891,7 @@ fn classify(
                     text: text_of(args),
                     why: "the redis command is computed when it runs".into(),
                 }),
-                _ => out.push(Intent::Sql(intent)),
+                _ => out.push(Intent::Sql(Box::new(intent))),
             }
         }
         "apt" | "apt-get" | "aptitude" | "dpkg" => {

@@ -168,7 +168,7 @@ pub enum Intent {
     /// apt, apt-get, aptitude or dpkg.
     Apt(apt::AptIntent),
     /// psql, dropdb, pg_dropcluster.
-    Sql(sql::SqlIntent),
+    Sql(Box<sql::SqlIntent>),
     /// reboot, shutdown, systemctl stop…: the host or its services go down.
     Host(host::HostIntent),
     /// A command whose name cannot be known before it runs.

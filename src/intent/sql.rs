@@ -71,6 +71,9 @@ pub struct SqlIntent {
     pub cluster: Option<(String, String)>,
     /// psql would only print help or its version.
     pub info_only: bool,
+    /// psql `-o`/`--output`: the file its results replace, or `|CMD`, a shell command they are
+    /// piped to.
+    pub output: Option<String>,
     pub text: String,
 }
 
@@ -129,6 +132,9 @@ pub struct Classified {
     pub calls: Vec<(usize, String)>,
     /// Functions and procedures the text itself creates (`CREATE FUNCTION app.wipe()`).
     pub created: Vec<String>,
+    /// psql: what its meta-commands do on the client's host, as shell lines (`\! CMD`, `\o
+    /// |CMD`, `\o FILE` as `: > FILE`…), for the line check to judge.
+    pub client: Vec<String>,
 }
 
 /// Which SQL a text is written in.
@@ -378,6 +384,7 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         redis_mode: Default::default(),
         cluster: None,
         info_only: false,
+        output: None,
         text: shown("psql", args),
     };
     let mut positional = Vec::new();
@@ -463,6 +470,7 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
             "h" | "host" => i.host = Some(value),
             "p" | "port" => i.port = Some(value),
             "U" | "username" => i.user = Some(value),
+            "o" | "output" => i.output = Some(value),
             "help" | "version" => i.info_only = true,
             _ => {}
         }
@@ -483,6 +491,40 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         i.sources.push(Source::Stdin);
     }
     i
+}
+
+/// What psql itself would do on the client's host, besides sending SQL: the shell commands its
+/// meta-commands and `-o |CMD` run, and the files they replace (as `: > FILE`), as shell lines
+/// for the line check to judge by their effects. The SQL texts are those of `-c`, of the `-f`
+/// files `read` returns, and `stdin` (what it will read there, when known). Not psqlrc files.
+pub fn client_lines(
+    intent: &SqlIntent,
+    stdin: Option<&str>,
+    read: impl Fn(&std::path::Path) -> Option<String>,
+) -> Vec<String> {
+    if intent.tool != DbTool::Psql {
+        return Vec::new();
+    }
+    let mut c = Classified::default();
+    if let Some(o) = &intent.output {
+        psql_output(o, &mut c);
+    }
+    for src in &intent.sources {
+        let text = match src {
+            Source::Command(t) => Some(t.clone()),
+            Source::File(p) => read(p),
+            Source::Stdin => stdin.map(str::to_owned),
+        };
+        if let Some(t) = text.filter(|t| t.contains('\\')) {
+            super::psql::server_sql(&t, "", &mut c);
+        }
+    }
+    c.client
+}
+
+/// psql's `-o` value, into `out.client`: `|CMD` runs CMD, anything else is a file replaced.
+pub fn psql_output(value: &str, out: &mut Classified) {
+    super::psql::output(value, out);
 }
 
 /// `dropdb [OPTION]... DBNAME` and `pg_dropcluster [--stop] VERSION NAME`.
