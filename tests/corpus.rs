@@ -203,6 +203,7 @@ const EVERYDAY: &[&str] = &[
     "psql -d shop -c '\\! ls -la /var/lib/postgresql/15/main'",
     "psql -d shop -o '|gzip > /root/t.sql.gz' -c 'SELECT * FROM t'",
     "psql -d shop -c 'SELECT * FROM t \\g /tmp/t.txt'",
+    "mysql shop -e 'system ls -la /var/lib/mysql'",
     "mysql shop -e 'SELECT count(*) FROM orders'",
     "redis-cli DBSIZE",
 ];
@@ -263,6 +264,7 @@ const VITAL: &[&str] = &[
     "psql -d shop -c '\\! truncate -s0 /var/lib/postgresql/15/main/PG_VERSION'",
     "psql -d shop -o /etc/passwd -c 'SELECT 1'",
     "psql -d shop -c '\\o |tee /etc/shadow'",
+    "mysql shop -e 'system rm -rf /var/lib/mysql'",
     "psql -d shop -c \"\\\\copy t from program 'rm -rf /root/.ssh'\"",
     "psql -d shop <<'EOF'\nBEGIN;\nDROP SCHEMA public CASCADE;\nCOMMIT;\nEOF",
     "pg_dropcluster 15 main",

@@ -593,3 +593,50 @@ reason = "production data"
     );
     assert_eq!(s.shop(), "1\ta\n2\tb");
 }
+
+/// mysql's `system CMD`, `pager CMD` and `\! CMD` are judged as the lines they are, by the bytes
+/// they would leave in a protected tree; the same command on an ordinary path runs.
+#[test]
+fn what_mysql_runs_on_the_host_is_judged_by_its_effect() {
+    let tree = tempfile::tempdir().unwrap();
+    let data = std::fs::canonicalize(tree.path()).unwrap();
+    let file = data.join("ibdata1");
+    std::fs::write(&file, "pages\n").unwrap();
+    let s = start(&format!(
+        "[[protect.path]]\npath = \"{}\"\naction = \"deny\"\ncontents = \"confirm\"\nreason = \"a data directory\"\n",
+        data.display()
+    ));
+    let f = file.display();
+    for sql in [
+        format!("system truncate -s0 {f}"),
+        format!("\\! rm -f {f}"),
+        format!("SELECT 1;\nsystem cp /dev/null {f}\nSELECT 2;"),
+    ] {
+        let out = s.shim("mysql", &["shop", "-e", &sql], None);
+        let (_, err) = common::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {err}");
+        assert!(err.contains("a data directory"), "{sql}: {err}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"pages\n", "{sql}");
+    }
+    // Through the real mysql alone the first one empties the file: the case is real.
+    ok(Command::new("/usr/bin/mariadb")
+        .arg("--no-defaults")
+        .arg(format!("--socket={}", s.socket))
+        .args(["-uapp", &format!("-p{PASSWORD}"), "shop", "-e"])
+        .arg(format!("system truncate -s0 {f}"))
+        .output()
+        .unwrap());
+    assert_eq!(std::fs::read(&file).unwrap(), b"");
+    std::fs::write(&file, "pages\n").unwrap();
+    let out = ok(s.shim(
+        "mysql",
+        &["shop", "-e", &format!("system ls {}", data.display())],
+        None,
+    ));
+    assert!(
+        common::text(&out).0.contains("ibdata1"),
+        "{:?}",
+        common::text(&out)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"pages\n");
+}

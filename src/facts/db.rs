@@ -218,6 +218,7 @@ fn probe_mysql(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 }
             },
         };
+        f.client.extend(c.client);
         let mut uses = c.uses.into_iter().peekable();
         for (n, mut found) in c.found.into_iter().enumerate() {
             while let Some((_, db)) = uses.next_if(|(at, _)| *at <= n) {

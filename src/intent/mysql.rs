@@ -610,6 +610,14 @@ pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Class
                         out.uses.push((out.found.len(), db.to_owned()));
                     }
                 }
+                // What the shell runs is judged by its effect, as the line it is.
+                "system" | "pager" if !arg.is_empty() => out.client.push(arg.to_owned()),
+                // `tee FILE` appends the session's output to FILE.
+                "tee" if !arg.is_empty() => out.client.push(format!(
+                    ": >> '{}'",
+                    arg.trim_matches(|c| c == '\'' || c == '"')
+                        .replace('\'', "'\\''")
+                )),
                 "source" | "system" | "edit" => {
                     out.notes.push(format!(
                         "{origin} line {}: `{cmd}` runs what this check cannot see",
@@ -687,6 +695,27 @@ mod tests {
 
     fn os(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn system_pager_and_tee_are_lines_for_the_line_check() {
+        let c = classify_mysql(
+            "system rm -f /var/lib/mysql/ibdata1\n\\! ls\npager less -S\ntee /root/out.log\nSELECT 1;",
+            "-e",
+            None,
+        );
+        assert_eq!(
+            c.client,
+            [
+                "rm -f /var/lib/mysql/ibdata1",
+                "ls",
+                "less -S",
+                ": >> '/root/out.log'"
+            ]
+        );
+        assert!(c.found.is_empty(), "{:?}", c.found);
+        // `system` with nothing to run starts nothing this check can read: unknown, as before.
+        assert_eq!(classify_mysql("system", "-e", None).found.len(), 1);
     }
 
     #[test]

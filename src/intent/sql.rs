@@ -493,15 +493,32 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
     i
 }
 
-/// What psql itself would do on the client's host, besides sending SQL: the shell commands its
-/// meta-commands and `-o |CMD` run, and the files they replace (as `: > FILE`), as shell lines
-/// for the line check to judge by their effects. The SQL texts are those of `-c`, of the `-f`
-/// files `read` returns, and `stdin` (what it will read there, when known). Not psqlrc files.
+/// What psql or mysql itself would do on the client's host, besides sending SQL: the shell
+/// commands psql's meta-commands and `-o |CMD` run, and the files they replace (as `: >
+/// FILE`), mysql's `system`, `pager` and `tee`, as shell lines for the line check to judge by
+/// their effects. The texts are those of `-c`/`-e`, of the `-f` files `read` returns, and
+/// `stdin` (what it will read there, when known). Not psqlrc or option files.
 pub fn client_lines(
     intent: &SqlIntent,
     stdin: Option<&str>,
     read: impl Fn(&std::path::Path) -> Option<String>,
 ) -> Vec<String> {
+    if intent.tool == DbTool::Mysql {
+        let mut out = Vec::new();
+        for src in &intent.sources {
+            let text = match src {
+                Source::Command(t) => Some(t.as_str()),
+                Source::Stdin => stdin,
+                // mysql reads no file named on its command line.
+                Source::File(_) => None,
+            };
+            if let Some(t) = text {
+                let c = super::mysql::classify_mysql(t, "", intent.delimiter.as_deref());
+                out.extend(c.client);
+            }
+        }
+        return out;
+    }
     if intent.tool != DbTool::Psql {
         return Vec::new();
     }
