@@ -1119,6 +1119,26 @@ fn what_psql_runs_or_writes_on_the_host_is_judged_by_its_effect() {
         assert!(err.contains("a data directory"), "{args:?}: {err}");
         assert_eq!(std::fs::read(&file).unwrap(), b"15\n", "{args:?} {stdin:?}");
     }
+    // In a script, every command on a line runs; what `\i` includes is read too.
+    let inner = c.root.join("inner.sql");
+    std::fs::write(&inner, format!("\\x \\o {f}\nSELECT 1;\n")).unwrap();
+    let outer = c.root.join("outer.sql");
+    std::fs::write(&outer, format!("\\i {}\n", inner.display())).unwrap();
+    for script in [&inner, &outer] {
+        let out = c.shim(
+            "psql",
+            &["-X", "-d", "shop", "-f", script.to_str().unwrap()],
+            None,
+        );
+        let (_, err) = common::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", script.display());
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"15\n",
+            "{}",
+            script.display()
+        );
+    }
     // The same through plain psql changes the file: the cases are real.
     let plain = ok(Command::new("/usr/bin/psql")
         .args(["-X", "-h"])

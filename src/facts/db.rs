@@ -36,6 +36,12 @@ fn user(intent: &SqlIntent) -> String {
 /// it (the shim reads it before deciding); without it, SQL on standard input is noted as
 /// unchecked here.
 pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
+    let mut f = probe_tool(intent, stdin);
+    f.client = crate::intent::sql::client_lines(intent, stdin, |p| std::fs::read_to_string(p).ok());
+    f
+}
+
+fn probe_tool(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
     match intent.tool {
         DbTool::RedisCli => return probe_redis(intent, stdin),
         DbTool::Mysql | DbTool::Mysqladmin => return probe_mysql(intent, stdin),
@@ -87,11 +93,6 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
         }
         DbTool::RedisCli | DbTool::Mysql | DbTool::Mysqladmin => {}
         DbTool::Psql => {
-            if let Some(o) = &intent.output {
-                let mut c = Classified::default();
-                crate::intent::sql::psql_output(o, &mut c);
-                f.client.extend(c.client);
-            }
             for src in &intent.sources {
                 let c: Classified = match src {
                     Source::Command(sql) => classify(sql, "-c"),
@@ -115,7 +116,6 @@ pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                     },
                 };
                 f.calls.extend(c.calls.iter().cloned());
-                f.client.extend(c.client);
                 f.found.extend(c.found);
                 f.notes.extend(c.notes);
             }
@@ -218,7 +218,6 @@ fn probe_mysql(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 }
             },
         };
-        f.client.extend(c.client);
         let mut uses = c.uses.into_iter().peekable();
         for (n, mut found) in c.found.into_iter().enumerate() {
             while let Some((_, db)) = uses.next_if(|(at, _)| *at <= n) {

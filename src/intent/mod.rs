@@ -12,6 +12,7 @@ pub mod line;
 pub mod mysql;
 pub(crate) mod pg;
 mod psql;
+mod psql_client;
 pub mod redis;
 pub mod rm;
 pub mod sql;

@@ -31,6 +31,9 @@ pub(crate) fn server_sql(sql: &str, origin: &str, out: &mut Classified) -> Strin
     // what the SQL lexer cannot read (`\echo don't`). The data of a `COPY … FROM STDIN` (to
     // a line `\.`) is not SQL either.
     let mut text = String::with_capacity(sql.len());
+    if sql.contains("\\gset") {
+        out.psql.server_sets_variables();
+    }
     let mut copying = false;
     // Where the statement not yet ended begins.
     let mut pending = 0;
@@ -44,11 +47,12 @@ pub(crate) fn server_sql(sql: &str, origin: &str, out: &mut Classified) -> Strin
         match line.trim_start().strip_prefix('\\') {
             Some(meta) => {
                 let cmd = name(meta);
-                client(cmd, &meta[cmd.len()..], out);
+                client_line(cmd, &meta[cmd.len()..], out);
                 if command(cmd, n + 1, origin, out) {
                     text.push(';');
                 }
-                copying = cmd == "copy" && from_stdin(&meta.to_ascii_lowercase());
+                copying =
+                    cmd.eq_ignore_ascii_case("copy") && from_stdin(&meta.to_ascii_lowercase());
             }
             None => text.push_str(line),
         }
@@ -110,6 +114,24 @@ fn copies_from_stdin(tokens: &[ScanToken]) -> bool {
     false
 }
 
+/// What the meta-commands of a line that begins with one do on the client's host: psql runs
+/// every one on the line, in a script (`\x \o FILE`).
+fn client_line(cmd: &str, rest: &str, out: &mut Classified) {
+    let (mut cmd, mut rest) = (cmd, rest);
+    // Each command moves on along the line: a bound for the loop all the same.
+    for _ in 0..rest.len() + 1 {
+        let Some(at) = super::psql_client::command(cmd, rest, out) else {
+            return;
+        };
+        let next = rest.get(at + 1..).unwrap_or_default();
+        cmd = name(next);
+        if cmd.is_empty() {
+            return;
+        }
+        rest = &next[cmd.len()..];
+    }
+}
+
 /// A meta-command's name: its letters, or the one character after the backslash (`\;`).
 fn name(meta: &str) -> &str {
     let end = meta
@@ -127,14 +149,12 @@ fn name(meta: &str) -> &str {
 /// A meta-command found at line `line`: noted when it runs SQL this reading cannot see;
 /// whether it sends the query buffer.
 fn command(cmd: &str, line: usize, origin: &str, out: &mut Classified) -> bool {
-    if matches!(
-        cmd,
-        "i" | "ir" | "include" | "include_relative" | "gexec" | "copy"
-    ) {
+    let copy = cmd.eq_ignore_ascii_case("copy");
+    if copy || matches!(cmd, "i" | "ir" | "include" | "include_relative" | "gexec") {
         out.notes.push(format!(
             "{origin} line {line}: `\\{cmd}` runs SQL this check cannot see"
         ));
-        if cmd != "copy" {
+        if !copy {
             out.found.push(Found::unknown(
                 line,
                 Some(format!("{PSQL_META}{cmd}")),
@@ -143,146 +163,6 @@ fn command(cmd: &str, line: usize, origin: &str, out: &mut Classified) -> bool {
         }
     }
     SENDS.contains(&cmd)
-}
-
-/// What psql itself does on the client's host for a meta-command, as shell lines for the line
-/// check to judge (`client` of `Classified`): `\! CMD` and `\o |CMD`, `\g |CMD`, `\w |CMD`
-/// run CMD in a shell; `\o FILE`, `\g FILE`, `\w FILE`, `\s FILE` and `\lo_export OID FILE`
-/// replace FILE (read as `: > FILE`); `\copy … TO 'FILE'` too, and `\copy … PROGRAM 'CMD'` runs
-/// CMD; a `` `CMD` `` in any other meta-command's arguments runs CMD. `rest`: the line after
-/// the command's name. A name made of a variable (`\o :file`) is not known here.
-fn client(cmd: &str, rest: &str, out: &mut Classified) {
-    let arg = rest.trim_start();
-    match cmd {
-        "!" => {
-            if !arg.trim().is_empty() {
-                out.client.push(arg.trim_end().to_owned());
-            }
-        }
-        "o" | "out" | "g" | "gx" | "w" | "write" | "s" => {
-            // `\g (format=csv) FILE`: the options in parentheses first.
-            let arg = match arg.strip_prefix('(') {
-                Some(inner) if cmd.starts_with('g') => {
-                    inner.split_once(')').map_or("", |(_, r)| r).trim_start()
-                }
-                _ => arg,
-            };
-            match arg.strip_prefix('|') {
-                Some(command) => out.client.push(command.trim().to_owned()),
-                None => replaced(meta_words(arg).first(), out),
-            }
-        }
-        "lo_export" => replaced(meta_words(arg).get(1), out),
-        "copy" => copy(arg, out),
-        _ => backquoted(arg, out),
-    }
-}
-
-/// psql's `-o` value: `|CMD` or a file, as `\o` takes it.
-pub(crate) fn output(value: &str, out: &mut Classified) {
-    match value.strip_prefix('|') {
-        Some(command) => out.client.push(command.trim().to_owned()),
-        // The word as given: no psql quoting on the command line.
-        None => replaced(Some(&value.to_owned()), out),
-    }
-}
-
-/// `\copy`'s file written or program run.
-fn copy(arg: &str, out: &mut Classified) {
-    let words = meta_words(arg);
-    let mut i = 0;
-    while i < words.len() {
-        let w = words[i].to_ascii_lowercase();
-        if w == "program"
-            && let Some(cmd) = words.get(i + 1)
-        {
-            out.client.push(cmd.clone());
-            i += 2;
-            continue;
-        }
-        if w == "to"
-            && let Some(file) = words.get(i + 1)
-            && !matches!(
-                file.to_ascii_lowercase().as_str(),
-                "program" | "stdout" | "pstdout"
-            )
-        {
-            replaced(Some(file), out);
-        }
-        i += 1;
-    }
-}
-
-/// A file psql writes anew: the line `: > 'FILE'`, for the line check's effects.
-fn replaced(file: Option<&String>, out: &mut Classified) {
-    if let Some(f) = file.filter(|f| !f.is_empty() && !f.starts_with(':')) {
-        out.client
-            .push(format!(": > '{}'", f.replace('\'', "'\\''")));
-    }
-}
-
-/// The commands in backquotes among a meta-command's arguments (not inside single quotes).
-fn backquoted(arg: &str, out: &mut Classified) {
-    let mut quoted = false;
-    let mut open = None;
-    for (i, c) in arg.char_indices() {
-        match c {
-            '\'' if open.is_none() => quoted = !quoted,
-            '`' if !quoted => match open.take() {
-                Some(from) => out.client.push(arg[from..i].to_owned()),
-                None => open = Some(i + 1),
-            },
-            _ => {}
-        }
-    }
-}
-
-/// A meta-command's arguments as psql splits them: at white space outside quotes and
-/// parentheses, `'…'` (with `''` for a quote) and `"…"` read as their text, up to a backslash.
-fn meta_words(arg: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut depth = 0usize;
-    let mut chars = arg.chars().peekable();
-    let mut started = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                started = true;
-                while let Some(q) = chars.next() {
-                    if q == c {
-                        if chars.peek() == Some(&c) {
-                            chars.next();
-                            word.push(c);
-                            continue;
-                        }
-                        break;
-                    }
-                    word.push(q);
-                }
-            }
-            '(' => {
-                depth += 1;
-                word.push(c);
-            }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                word.push(c);
-            }
-            '\\' if depth == 0 => break,
-            c if c.is_whitespace() && depth == 0 => {
-                if started || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                started = false;
-            }
-            c => word.push(c),
-        }
-    }
-    if started || !word.is_empty() {
-        words.push(word);
-    }
-    words
 }
 
 /// Replaces `range` of `text` with spaces (its newlines kept), byte for byte.
@@ -355,7 +235,7 @@ fn meta(text: &mut String, start: usize, end: usize, origin: &str, out: &mut Cla
         .get(start + 1 + cmd.len()..line_end(text, start))
         .unwrap_or_default()
         .to_owned();
-    client(&cmd, &rest, out);
+    super::psql_client::command(&cmd, &rest, out);
     let sends = command(&cmd, line_of(text, start), origin, out);
     blank(text, start, end);
     if sends && text.is_char_boundary(start + 1) {
@@ -523,9 +403,67 @@ mod tests {
         );
         assert_eq!(client_of("\\set x `rm -f /a` '`not`'"), ["rm -f /a"]);
         let mut c = Classified::default();
-        output("|cat > /etc/passwd", &mut c);
-        output("/root/my report.txt", &mut c);
+        super::super::psql_client::output("|cat > /etc/passwd", &mut c);
+        super::super::psql_client::output("/root/my report.txt", &mut c);
         assert_eq!(c.client, ["cat > /etc/passwd", ": > '/root/my report.txt'"]);
+    }
+
+    /// Arguments read as psql 15 reads them (each case seen with the real psql by a review).
+    #[test]
+    fn file_names_and_commands_are_read_as_psql_reads_them() {
+        let cases: &[(&str, &[&str])] = &[
+            // Every command on a line, in a script.
+            ("\\x \\o /etc/passwd", &[": > '/etc/passwd'"]),
+            ("\\timing on \\o /etc/passwd", &[": > '/etc/passwd'"]),
+            ("\\echo hi \\\\ \\o /etc/passwd", &[": > '/etc/passwd'"]),
+            // \COPY, any case.
+            ("\\COPY t TO /etc/passwd", &[": > '/etc/passwd'"]),
+            (
+                "\\Copy t to program 'tee /etc/passwd'",
+                &["tee /etc/passwd"],
+            ),
+            // A quoted pipe.
+            ("\\o '|tee /etc/passwd'", &["tee /etc/passwd"]),
+            ("SELECT 1 \\g '|tee /etc/passwd'", &["tee /etc/passwd"]),
+            // Backquotes in a file name: the command runs, the name is its output.
+            (
+                "\\o `echo /etc/passwd`",
+                &["echo /etc/passwd", ": > \"$(: a name psql computes)\""],
+            ),
+            // Escapes in single quotes.
+            ("\\o '/etc/pass\\x77d'", &[": > '/etc/passwd'"]),
+            ("\\o '\\057etc\\057shadow'", &[": > '/etc/shadow'"]),
+            ("\\echo 'a\\'b' `rm -f /etc/passwd`", &["rm -f /etc/passwd"]),
+            // Not run: backquotes in double quotes.
+            ("\\echo \"`rm -f /etc/passwd`\"", &[]),
+            // A trailing semicolon is not part of the name.
+            ("\\o /etc/passwd;", &[": > '/etc/passwd'"]),
+            ("\\copy t to /etc/passwd;", &[": > '/etc/passwd'"]),
+            // ~ and ~user.
+            (
+                "\\o ~/.ssh/authorized_keys",
+                &[": > ~/'.ssh/authorized_keys'"],
+            ),
+            ("\\o ~postgres/x", &[": > ~postgres/'x'"]),
+            // Variables.
+            ("\\set f /etc/passwd\n\\o :f", &[": > '/etc/passwd'"]),
+            ("\\set d /etc\n\\o :d/passwd", &[": > '/etc/passwd'"]),
+            ("\\set f passwd\n\\o /etc/:f", &[": > '/etc/passwd'"]),
+            (
+                "SELECT '/etc/passwd' AS f \\gset\n\\o :f",
+                &[": > \"$(: a name psql computes)\""],
+            ),
+            // \cd moves relative names.
+            ("\\cd /etc\n\\o passwd", &["cd '/etc' && : > 'passwd'"]),
+            // \g's options, quotes and all.
+            (
+                "SELECT 1 \\g (format=csv title='a)b') /etc/passwd",
+                &[": > '/etc/passwd'"],
+            ),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(client_of(sql), *want, "{sql}");
+        }
     }
 
     #[test]
@@ -537,7 +475,6 @@ mod tests {
             "\\copy t to pstdout",
             "\\i /root/migrate.sql",
             "\\o",
-            "\\o :file",
             "\\!",
             "SELECT 'a \\o /etc/passwd' AS s;",
             "SELECT $$ \\! rm -rf / $$;",

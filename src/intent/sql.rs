@@ -74,6 +74,8 @@ pub struct SqlIntent {
     /// psql `-o`/`--output`: the file its results replace, or `|CMD`, a shell command they are
     /// piped to.
     pub output: Option<String>,
+    /// psql `-v NAME=VALUE` (`--set`, `--variable`), in order.
+    pub variables: Vec<String>,
     pub text: String,
 }
 
@@ -135,6 +137,8 @@ pub struct Classified {
     /// psql: what its meta-commands do on the client's host, as shell lines (`\! CMD`, `\o
     /// |CMD`, `\o FILE` as `: > FILE`…), for the line check to judge.
     pub client: Vec<String>,
+    /// psql: what its meta-commands have set so far (`\cd`, variables), for the next ones.
+    pub psql: super::psql_client::State,
 }
 
 /// Which SQL a text is written in.
@@ -385,6 +389,7 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
         cluster: None,
         info_only: false,
         output: None,
+        variables: Vec::new(),
         text: shown("psql", args),
     };
     let mut positional = Vec::new();
@@ -471,6 +476,7 @@ pub fn parse_psql(args: &[OsString]) -> SqlIntent {
             "p" | "port" => i.port = Some(value),
             "U" | "username" => i.user = Some(value),
             "o" | "output" => i.output = Some(value),
+            "v" | "set" | "variable" => i.variables.push(value),
             "help" | "version" => i.info_only = true,
             _ => {}
         }
@@ -523,25 +529,56 @@ pub fn client_lines(
         return Vec::new();
     }
     let mut c = Classified::default();
+    for v in &intent.variables {
+        super::psql_client::variable(v, &mut c);
+    }
     if let Some(o) = &intent.output {
         psql_output(o, &mut c);
     }
+    // What `\i` and `\ir` include is read too, as psql reads it (a bound on how many).
+    let mut budget = 64;
     for src in &intent.sources {
-        let text = match src {
-            Source::Command(t) => Some(t.clone()),
-            Source::File(p) => read(p),
-            Source::Stdin => stdin.map(str::to_owned),
+        let (text, dir) = match src {
+            Source::Command(t) => (Some(t.clone()), None),
+            Source::File(p) => (read(p), p.parent().map(std::path::Path::to_path_buf)),
+            Source::Stdin => (stdin.map(str::to_owned), None),
         };
         if let Some(t) = text.filter(|t| t.contains('\\')) {
-            super::psql::server_sql(&t, "", &mut c);
+            client_of_script(&t, dir, &mut c, &read, &mut budget);
         }
     }
     c.client
 }
 
+/// The client's lines of one psql script whose directory is `dir` (for `\ir`), and of what
+/// it includes.
+fn client_of_script(
+    text: &str,
+    dir: Option<PathBuf>,
+    c: &mut Classified,
+    read: &impl Fn(&std::path::Path) -> Option<String>,
+    budget: &mut usize,
+) {
+    super::psql::server_sql(text, "", c);
+    for (file, relative) in std::mem::take(&mut c.psql.includes) {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let path = match &dir {
+            Some(d) if relative && !file.starts_with('/') => d.join(&file),
+            _ => PathBuf::from(&file),
+        };
+        if let Some(t) = read(&path).filter(|t| t.contains('\\')) {
+            let inner = path.parent().map(std::path::Path::to_path_buf);
+            client_of_script(&t, inner, c, read, budget);
+        }
+    }
+}
+
 /// psql's `-o` value, into `out.client`: `|CMD` runs CMD, anything else is a file replaced.
 pub fn psql_output(value: &str, out: &mut Classified) {
-    super::psql::output(value, out);
+    super::psql_client::output(value, out);
 }
 
 /// `dropdb [OPTION]... DBNAME` and `pg_dropcluster [--stop] VERSION NAME`.
