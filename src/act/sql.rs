@@ -647,6 +647,7 @@ fn client_allowed(
     error: Option<&str>,
     host: &str,
     argv: &[OsString],
+    text: &str,
 ) -> bool {
     let ctx = crate::pipeline::Context {
         policy: &loaded.policy,
@@ -672,8 +673,8 @@ fn client_allowed(
     if v.decision == crate::policy::Decision::Allow {
         return true;
     }
-    let text = lines.join("; ");
-    let (go, outcome) = carry_out(v, env, host, &text, CHANGED_NOTHING);
+    // Named as the command typed: the reasons say what in it does what.
+    let (go, outcome) = carry_out(v, env, host, text, CHANGED_NOTHING);
     record(
         &loaded.policy,
         host,
@@ -814,7 +815,16 @@ fn shim_with(tool: DbTool, argv: &[OsString], hot: bool) -> i32 {
     let error = loaded.error.as_deref().or(env_error.as_deref());
     // What psql runs or writes on this host itself (`\! CMD`, `\o |CMD`, `-o FILE`): judged
     // first, as the lines they are.
-    if !facts.client.is_empty() && !client_allowed(&facts.client, &loaded, &env, error, &host, argv)
+    if !facts.client.is_empty()
+        && !client_allowed(
+            &facts.client,
+            &loaded,
+            &env,
+            error,
+            &host,
+            argv,
+            &intent.text,
+        )
     {
         return 1;
     }
