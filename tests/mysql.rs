@@ -611,6 +611,8 @@ fn what_mysql_runs_on_the_host_is_judged_by_its_effect() {
         format!("system truncate -s0 {f}"),
         format!("\\! rm -f {f}"),
         format!("SELECT 1;\nsystem cp /dev/null {f}\nSELECT 2;"),
+        // `\!` after SQL on the same line runs too (mysql runs it as it reads the line).
+        format!("SELECT 1; \\! truncate -s0 {f}"),
     ] {
         let out = s.shim("mysql", &["shop", "-e", &sql], None);
         let (_, err) = common::text(&out);

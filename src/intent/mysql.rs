@@ -546,6 +546,44 @@ fn find_delimiters(line: &str, delim: &str, quote: &mut Option<u8>) -> Vec<usize
     out
 }
 
+/// Where `\!` begins in `line` outside quotes and comments, given the quote state at its start.
+fn shell_escape(line: &str, mut quote: Option<u8>) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut p = 0;
+    while p < b.len() {
+        if let Some(q) = quote {
+            if q == b'*' {
+                if b[p..].starts_with(b"*/") {
+                    quote = None;
+                    p += 2;
+                    continue;
+                }
+            } else if b[p] == b'\\' && q != b'`' {
+                p += 2;
+                continue;
+            } else if b[p] == q {
+                quote = None;
+            }
+            p += 1;
+            continue;
+        }
+        match b[p] {
+            b'\\' if b.get(p + 1) == Some(&b'!') => return Some(p),
+            b'\\' => p += 1,
+            c @ (b'\'' | b'"' | b'`') => quote = Some(c),
+            b'#' => return None,
+            b'-' if b[p..].starts_with(b"-- ") || &b[p..] == b"--" => return None,
+            b'/' if b[p..].starts_with(b"/*") => {
+                quote = Some(b'*');
+                p += 1;
+            }
+            _ => {}
+        }
+        p += 1;
+    }
+    None
+}
+
 /// Classifies a script as the mysql client runs it. `delimiter` is `--delimiter`'s, if given.
 pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Classified {
     // MariaDB runs what `/*M! … */` holds, as MySQL and MariaDB run `/*! … */` (which the
@@ -648,6 +686,17 @@ pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Class
                 l.replace_range(cut.., "; ");
             }
         }
+        // `\!` anywhere outside quotes and comments runs the rest of the line in a shell, as
+        // mysql reads it (before the statement it is in is sent).
+        if l.contains("\\!")
+            && let Some(p) = shell_escape(&l, quote)
+        {
+            let command = l[p + 2..].trim().to_owned();
+            if !command.is_empty() {
+                out.client.push(command);
+            }
+            l.truncate(p);
+        }
         let at = find_delimiters(&l, &delim, &mut quote);
         if delim != ";" {
             for &p in at.iter().rev() {
@@ -714,6 +763,13 @@ mod tests {
             ]
         );
         assert!(c.found.is_empty(), "{:?}", c.found);
+        // `\!` anywhere on a line (mysql runs it as it reads the line); not inside quotes.
+        let c = classify_mysql(
+            "SELECT 1; \\! rm -rf /var/lib/mysql\nSELECT '\\! no' -- \\! no\n",
+            "-e",
+            None,
+        );
+        assert_eq!(c.client, ["rm -rf /var/lib/mysql"]);
         // `system` with nothing to run starts nothing this check can read: unknown, as before.
         assert_eq!(classify_mysql("system", "-e", None).found.len(), 1);
     }
