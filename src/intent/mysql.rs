@@ -503,6 +503,46 @@ fn client_command(line: &str) -> Option<(&'static str, &str)> {
         .map(|c| (*c, t[word_end..].trim().trim_end_matches(';').trim()))
 }
 
+/// Where a scan of a line stands at one byte, for mysql's quotes and comments.
+enum At {
+    /// Inside a quote or comment, or opening one: the scan goes on at this byte.
+    Quoted(usize),
+    /// Outside them: the byte is the caller's.
+    Plain,
+    /// A comment to the end of the line begins.
+    End,
+}
+
+/// One step of the scan at `p`, the quote state updated.
+fn step(b: &[u8], p: usize, quote: &mut Option<u8>) -> At {
+    if let Some(q) = *quote {
+        if q == b'*' {
+            if b[p..].starts_with(b"*/") {
+                *quote = None;
+                return At::Quoted(p + 2);
+            }
+        } else if b[p] == b'\\' && q != b'`' {
+            return At::Quoted(p + 2);
+        } else if b[p] == q {
+            *quote = None;
+        }
+        return At::Quoted(p + 1);
+    }
+    match b[p] {
+        c @ (b'\'' | b'"' | b'`') => {
+            *quote = Some(c);
+            At::Quoted(p + 1)
+        }
+        b'#' => At::End,
+        b'-' if b[p..].starts_with(b"-- ") || &b[p..] == b"--" => At::End,
+        b'/' if b[p..].starts_with(b"/*") => {
+            *quote = Some(b'*');
+            At::Quoted(p + 2)
+        }
+        _ => At::Plain,
+    }
+}
+
 /// Where `delim` occurs in `line` outside quotes and comments, given the quote state at its
 /// start (updated): byte offsets.
 fn find_delimiters(line: &str, delim: &str, quote: &mut Option<u8>) -> Vec<usize> {
@@ -510,38 +550,16 @@ fn find_delimiters(line: &str, delim: &str, quote: &mut Option<u8>) -> Vec<usize
     let mut out = Vec::new();
     let mut p = 0;
     while p < b.len() {
-        if let Some(q) = *quote {
-            if q == b'*' {
-                if b[p..].starts_with(b"*/") {
-                    *quote = None;
-                    p += 2;
-                    continue;
-                }
-            } else if b[p] == b'\\' && q != b'`' {
-                p += 2;
-                continue;
-            } else if b[p] == q {
-                *quote = None;
-            }
-            p += 1;
-            continue;
-        }
-        if b[p..].starts_with(delim.as_bytes()) {
+        if quote.is_none() && b[p..].starts_with(delim.as_bytes()) {
             out.push(p);
             p += delim.len();
             continue;
         }
-        match b[p] {
-            c @ (b'\'' | b'"' | b'`') => *quote = Some(c),
-            b'#' => break,
-            b'-' if b[p..].starts_with(b"-- ") || &b[p..] == b"--" => break,
-            b'/' if b[p..].starts_with(b"/*") => {
-                *quote = Some(b'*');
-                p += 1;
-            }
-            _ => {}
+        match step(b, p, quote) {
+            At::Quoted(next) => p = next,
+            At::End => break,
+            At::Plain => p += 1,
         }
-        p += 1;
     }
     out
 }
@@ -551,35 +569,14 @@ fn shell_escape(line: &str, mut quote: Option<u8>) -> Option<usize> {
     let b = line.as_bytes();
     let mut p = 0;
     while p < b.len() {
-        if let Some(q) = quote {
-            if q == b'*' {
-                if b[p..].starts_with(b"*/") {
-                    quote = None;
-                    p += 2;
-                    continue;
-                }
-            } else if b[p] == b'\\' && q != b'`' {
-                p += 2;
-                continue;
-            } else if b[p] == q {
-                quote = None;
-            }
-            p += 1;
-            continue;
+        match step(b, p, &mut quote) {
+            At::Quoted(next) => p = next,
+            At::End => return None,
+            At::Plain if b[p] == b'\\' && b.get(p + 1) == Some(&b'!') => return Some(p),
+            // `\X`: another command, or an escaped character.
+            At::Plain if b[p] == b'\\' => p += 2,
+            At::Plain => p += 1,
         }
-        match b[p] {
-            b'\\' if b.get(p + 1) == Some(&b'!') => return Some(p),
-            b'\\' => p += 1,
-            c @ (b'\'' | b'"' | b'`') => quote = Some(c),
-            b'#' => return None,
-            b'-' if b[p..].starts_with(b"-- ") || &b[p..] == b"--" => return None,
-            b'/' if b[p..].starts_with(b"/*") => {
-                quote = Some(b'*');
-                p += 1;
-            }
-            _ => {}
-        }
-        p += 1;
     }
     None
 }
