@@ -36,12 +36,6 @@ fn user(intent: &SqlIntent) -> String {
 /// it (the shim reads it before deciding); without it, SQL on standard input is noted as
 /// unchecked here.
 pub fn probe(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
-    let mut f = probe_tool(intent, stdin);
-    f.client = crate::intent::sql::client_lines(intent, stdin, |p| std::fs::read_to_string(p).ok());
-    f
-}
-
-fn probe_tool(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
     match intent.tool {
         DbTool::RedisCli => return probe_redis(intent, stdin),
         DbTool::Mysql | DbTool::Mysqladmin => return probe_mysql(intent, stdin),
@@ -93,11 +87,20 @@ fn probe_tool(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
         }
         DbTool::RedisCli | DbTool::Mysql | DbTool::Mysqladmin => {}
         DbTool::Psql => {
+            // What psql itself runs or writes on this host, from the texts read here once.
+            let mut client = crate::intent::sql::ClientLines::new(intent);
+            let read = |p: &std::path::Path| std::fs::read_to_string(p).ok();
             for src in &intent.sources {
                 let c: Classified = match src {
-                    Source::Command(sql) => classify(sql, "-c"),
+                    Source::Command(sql) => {
+                        client.script(sql, None, &read);
+                        classify(sql, "-c")
+                    }
                     Source::File(p) => match std::fs::read_to_string(p) {
-                        Ok(sql) => classify(&sql, &p.display().to_string()),
+                        Ok(sql) => {
+                            client.script(&sql, p.parent(), &read);
+                            classify(&sql, &p.display().to_string())
+                        }
                         Err(e) => Classified {
                             found: vec![Found::unknown(0, None, true)],
                             notes: vec![format!("cannot read {}: {e}", p.display())],
@@ -105,7 +108,10 @@ fn probe_tool(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                         },
                     },
                     Source::Stdin => match stdin {
-                        Some(sql) => classify(sql, "standard input"),
+                        Some(sql) => {
+                            client.script(sql, None, &read);
+                            classify(sql, "standard input")
+                        }
                         None => {
                             f.notes.push(
                                 "SQL from standard input is checked by the psql shim when it runs (or give it with --input)"
@@ -119,6 +125,7 @@ fn probe_tool(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 f.found.extend(c.found);
                 f.notes.extend(c.notes);
             }
+            f.client = client.finish();
         }
     }
     f
@@ -218,6 +225,7 @@ fn probe_mysql(intent: &SqlIntent, stdin: Option<&str>) -> SqlFacts {
                 }
             },
         };
+        f.client.extend(c.client);
         let mut uses = c.uses.into_iter().peekable();
         for (n, mut found) in c.found.into_iter().enumerate() {
             while let Some((_, db)) = uses.next_if(|(at, _)| *at <= n) {

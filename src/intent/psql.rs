@@ -467,6 +467,22 @@ mod tests {
     }
 
     #[test]
+    fn a_dump_is_not_read_twice_for_the_client() {
+        use super::super::psql_client::may_act_on_host;
+        let dump = "\\connect shop\nCOPY t (a) FROM stdin;\n1\n\\.\nSELECT 1;\n";
+        assert!(!may_act_on_host(dump));
+        for script in [
+            "\\! ls",
+            "SELECT 1 \\g f",
+            "\\CoPy t to f",
+            "\\echo `date`",
+            "\\ir x",
+        ] {
+            assert!(may_act_on_host(script), "{script}");
+        }
+    }
+
+    #[test]
     fn everyday_meta_commands_and_sql_strings_run_nothing_on_the_host() {
         for sql in [
             "\\timing on\n\\x\n\\dt+\nSELECT 1;",

@@ -46,6 +46,23 @@ impl State {
     }
 }
 
+/// Whether a script holds any of the commands read here (a quick scan of its bytes: a
+/// backquote, or a backslash before one of their names, `copy` in any case).
+pub(crate) fn may_act_on_host(text: &str) -> bool {
+    const NAMES: &[&[u8]] = &[b"!", b"o", b"g", b"w", b"s", b"lo_export", b"cd", b"i"];
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'`'
+            || (c == b'\\'
+                && b.get(i + 1..).is_some_and(|rest| {
+                    NAMES.iter().any(|n| rest.starts_with(n))
+                        || rest
+                            .get(..4)
+                            .is_some_and(|w| w.eq_ignore_ascii_case(b"copy"))
+                }))
+    })
+}
+
 /// psql `-v NAME=VALUE` (`--set`, `--variable`).
 pub(crate) fn variable(assignment: &str, out: &mut Classified) {
     if let Some((name, value)) = assignment.split_once('=') {

@@ -528,51 +528,75 @@ pub fn client_lines(
     if intent.tool != DbTool::Psql {
         return Vec::new();
     }
-    let mut c = Classified::default();
-    for v in &intent.variables {
-        super::psql_client::variable(v, &mut c);
-    }
-    if let Some(o) = &intent.output {
-        psql_output(o, &mut c);
-    }
-    // What `\i` and `\ir` include is read too, as psql reads it (a bound on how many).
-    let mut budget = 64;
+    let mut lines = ClientLines::new(intent);
     for src in &intent.sources {
-        let (text, dir) = match src {
-            Source::Command(t) => (Some(t.clone()), None),
-            Source::File(p) => (read(p), p.parent().map(std::path::Path::to_path_buf)),
-            Source::Stdin => (stdin.map(str::to_owned), None),
-        };
-        if let Some(t) = text.filter(|t| t.contains('\\')) {
-            client_of_script(&t, dir, &mut c, &read, &mut budget);
+        match src {
+            Source::Command(t) => lines.script(t, None, &read),
+            Source::File(p) => {
+                if let Some(t) = read(p) {
+                    lines.script(&t, p.parent(), &read);
+                }
+            }
+            Source::Stdin => {
+                if let Some(t) = stdin {
+                    lines.script(t, None, &read);
+                }
+            }
         }
     }
-    c.client
+    lines.finish()
 }
 
-/// The client's lines of one psql script whose directory is `dir` (for `\ir`), and of what
-/// it includes.
-fn client_of_script(
-    text: &str,
-    dir: Option<PathBuf>,
-    c: &mut Classified,
-    read: &impl Fn(&std::path::Path) -> Option<String>,
-    budget: &mut usize,
-) {
-    super::psql::server_sql(text, "", c);
-    for (file, relative) in std::mem::take(&mut c.psql.includes) {
-        if *budget == 0 {
+/// psql's client lines, read one script after another with the state psql carries between
+/// them (`-v`, `\set`, `\cd`): for a caller that has read the scripts already.
+pub struct ClientLines {
+    c: Classified,
+    /// How many more files `\i` and `\ir` may include.
+    budget: usize,
+}
+
+impl ClientLines {
+    pub fn new(intent: &SqlIntent) -> Self {
+        let mut c = Classified::default();
+        for v in &intent.variables {
+            super::psql_client::variable(v, &mut c);
+        }
+        if let Some(o) = &intent.output {
+            psql_output(o, &mut c);
+        }
+        ClientLines { c, budget: 64 }
+    }
+
+    /// One script, whose directory is `dir` (for `\ir`), and what it includes, read by `read`.
+    pub fn script(
+        &mut self,
+        text: &str,
+        dir: Option<&std::path::Path>,
+        read: &impl Fn(&std::path::Path) -> Option<String>,
+    ) {
+        // Most scripts (a dump: `\connect`, `\.`) hold none of the commands read here: one
+        // scan of the bytes spares them a second reading.
+        if !super::psql_client::may_act_on_host(text) {
             return;
         }
-        *budget -= 1;
-        let path = match &dir {
-            Some(d) if relative && !file.starts_with('/') => d.join(&file),
-            _ => PathBuf::from(&file),
-        };
-        if let Some(t) = read(&path).filter(|t| t.contains('\\')) {
-            let inner = path.parent().map(std::path::Path::to_path_buf);
-            client_of_script(&t, inner, c, read, budget);
+        super::psql::server_sql(text, "", &mut self.c);
+        for (file, relative) in std::mem::take(&mut self.c.psql.includes) {
+            if self.budget == 0 {
+                return;
+            }
+            self.budget -= 1;
+            let path = match dir {
+                Some(d) if relative && !file.starts_with('/') => d.join(&file),
+                _ => PathBuf::from(&file),
+            };
+            if let Some(t) = read(&path) {
+                self.script(&t, path.parent(), read);
+            }
         }
+    }
+
+    pub fn finish(self) -> Vec<String> {
+        self.c.client
     }
 }
 
