@@ -19,7 +19,7 @@ pub struct SqlFacts {
     /// Names the SQL calls like functions, with their line (PostgreSQL).
     pub calls: Vec<(usize, String)>,
     /// psql: what it runs or writes on the client's host itself, as shell lines
-    /// (`intent::sql::client_lines`).
+    /// (`intent::sql::ClientLines`).
     pub client: Vec<String>,
 }
 

@@ -183,6 +183,11 @@ pub enum Intent {
     },
 }
 
+/// `text` single-quoted as one sh word.
+pub(crate) fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// Text for a byte string: itself when it is UTF-8, else with the bad bytes escaped (`\xff`).
 pub fn display_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {

@@ -649,9 +649,8 @@ pub fn classify_mysql(sql: &str, origin: &str, delimiter: Option<&str>) -> Class
                 "system" | "pager" if !arg.is_empty() => out.client.push(arg.to_owned()),
                 // `tee FILE` appends the session's output to FILE.
                 "tee" if !arg.is_empty() => out.client.push(format!(
-                    ": >> '{}'",
-                    arg.trim_matches(|c| c == '\'' || c == '"')
-                        .replace('\'', "'\\''")
+                    ": >> {}",
+                    super::sh_quote(arg.trim_matches(|c| c == '\'' || c == '"'))
                 )),
                 "source" | "system" | "edit" => {
                     out.notes.push(format!(

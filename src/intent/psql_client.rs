@@ -10,6 +10,7 @@
 //! check to judge by its effects; a name no reading can know (a variable set by `\gset`, a
 //! backquoted command's output) is a target the line check cannot resolve.
 
+use super::sh_quote;
 use super::sql::Classified;
 
 /// What a psql script has set so far that later arguments depend on.
@@ -510,16 +511,12 @@ fn shell_path(p: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         {
             return match rest.strip_prefix('/') {
-                Some(r) => format!("~{user}/{}", quote(r)),
+                Some(r) => format!("~{user}/{}", sh_quote(r)),
                 None => format!("~{user}"),
             };
         }
     }
-    quote(p)
-}
-
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
+    sh_quote(p)
 }
 
 /// A line psql runs, in the directory `\cd` left it in.

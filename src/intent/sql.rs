@@ -562,7 +562,7 @@ impl ClientLines {
             super::psql_client::variable(v, &mut c);
         }
         if let Some(o) = &intent.output {
-            psql_output(o, &mut c);
+            super::psql_client::output(o, &mut c);
         }
         ClientLines { c, budget: 64 }
     }
@@ -598,11 +598,6 @@ impl ClientLines {
     pub fn finish(self) -> Vec<String> {
         self.c.client
     }
-}
-
-/// psql's `-o` value, into `out.client`: `|CMD` runs CMD, anything else is a file replaced.
-pub fn psql_output(value: &str, out: &mut Classified) {
-    super::psql_client::output(value, out);
 }
 
 /// `dropdb [OPTION]... DBNAME` and `pg_dropcluster [--stop] VERSION NAME`.

@@ -5,6 +5,7 @@
 //! start`: its state file exists), the prompt also shows `[MAINTENANCE]`, tested at each prompt
 //! without starting a process. `eval "$(gardefou init bash)"` in ~/.bashrc or /etc/bash.bashrc.
 
+use crate::intent::sh_quote as quote;
 use crate::policy::Environment;
 use crate::policy::schema::Color;
 
@@ -19,11 +20,6 @@ fn ansi(color: Color) -> &'static str {
         Color::Cyan => "1;36",
         Color::White => "1;37",
     }
-}
-
-/// Single-quotes `text` for sh.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 pub fn snippet(
